@@ -1,0 +1,176 @@
+"""Safe photo decoding with named limits.
+
+Photos come from strangers. Every one is size-checked before reading, its header checked for a
+decompression bomb before any pixel is decoded, fully decoded once (so truncation is found here, not
+inside the model), turned upright by its EXIF orientation and converted to plain 8-bit RGB.
+Nothing here writes a photo anywhere; the SHA-256 of the original bytes is what reports keep.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from . import limits
+from .errors import IdiaInputError
+
+# Pillow's own guard raises only at 2x its limit and warns below; we check explicitly instead.
+Image.MAX_IMAGE_PIXELS = None
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A decoded photo: RGB pixels, the SHA-256 of the bytes it came from, and a label for
+    messages (the file's base name, never its full path)."""
+
+    image: Image.Image = field(repr=False, compare=False)
+    sha256: str
+    label: str
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_photo(source, label: str | None = None) -> Photo:
+    """Decode one photo from a path, bytes, a file object or a PIL image."""
+    if isinstance(source, Photo):
+        return source
+    if isinstance(source, Image.Image):
+        buf = io.BytesIO()
+        source.save(buf, format="PNG")
+        data = buf.getvalue()
+        label = label or "image"
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        label = label or "photo"
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        label = label or path.name
+        if not path.is_file():
+            raise IdiaInputError("photo_missing", f"{label}: no such file.")
+        size = path.stat().st_size
+        _check_size(size, label)
+        data = path.read_bytes()
+    elif hasattr(source, "read"):
+        data = source.read(limits.MAX_FILE_BYTES + 1)
+        label = label or getattr(source, "name", "photo")
+    else:
+        raise IdiaInputError("photo_type", f"Cannot read a photo from a {type(source).__name__}.")
+    _check_size(len(data), label)
+    return Photo(image=decode_image_bytes(data, label), sha256=sha256_bytes(data), label=label)
+
+
+def load_photos(sources, labels=None) -> list[Photo]:
+    """Decode a set of photos for one check, enforcing the count limits."""
+    items = list(sources or [])
+    if not items:
+        raise IdiaInputError(
+            "no_photos",
+            f"No photos were given. Add at least {limits.MIN_PHOTOS} photos of the person (10 or more is best).",
+        )
+    if len(items) > limits.MAX_PHOTOS:
+        raise IdiaInputError(
+            "too_many_photos",
+            f"{len(items)} photos were given; one check takes at most {limits.MAX_PHOTOS}. Remove some.",
+        )
+    labels = list(labels) if labels is not None else [None] * len(items)
+    return [load_photo(s, lab) for s, lab in zip(items, labels)]
+
+
+def check_photo_count(n: int) -> None:
+    if n == 0:
+        raise IdiaInputError(
+            "no_photos",
+            f"No photos yet. Add at least {limits.MIN_PHOTOS} photos of the person (10 or more is best).",
+        )
+    if n < limits.MIN_PHOTOS:
+        raise IdiaInputError(
+            "too_few_photos",
+            f"Only {n} photo{'s' if n != 1 else ''}: the attack takes a majority vote over photos, which "
+            f"needs at least {limits.MIN_PHOTOS}. Add {limits.MIN_PHOTOS - n} more (10 or more is best).",
+        )
+    if n > limits.MAX_PHOTOS:
+        raise IdiaInputError(
+            "too_many_photos", f"{n} photos; one check takes at most {limits.MAX_PHOTOS}. Remove some."
+        )
+
+
+def _check_size(n_bytes: int, label: str) -> None:
+    if n_bytes == 0:
+        raise IdiaInputError("photo_empty", f"{label} is an empty file (0 bytes); it holds no image.")
+    if n_bytes > limits.MAX_FILE_BYTES:
+        raise IdiaInputError(
+            "photo_too_large",
+            f"{label} is {n_bytes / 2**20:.1f} MB; photos are limited to {limits.MAX_FILE_BYTES // 2**20} MB.",
+        )
+
+
+def decode_image_bytes(data: bytes, label: str = "photo") -> Image.Image:
+    """Bytes → upright 8-bit RGB, or an IdiaInputError naming what is wrong with the file."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            img = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise IdiaInputError(
+            "photo_not_image", f"{label} is not an image Pillow can read (its contents are not a picture)."
+        ) from None
+    except Exception as exc:  # Pillow raises many types on hostile headers
+        raise IdiaInputError("photo_corrupt", f"{label} could not be opened as an image ({exc}).") from None
+    width, height = img.size
+    if width * height > limits.MAX_PIXELS:
+        raise IdiaInputError(
+            "photo_bomb",
+            f"{label} claims {width}×{height} pixels ({width * height / 1e6:.0f} MP); the limit is "
+            f"{limits.MAX_PIXELS / 1e6:.0f} MP. This looks like a decompression bomb and was not decoded.",
+        )
+    if min(width, height) < limits.MIN_SIDE:
+        raise IdiaInputError(
+            "photo_too_small", f"{label} is only {width}×{height} pixels; use photos of at least "
+            f"{limits.MIN_SIDE}×{limits.MIN_SIDE}."
+        )
+    try:
+        if getattr(img, "n_frames", 1) > 1:
+            img.seek(0)  # animated: the first frame
+        img.load()
+    except Exception as exc:
+        raise IdiaInputError(
+            "photo_truncated", f"{label} is truncated or corrupt and could not be decoded ({exc})."
+        ) from None
+    try:
+        img = ImageOps.exif_transpose(img)
+    except Exception:
+        pass  # a broken EXIF block leaves the photo as stored
+    return to_rgb(img)
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Any Pillow mode → RGB: alpha composited on white, 16-bit and float scaled, CMYK converted."""
+    mode = img.mode
+    if mode == "RGB":
+        return img.copy() if img.readonly else img
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        if mode.startswith("I;16"):
+            lo, hi = 0.0, 65535.0
+        scaled = np.zeros_like(arr) if hi <= lo else (arr - lo) / (hi - lo)
+        grey = Image.fromarray((scaled * 255.0 + 0.5).clip(0, 255).astype(np.uint8), mode="L")
+        return grey.convert("RGB")
+    if mode == "P":
+        img = img.convert("RGBA") if "transparency" in img.info else img.convert("RGB")
+        mode = img.mode
+        if mode == "RGB":
+            return img
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return img.convert("RGB")

@@ -1,0 +1,17 @@
+"""Named limits on input, in one place, so every front end enforces and quotes the same numbers."""
+from __future__ import annotations
+
+MIN_PHOTOS = 3            # a majority needs several photos; the paper plots N >= 3 only
+MAX_PHOTOS = 50           # per check
+MAX_FILE_BYTES = 25 * 1024 * 1024     # one uploaded photo
+MAX_PIXELS = 40_000_000   # width * height, checked from the header before decoding (bombs)
+MIN_SIDE = 16             # smaller images carry no face worth testing
+MAX_NAME_LENGTH = 200     # characters, after normalisation
+MAX_USER_NAMES = 5000     # names a user may add to the pool
+MIN_POOL = 2              # the target and at least one competitor
+MAX_POOL = 5000           # candidate names in one pool
+MAX_TEMPLATES = 100
+MAX_TEMPLATE_LENGTH = 300
+TAU_MIN = 1               # tau is validated against the template count for its upper bound
+DEFAULT_POOL = 1000
+DEFAULT_TAU = 1

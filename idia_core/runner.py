@@ -1,0 +1,204 @@
+"""``run_idia``: one check from photos and a name to an ``IdiaResult``.
+
+This is the edge where I/O meets the pure attack: photos are decoded and validated, the model is
+loaded, the pool's prompts come from the text-embedding cache (encoding only what is missing), and
+then ``attack`` does the rest on arrays.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from typing import Callable
+
+import numpy as np
+
+from . import attack, limits
+from .cache import TextEmbeddingCache, default_cache
+from .errors import IdiaInputError
+from .images import Photo, check_photo_count, load_photo
+from .models import IdiaModel, load_model
+from .names import CandidatePool, build_candidate_pool, name_key, validate_name
+from .result import IdiaResult
+from .settings import IdiaSettings, validate_seed, validate_tau
+from .templates import DEFAULT_TEMPLATE_SET, fill_template, load_templates, validate_templates
+
+Progress = Callable[[int, int, str], None]
+TOP_K = 5
+_ENCODE_CHUNK = 2048
+_POOL_MEMO: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
+_POOL_MEMO_SIZE = 4
+_POOL_LOCK = threading.Lock()
+
+
+def pool_text_embeddings(
+    model: IdiaModel,
+    templates: tuple[str, ...],
+    names: tuple[str, ...],
+    cache: TextEmbeddingCache | None = None,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """[T, C, D] float32 unit-norm embeddings of every template filled with every name.
+
+    Values pass through float16 whether they were just encoded or read from the cache, so the first
+    run and every later run see the same numbers (and so the same verdict)."""
+    memo_key = (model.fingerprint, templates, names)
+    with _POOL_LOCK:
+        hit = _POOL_MEMO.get(memo_key)
+        if hit is not None:
+            _POOL_MEMO.move_to_end(memo_key)
+            return hit
+    cache = cache if cache is not None else default_cache()
+    prompts = [fill_template(t, n) for t in templates for n in names]
+    found, missing = cache.get_many(model.fingerprint, prompts)
+    if missing:
+        total = len(missing)
+        if progress:
+            progress(0, total, f"Encoding {total} new prompts")
+        for start in range(0, total, _ENCODE_CHUNK):
+            idx = missing[start:start + _ENCODE_CHUNK]
+            vecs = model.encode_texts([prompts[i] for i in idx]).numpy().astype(np.float16)
+            cache.put_many(model.fingerprint, [prompts[i] for i in idx], vecs)
+            for i, v in zip(idx, vecs):
+                found[i] = v
+            if progress:
+                progress(min(start + _ENCODE_CHUNK, total), total, f"Encoding {total} new prompts")
+    emb = np.stack(found).astype(np.float32).reshape(len(templates), len(names), -1)
+    with _POOL_LOCK:
+        _POOL_MEMO[memo_key] = emb
+        while len(_POOL_MEMO) > _POOL_MEMO_SIZE:
+            _POOL_MEMO.popitem(last=False)
+    return emb
+
+
+def clear_pool_memo() -> None:
+    with _POOL_LOCK:
+        _POOL_MEMO.clear()
+
+
+def resolve_pool(name: str, candidates, extra_names, n_candidates: int, seed: int, mode: str) -> CandidatePool:
+    """The candidate pool: an explicit list (the target added if absent) or a seeded pool."""
+    if candidates is None:
+        return build_candidate_pool(name, extra_names, n_candidates, seed, mode)
+    target = validate_name(name)
+    names: list[str] = []
+    seen: set[str] = set()
+    dropped: list[str] = []
+    for raw in candidates:
+        cand = validate_name(raw, what="A candidate name")
+        key = name_key(cand)
+        if key in seen:
+            dropped.append(cand)
+            continue
+        seen.add(key)
+        names.append(cand)
+    tkey = name_key(target)
+    names = [n for n in names if name_key(n) != tkey] + [target]
+    if len(names) < limits.MIN_POOL or len(names) > limits.MAX_POOL:
+        raise IdiaInputError(
+            "pool_size_range",
+            f"The candidate list makes a pool of {len(names)} names; it must hold {limits.MIN_POOL} to {limits.MAX_POOL}.",
+        )
+    return CandidatePool(tuple(names), len(names) - 1, (), tuple(dropped), seed, mode)
+
+
+def run_idia(
+    model,
+    images,
+    name: str,
+    *,
+    candidates=None,
+    n_candidates: int = limits.DEFAULT_POOL,
+    templates=None,
+    tau: int = limits.DEFAULT_TAU,
+    seed: int = 0,
+    extra_names=(),
+    name_mode: str = "mixed",
+    template_set: str | None = None,
+    cache: TextEmbeddingCache | None = None,
+    progress: Progress | None = None,
+    min_photos: int = limits.MIN_PHOTOS,
+) -> IdiaResult:
+    """Run the IDIA on N photos of one person. ``model`` is an ``IdiaModel`` or a spec string.
+
+    Raises ``IdiaInputError`` (with a message for the user) for anything the caller can fix."""
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    items = list(images or [])
+    if len(items) < min_photos or len(items) > limits.MAX_PHOTOS or not items:
+        check_photo_count(len(items))
+    name = validate_name(name)
+    seed = validate_seed(seed)
+    if templates is None:
+        template_set = template_set or DEFAULT_TEMPLATE_SET
+        templates = load_templates(template_set)
+    else:
+        templates = validate_templates(templates)
+        template_set = template_set or "custom"
+    tau = validate_tau(tau, len(templates))
+    pool = resolve_pool(name, candidates, extra_names, n_candidates, seed, name_mode)
+    photos: list[Photo] = [load_photo(im) for im in items]
+    timings["decode"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    if not isinstance(model, IdiaModel):
+        model = load_model(model)
+    timings["load_model"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    text_emb = pool_text_embeddings(model, templates, pool.names, cache, progress)
+    timings["text"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    image_emb = model.encode_images(photos).numpy()
+    timings["images"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    result = evaluate_embeddings(
+        image_emb, text_emb, pool, templates, tau=tau, logit_scale=model.logit_scale,
+        photos=photos, model=model,
+        settings=IdiaSettings(model=model.spec, tau=tau, n_candidates=len(pool.names), seed=seed,
+                              template_set=template_set, name_mode=name_mode),
+        timings=timings,
+    )
+    timings["attack"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+    return result
+
+
+def evaluate_embeddings(image_emb, text_emb, pool: CandidatePool, templates, *, tau, logit_scale,
+                        photos, model, settings, timings) -> IdiaResult:
+    """The attack and its evidence on embeddings already computed."""
+    sims = attack.cosine_similarities(image_emb, text_emb)          # [T, P, C]
+    pred = attack.predict(sims)
+    majority = attack.majority_votes(pred)
+    true_index = pool.target_index
+    n_correct = int(attack.correct_templates(majority, true_index))
+    prob = attack.true_name_probability(sims, true_index, logit_scale)
+    top_idx, top_sim = attack.top_k(sims, TOP_K)
+    return IdiaResult(
+        member=bool(attack.is_member(n_correct, tau)),
+        correct_templates=n_correct,
+        tau=tau,
+        true_name=pool.target,
+        true_index=true_index,
+        templates=tuple(templates),
+        candidates=pool.names,
+        predictions=pred,
+        majority=majority,
+        true_name_ranks=attack.true_name_ranks(sims, true_index),
+        top_indices=top_idx,
+        top_similarities=top_sim,
+        mean_similarity=sims.mean(axis=(0, 1)),
+        true_name_probability=prob,
+        score=float(attack.membership_score(n_correct, prob)),
+        p_value=attack.name_swap_p_value(majority, len(pool.names), true_index),
+        photo_hashes=tuple(p.sha256 for p in photos),
+        photo_labels=tuple(p.label for p in photos),
+        settings=settings,
+        model_spec=model.spec,
+        fingerprint=model.fingerprint,
+        user_names=pool.user_names,
+        duplicates_dropped=pool.duplicates_dropped,
+        timings=timings,
+    )
