@@ -1,0 +1,143 @@
+"""Sentences a person reads about one verdict: the verdict itself, its evidence, how unlikely it is
+by chance, and the caveats that matter.
+
+The chat, the CLI and the reports all explain a result the same way, so the wording lives here once
+(and its text in ``prompts/messages/explain.toml``, as data). Every number comes from the
+``IdiaResult``; nothing is recomputed. Names are substituted with ``string.Template``, never
+``str.format``, so a name stays text whatever it contains.
+"""
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from string import Template
+
+MESSAGES_DIR = Path(__file__).resolve().parent.parent / "prompts" / "messages"
+FEW_PHOTOS = 10          # below this, say that majorities are fragile
+SMALL_POOL = 100         # below this, say that chance wins are easy
+
+
+@lru_cache(maxsize=8)
+def load_message_file(name: str) -> dict:
+    """A TOML file of texts from ``prompts/messages/`` (read once per process)."""
+    with open(MESSAGES_DIR / f"{name}.toml", "rb") as fh:
+        return tomllib.load(fh)
+
+
+def text(section: str, key: str, **values) -> str:
+    """One explain text with its ``$placeholders`` filled (missing ones are left visible)."""
+    raw = load_message_file("explain")[section][key]
+    return Template(raw).safe_substitute({k: str(v) for k, v in values.items()})
+
+
+def _fmt_rank(rank: float) -> str:
+    return f"{rank:.0f}" if float(rank).is_integer() else f"{rank:.1f}"
+
+
+def _fmt_p(p: float) -> tuple[str, str]:
+    """(percentage, 'p = …') for a probability, rounded the way a reader needs it."""
+    pct = f"{p * 100:.1f}%" if p >= 0.001 else "under 0.1%"
+    return pct, f"p = {p:.3g}"
+
+
+def verdict_sentence(result) -> str:
+    """One plain sentence first: did the model very likely see this person with the name?"""
+    name = result.true_name
+    if result.member:
+        if result.correct_templates == result.tau:
+            return text("verdict", "member_weak", name=name)
+        return text("verdict", "member", name=name)
+    if result.correct_templates > 0:
+        return text("verdict", "below_tau", name=name, k=result.correct_templates, tau=result.tau)
+    return text("verdict", "none", name=name)
+
+
+def evidence_lines(result, k_competitors: int = 3) -> list[str]:
+    """The numbers behind the verdict, one line each, most important first."""
+    name = result.true_name
+    lines = [
+        text("evidence", "templates", k=result.correct_templates, T=result.n_templates, name=name,
+             P=result.n_photos, tau=result.tau),
+        text("evidence", "rank", name=name, N=result.n_candidates, rank=_fmt_rank(result.true_name_median_rank),
+             Q=result.n_photos * result.n_templates, top1=f"{result.true_name_top1_rate * 100:.0f}%"),
+    ]
+    competitors = result.strongest_competitors(k_competitors)
+    if competitors:
+        listed = ", ".join(f"{n} ({s:.3f})" for n, s in competitors)
+        lines.append(text("evidence", "competitors", list=listed))
+    else:
+        lines.append(text("evidence", "competitors_none"))
+    if result.user_names:
+        shown = list(result.user_names[:10])
+        more = len(result.user_names) - len(shown)
+        lines.append(text("evidence", "user_names", list=", ".join(shown) + (f" and {more} more" if more > 0 else "")))
+    if result.duplicates_dropped:
+        lines.append(text("evidence", "duplicates", list=", ".join(result.duplicates_dropped[:10])))
+    s = result.settings
+    lines.append(text("evidence", "model", model=result.model_spec, N=result.n_candidates, seed=s.seed,
+                      mode=s.name_mode, templates=s.template_set))
+    return lines
+
+
+def significance_sentence(result) -> str:
+    """How unlikely the outcome is by chance, with the assumption stated (``result.p_value``: the
+    share of the pool whose names won at least as many templates as the true name)."""
+    name = result.true_name
+    n = result.n_candidates
+    k = result.correct_templates
+    p = float(result.p_value)
+    pct, p_text = _fmt_p(p)
+    if k == 0:
+        return text("significance", "nothing", name=name, pct=pct, N=n)
+    count = round(p * n) - 1
+    if count <= 0:
+        return text("significance", "strong", name=name, others=n - 1, k=k, N=n)
+    return text("significance", "some", name=name, N=n, count=count, k=k, pct=pct, p=p_text)
+
+
+def caveats(result) -> list[str]:
+    """The caveats that matter for this result, most specific first."""
+    out: list[str] = []
+    spec = str(result.model_spec)
+    if spec == "sandbox":
+        out.append(text("caveats", "sandbox"))
+    if spec.endswith(":random"):
+        out.append(text("caveats", "random_model"))
+    if result.n_photos < FEW_PHOTOS:
+        out.append(text("caveats", "few_photos", P=result.n_photos))
+    if result.n_candidates < SMALL_POOL:
+        out.append(text("caveats", "small_pool", N=result.n_candidates))
+    if result.tau > 1:
+        out.append(text("caveats", "tau_high", tau=result.tau))
+    out.append(text("caveats", "namesakes"))
+    if result.member:
+        out.append(text("caveats", "member_means", others=result.n_candidates - 1))
+    else:
+        out.append(text("caveats", "nonmember_means"))
+    return out
+
+
+def template_detail_lines(result) -> list[str]:
+    """Per template: its majority name, whether it is the true name, and the top votes ("why?")."""
+    lines = [text("detail", "header", P=result.n_photos, name=result.true_name)]
+    for i, template in enumerate(result.templates):
+        majority = result.majority_names[i]
+        votes = ", ".join(f"{n} {c}" for n, c in result.votes(i).most_common(3))
+        lines.append(text(
+            "detail", "row",
+            mark="✓" if result.template_correct[i] else "·",
+            template=template.replace("{0}", "…"),
+            majority=majority if majority is not None else text("detail", "no_majority"),
+            votes=votes,
+        ))
+    return lines
+
+
+def explanation(result) -> str:
+    """The whole explanation as plain text (CLI, logs): verdict, evidence, chance, caveats."""
+    parts = [verdict_sentence(result), ""]
+    parts += [f"- {line}" for line in evidence_lines(result)]
+    parts += ["", significance_sentence(result), ""]
+    parts += [f"- {c}" for c in caveats(result)]
+    return "\n".join(parts)
