@@ -123,7 +123,9 @@ def decode_image_bytes(data: bytes, label: str = "photo") -> Image.Image:
             "photo_not_image", f"{label} is not an image Pillow can read (its contents are not a picture)."
         ) from None
     except Exception as exc:  # Pillow raises many types on hostile headers
-        raise IdiaInputError("photo_corrupt", f"{label} could not be opened as an image ({exc}).") from None
+        raise IdiaInputError(
+            "photo_corrupt", f"{label} is truncated or corrupt: it could not be opened as an image ({exc})."
+        ) from None
     width, height = img.size
     if width * height > limits.MAX_PIXELS:
         raise IdiaInputError(

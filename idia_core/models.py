@@ -271,7 +271,7 @@ def _open_clip_arguments(spec: ModelSpec) -> tuple[str, str | None]:
                 f"'{spec.text}': {folder} has no open_clip_config.json. A local model folder needs that "
                 "file and a weights file (open_clip_model.safetensors).",
             )
-        if not any(folder.glob(f"*{s}") for s in _WEIGHT_SUFFIXES):
+        if not any(any(folder.glob(f"*{s}")) for s in _WEIGHT_SUFFIXES):
             raise ModelUnavailableError(
                 "model_dir_no_weights", f"'{spec.text}': {folder} has a config but no weights file."
             )
@@ -336,8 +336,7 @@ def _fingerprint(spec: ModelSpec, model) -> str:
         h.update(name.encode())
         h.update(str(tuple(t.shape)).encode())
         h.update(np.ascontiguousarray(t.numpy()).tobytes())
-    label = spec.arch or ("sandbox" if spec.kind == "sandbox" else spec.kind)
-    return f"{label}-{h.hexdigest()}"
+    return f"{spec.arch or 'clip'}-{h.hexdigest()}"  # the same weights give the same id, whatever the spec
 
 
 def describe_spec(spec: str) -> str:

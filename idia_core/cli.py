@@ -1,0 +1,185 @@
+"""``python -m idia_core``: the headless front end.
+
+Every user mistake arrives here as an ``IdiaInputError`` and leaves as exit code 2 with one line on
+stderr; the CLI never shows a traceback for bad input.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import warnings
+from pathlib import Path
+
+from . import limits
+from .errors import IdiaInputError
+
+EXIT_OK, EXIT_NOT_REPRODUCED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake as one line (and exit code 2), like our own errors."""
+
+    def error(self, message):  # noqa: D401 - argparse API
+        raise IdiaInputError("usage", f"{self.prog}: {message} (see --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m idia_core", description="Does this CLIP model know this person?")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show library logs")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+    sub.required = True
+    _add_check(sub)
+    _add_models(sub)
+    for module, func in (("idia_core.sandbox.cli", "add_sandbox_commands"),
+                         ("idia_core.report_cli", "add_report_commands")):
+        try:
+            mod = __import__(module, fromlist=[func])
+        except ModuleNotFoundError as exc:  # a part not present in this checkout
+            if exc.name and module.startswith(exc.name):
+                continue
+            raise
+        getattr(mod, func)(sub)
+    return parser
+
+
+def _add_check(sub) -> None:
+    p = sub.add_parser("check", help="run the IDIA on photos of one person")
+    p.add_argument("photos", nargs="*", metavar="PHOTO", help=f"{limits.MIN_PHOTOS} to {limits.MAX_PHOTOS} photos")
+    p.add_argument("--model", default="sandbox", help="model spec (default: sandbox); see `models list`")
+    p.add_argument("--name", required=True, help="the person's full name")
+    p.add_argument("--add-name", action="append", default=[], metavar="NAME", help="a candidate to add (repeatable)")
+    p.add_argument("--names-file", help="file of candidate names to add, one per line")
+    p.add_argument("--candidates", default=limits.DEFAULT_POOL, help="pool size (default 1000)")
+    p.add_argument("--tau", default=limits.DEFAULT_TAU, help="templates needed to call a member (default 1)")
+    p.add_argument("--seed", default=0, help="seed of the distractor names (default 0)")
+    p.add_argument("--templates", default="paper21", help="template set or .txt file (default paper21)")
+    p.add_argument("--name-mode", default="mixed", choices=["mixed", "paper"], help="distractor style")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--full", action="store_true", help="with --json: every vote and the whole pool")
+    p.add_argument("--report", metavar="DIR", help="also write an evidence bundle (JSON + HTML) to DIR")
+    p.set_defaults(func=cmd_check)
+
+
+def _add_models(sub) -> None:
+    p = sub.add_parser("models", help="the model catalogue; fetch a model into the cache")
+    msub = p.add_subparsers(dest="models_command", parser_class=_Parser, metavar="ACTION")
+    msub.required = True
+    lp = msub.add_parser("list", help="the curated catalogue")
+    lp.add_argument("--json", action="store_true")
+    lp.set_defaults(func=cmd_models_list)
+    fp = msub.add_parser("fetch", help="load a model once (downloads into the Hugging Face cache when online)")
+    fp.add_argument("spec")
+    fp.set_defaults(func=cmd_models_fetch)
+
+
+def _read_names_file(path: str) -> list[str]:
+    from .names import parse_name_list
+
+    file = Path(path)
+    if not file.is_file():
+        raise IdiaInputError("names_file_missing", f"--names-file {path}: no such file.")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise IdiaInputError("names_file_encoding", f"--names-file {path} is not UTF-8 text.") from None
+    return parse_name_list(text)
+
+
+def cmd_check(args) -> int:
+    from .runner import run_idia
+
+    extra = list(args.add_name)
+    if args.names_file:
+        extra += _read_names_file(args.names_file)
+    result = run_idia(
+        args.model, args.photos, args.name, extra_names=extra, n_candidates=_int_arg(args.candidates, "--candidates"),
+        tau=args.tau, seed=args.seed, template_set=args.templates, name_mode=args.name_mode,
+        progress=_stderr_progress if not args.json else None,
+    )
+    if args.report:
+        from .reports import write_evidence_bundle
+
+        write_evidence_bundle(result, Path(args.report))
+    if args.json:
+        print(json.dumps(result.to_dict(full=args.full), ensure_ascii=False))
+    else:
+        print(format_result(result))
+        if args.report:
+            print(f"\nEvidence bundle written to {args.report}")
+    return EXIT_OK
+
+
+def _int_arg(value, flag: str) -> int:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise IdiaInputError("usage", f"{flag} must be a whole number, not '{value}'.") from None
+
+
+def format_result(result) -> str:
+    """The readable verdict: the explanation's sentences when available, else the bare numbers."""
+    try:
+        from . import explain
+    except ImportError:  # pragma: no cover - explain ships with the package
+        explain = None
+    lines = []
+    if explain is not None:
+        lines.append(explain.verdict_sentence(result))
+        lines += [f"- {ln}" for ln in explain.evidence_lines(result)]
+        lines.append(explain.significance_sentence(result))
+    else:
+        verdict = "MEMBER" if result.member else "NON-MEMBER"
+        lines.append(f"{verdict}: {result.correct_templates} of {result.n_templates} templates chose "
+                     f"{result.true_name} (tau = {result.tau}).")
+        lines.append(f"- median rank of the true name: {result.true_name_median_rank:g} of {result.n_candidates}")
+        lines.append("- strongest names: " + ", ".join(f"{n} ({s:.3f})" for n, s in result.top_names(5)))
+        lines.append(f"- chance of this under the name-swap null: p = {result.p_value:.3g}")
+    lines.append(f"Model: {result.model_spec} ({result.fingerprint}); {result.n_photos} photos, "
+                 f"{result.n_candidates} candidates.")
+    return "\n".join(lines)
+
+
+def _stderr_progress(done: int, total: int, message: str) -> None:
+    if sys.stderr.isatty():
+        print(f"\r{message}: {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+
+def cmd_models_list(args) -> int:
+    from .models import CATALOGUE
+
+    if args.json:
+        print(json.dumps([e.__dict__ for e in CATALOGUE], indent=2))
+    else:
+        width = max(len(e.spec) for e in CATALOGUE)
+        for e in CATALOGUE:
+            print(f"{e.spec:<{width}}  {e.label} — {e.description}")
+    return EXIT_OK
+
+
+def cmd_models_fetch(args) -> int:
+    from .models import load_model
+
+    model = load_model(args.spec)
+    print(f"{model.spec}: ready ({model.fingerprint})")
+    return EXIT_OK
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, format="%(message)s")
+        if not args.verbose:
+            warnings.filterwarnings("ignore", message=".*QuickGELU.*")
+        return int(args.func(args) or 0)
+    except IdiaInputError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
