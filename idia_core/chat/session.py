@@ -1,0 +1,71 @@
+"""The state of one chat session: a plain dataclass the app keeps per browser session (``gr.State``).
+
+Nothing here is shared between sessions; the only process-wide things are the core's caches, keyed
+by model and prompt. Photos are kept as references (the upload's temporary path, its SHA-256 and a
+label), never copied: the pixels are decoded again when a check runs, so a session holds kilobytes,
+not megapixels, and nothing of a photo outlives gradio's temporary upload.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..result import IdiaResult
+from ..settings import IdiaSettings
+
+
+@dataclass(frozen=True)
+class PhotoRef:
+    """An accepted upload: where gradio put it for this session, its hash and a display label."""
+
+    path: str
+    sha256: str
+    label: str
+
+
+@dataclass(frozen=True)
+class SharedRun:
+    """What a share link carries: the settings, the name, the added names, the photos' hashes and
+    (optionally) the verdict it recorded, so a later run can say whether it reproduced it."""
+
+    settings: IdiaSettings
+    name: str
+    added_names: tuple[str, ...] = ()
+    photo_hashes: tuple[str, ...] = ()
+    member: bool | None = None
+    correct_templates: int | None = None
+    fingerprint: str | None = None
+
+
+@dataclass
+class ChatSession:
+    settings: IdiaSettings
+    name: str | None = None
+    added_names: list[str] = field(default_factory=list)
+    photos: list[PhotoRef] = field(default_factory=list)
+    last_result: IdiaResult | None = None
+    last_run_key: tuple | None = None       # what the last result was computed from
+    shared: SharedRun | None = None         # set when the session was opened from a share link
+    workdir: str | None = None              # per-session temp folder (charts, reports); see close()
+
+    def run_key(self) -> tuple:
+        """Everything a check depends on; a new check runs only when this changes."""
+        return (self.settings, self.name, tuple(self.added_names), tuple(p.sha256 for p in self.photos))
+
+    @property
+    def is_stale(self) -> bool:
+        return self.last_run_key != self.run_key()
+
+    def ensure_workdir(self) -> Path:
+        """A private temp folder for this session's charts and reports, created on first use."""
+        if self.workdir is None or not Path(self.workdir).is_dir():
+            self.workdir = tempfile.mkdtemp(prefix="idia-session-")
+        return Path(self.workdir)
+
+    def close(self) -> None:
+        """Delete the session's temp folder (the app calls this when the session ends)."""
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
