@@ -46,6 +46,19 @@ def majority_votes(pred: np.ndarray) -> np.ndarray:
     return np.where(unique, winner, NO_MAJORITY)
 
 
+def wins_majority(counts: np.ndarray, index: int, axis: int = -1) -> np.ndarray:
+    """Whether candidate ``index`` is the unique majority of a vote-count table (candidates along
+    ``axis``): its count is strictly above every other candidate's, so a shared top count is no
+    majority. The rule of ``majority_votes`` + ``correct_templates`` stated on counts; evaluation
+    sums votes over drawn photos and asks this once per template."""
+    c = np.moveaxis(np.asarray(counts), axis, 0)
+    own = c[index]
+    parts = [part.max(axis=0) for part in (c[:index], c[index + 1:]) if part.shape[0]]
+    if not parts:
+        return np.ones(own.shape, dtype=bool)
+    return own > (parts[0] if len(parts) == 1 else np.maximum(parts[0], parts[1]))
+
+
 def correct_templates(majority: np.ndarray, true_index) -> np.ndarray:
     """[..., T] majorities and the true index ([...] or scalar) → [...] count of correct templates."""
     true_index = np.asarray(true_index)
