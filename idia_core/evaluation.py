@@ -246,26 +246,75 @@ def draw_photo_indices(n_available, size: int, draws: int, rng: np.random.Genera
     return idx, n_available >= size
 
 
-def correct_for_draws(pred_all, true_index, idx, chunk_elems: int = 40_000_000) -> np.ndarray:
-    """Correct-template counts for drawn photo subsets.
+@dataclass(frozen=True)
+class VoteTable:
+    """Every photo's prediction per person, with names renumbered per person so that 0 is the
+    true name and 1..k-1 the other names that person's photos ever got (k is small: a few dozen
+    names at most, where the pool has a thousand). Built once; every draw and photo count reuses it."""
 
-    ``pred_all`` [N, T, P] every photo's prediction, ``idx`` [D, N, n] the drawn photos →
-    [D, N]. The rule itself is ``attack.majority_votes`` + ``attack.correct_templates``; people are
-    processed in chunks so the pairwise vote table stays within ``chunk_elems``."""
+    local: np.ndarray        # [N, T, P] int32 local name ids (0 = the true name)
+    k: np.ndarray            # [N] number of local ids per person
+    n_available: np.ndarray  # [N] photos per person (columns past it are padding)
+
+
+def vote_table(pred_all, true_index, n_available=None) -> VoteTable:
+    """Renumber ``pred_all`` [N, T, P] (pool indices) per person; see ``VoteTable``."""
     pred_all = np.asarray(pred_all)
-    true_index = np.asarray(true_index)
-    d, n_people, n = idx.shape
-    t = pred_all.shape[1]
-    per_person = max(1, d * t * n * n)
-    step = max(1, chunk_elems // per_person)
+    n_people, _, p_max = pred_all.shape
+    n_available = np.full(n_people, p_max) if n_available is None else np.asarray(n_available, dtype=int)
+    local = np.zeros(pred_all.shape, dtype=np.int32)
+    k = np.zeros(n_people, dtype=np.int64)
+    for i in range(n_people):
+        vals = pred_all[i, :, : n_available[i]]
+        uniq, inv = np.unique(np.r_[int(true_index[i]), vals.ravel()], return_inverse=True)
+        inv = inv.reshape(-1)
+        t = inv[0]
+        ids = inv[1:]
+        ids = np.where(ids == t, 0, np.where(ids == 0, t, ids))      # the true name becomes id 0
+        local[i, :, : n_available[i]] = ids.reshape(vals.shape)
+        k[i] = uniq.size
+    return VoteTable(local, k, n_available)
+
+
+def correct_for_draws(table: VoteTable, idx, chunk_elems: int = 8_000_000) -> np.ndarray:
+    """Correct-template counts for drawn photo subsets: ``idx`` [D, N, n] → [D, N].
+
+    Votes per (draw, person, template, name) are a matrix product of a 0/1 selection of the drawn
+    photos with each person's one-hot vote table, so every draw costs one small BLAS call instead
+    of a pass over pairs of photos. The rule is ``attack.wins_majority`` on those counts: a template
+    counts when the true name (id 0) has more votes than any other name; a shared top counts for nobody."""
+    d, n_people, _n = idx.shape
+    _, n_t, p_max = table.local.shape
     out = np.empty((d, n_people), dtype=np.int64)
-    for start in range(0, n_people, step):
-        sl = slice(start, start + step)
-        sub = idx[:, sl, :]                                              # [D, b, n]
-        drawn = np.take_along_axis(pred_all[None, sl], sub[:, :, None, :], axis=-1)   # [D, b, T, n]
-        majority = attack.majority_votes(drawn)                          # [D, b, T]
-        out[:, sl] = attack.correct_templates(majority, true_index[None, sl])
+    start = 0
+    while start < n_people:
+        # grow the chunk while its one-hot table stays within budget
+        stop, k_max = start, 1
+        while stop < n_people:
+            k_new = max(k_max, int(table.k[stop]))
+            if stop > start and (stop + 1 - start) * p_max * n_t * k_new > chunk_elems:
+                break
+            k_max, stop = k_new, stop + 1
+        nc = stop - start
+        onehot = np.zeros((nc, p_max, k_max, n_t), dtype=np.float32)            # names before templates
+        loc = table.local[start:stop].transpose(0, 2, 1)                          # [nc, P, T]
+        ni, pi, ti = np.indices(loc.shape, sparse=True)
+        onehot[ni, pi, loc, ti] = 1.0
+        sel = np.zeros((nc, d, p_max), dtype=np.float32)
+        np.put_along_axis(sel, idx[:, start:stop, :].transpose(1, 0, 2), 1.0, axis=-1)
+        counts = np.matmul(sel, onehot.reshape(nc, p_max, k_max * n_t)).reshape(nc, d, k_max, n_t)
+        won = attack.wins_majority(counts, 0, axis=2)                             # [nc, D, T]
+        out[:, start:stop] = won.sum(axis=-1).T
+        start = stop
     return out
+
+
+def correct_for_draws_reference(pred_all, true_index, idx) -> np.ndarray:
+    """The same numbers straight from ``attack.majority_votes`` on the drawn predictions
+    ([D, N, T, n]); slower (pairs of photos), kept to check the fast path against."""
+    pred_all = np.asarray(pred_all)
+    drawn = np.take_along_axis(pred_all[None], idx[:, :, None, :], axis=-1)
+    return attack.correct_templates(attack.majority_votes(drawn), np.asarray(true_index)[None, :])
 
 
 def per_draw_metrics(correct, labels, tau: int, valid=None) -> dict[str, np.ndarray]:
@@ -777,6 +826,8 @@ def run_evaluation(config: EvaluationConfig, dataset: EvalDataset, out_dir, *, m
             pred_all[i, :, : pr.shape[1]] = pr
             prob_all[i, : pb.size] = pb
 
+        table = vote_table(pred_all, true_index, n_avail)
+
         # -- per person, all photos --------------------------------------------------------------
         non_members_full = full_correct[~labels]
         people_rows = []
@@ -801,7 +852,7 @@ def run_evaluation(config: EvaluationConfig, dataset: EvalDataset, out_dir, *, m
             progress("draws", k, len(usable))
             rng = np.random.default_rng([seed, size])
             idx, valid = draw_photo_indices(n_avail, size, config.draws, rng)
-            correct = correct_for_draws(pred_all, true_index, idx)
+            correct = correct_for_draws(table, idx)
             correct = np.where(valid[None, :], correct, 0)
             prob = np.take_along_axis(prob_all[None], idx, axis=-1).mean(axis=-1)
             correct_by_size[size] = correct
