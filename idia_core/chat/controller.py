@@ -595,3 +595,33 @@ def api_check(files, name: str, options: dict | None = None, *, default_model: s
     except IdiaInputError as err:
         return {"ok": False, "error": {"code": err.code, "message": err.message}}
     return {"ok": True, "verdict": explain.verdict_sentence(result), "result": result.to_dict()}
+
+
+# -- for the settings panel and start-up -------------------------------------------------------
+def change_setting(state: ChatSession, fld: str, value, *, progress: Progress | None = None) -> Turn:
+    """A settings control changed: the same validation, reply and re-run as typing it."""
+    if fld not in SETTING_LABELS:
+        raise ValueError(f"unknown settings field {fld!r}")   # a programming error, not a user one
+    state = _copy(state)
+    replies: list[Reply] = []
+    text = "" if value is None else str(value)
+    if isinstance(value, float) and value.is_integer():
+        text = str(int(value))
+    state = _on_set(Intent("set", value=text, setting=fld), state, replies, progress=progress) or state
+    return Turn(state, replies)
+
+
+def warm_up(spec: str | None = None, settings: IdiaSettings | None = None) -> float:
+    """Load the default model and encode its default pool's distractors into the text cache, so
+    the first check of a new session is as fast as the next. Returns the seconds it took."""
+    import time
+
+    from ..names import build_candidate_pool
+    from ..runner import pool_text_embeddings
+
+    t0 = time.perf_counter()
+    settings = settings or IdiaSettings(model=spec or default_model_spec())
+    model = load_model(settings.model)
+    pool = build_candidate_pool("Warm Up", (), settings.n_candidates, settings.seed, settings.name_mode)
+    pool_text_embeddings(model, load_templates(settings.template_set), pool.names)
+    return time.perf_counter() - t0
