@@ -553,6 +553,14 @@ def _on_compare(intent, state, replies, *, progress, **_):
     return state
 
 
+def _on_open_link(intent, state, replies, **_):
+    """A share link pasted into the chat opens it in this session (as opening the URL would)."""
+    state.close()
+    turn = open_link(intent.value or "", new_session())
+    replies.extend(turn.replies)
+    return turn.state
+
+
 def _short_list(names, k: int = 8) -> str:
     shown = ", ".join(names[:k])
     return shown + (f" and {len(names) - k} more" if len(names) > k else "")
@@ -562,7 +570,7 @@ _HANDLERS = {
     "none": _on_none, "unknown": _on_unknown, "help": _on_help, "reset": _on_reset, "status": _on_status,
     "clear_photos": _on_clear_photos, "name": _on_name, "add_names": _on_add_names,
     "remove_names": _on_remove_names, "set": _on_set, "explain": _on_explain, "report": _on_report,
-    "share": _on_share, "compare": _on_compare,
+    "share": _on_share, "compare": _on_compare, "open_link": _on_open_link,
 }
 
 

@@ -15,7 +15,7 @@ from ..names import parse_name_list
 
 KINDS = (
     "none", "help", "reset", "share", "report", "explain", "compare", "status", "clear_photos",
-    "name", "add_names", "remove_names", "set", "unknown",
+    "name", "add_names", "remove_names", "set", "open_link", "unknown",
 )
 SETTING_FIELDS = ("tau", "n_candidates", "seed", "model", "template_set", "name_mode")
 
@@ -43,6 +43,7 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("status", re.compile(r"^(?:status|settings|show settings|current settings|which model\??|what model\??)[.!?]*$", _F)),
     ("clear_photos", re.compile(r"^(?:clear|remove|delete|forget|drop)(?: (?:the|all|my))? (?:photos|images|pictures|uploads)[.!]*$", _F)),
 ]
+_LINK = re.compile(r"^(?:open\s+)?\S*?\?(?P<query>(?:\S*&)?idia=\S*)$", _F)
 _COMPARE = re.compile(r"^compare(?:\s+(?:models?|with|on|against))?\s*:?\s*(?P<rest>.+)$", _F)
 _ADD = re.compile(r"^(?:add|include|also (?:try|consider|include)|candidates?\s*:)\s*(?:(?:the\s+)?names?\s*:?\s*)?(?P<rest>.*)$", _F)
 _REMOVE = re.compile(r"^(?:remove|drop|delete|exclude)\s*(?:(?:the\s+)?names?\s*:?\s*)?(?P<rest>.*)$", _F)
@@ -79,6 +80,9 @@ def parse(text: str | None) -> Intent:
     for kind, pattern in _PATTERNS:
         if pattern.match(one_line):
             return Intent(kind)
+    m = _LINK.match(one_line)
+    if m:
+        return Intent("open_link", value=m.group("query"))
     m = _COMPARE.match(one_line)
     if m:
         specs = [s for s in re.split(r"\s*(?:,|;|\band\b|\bvs\.?|\bversus\b|\s)\s*", m.group("rest").strip(" .")) if s]

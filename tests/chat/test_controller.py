@@ -289,6 +289,16 @@ def test_share_link_round_trip(fresh, photos, tmp_path):
     assert "Not the shared check" in out and "someone-else.png" in out and "1 photo(s) from the link" in out
 
 
+def test_share_link_pasted_into_the_chat(fresh, photos):
+    base = checked(fresh, photos).state
+    link = texts(send(base, "share", base_url="http://127.0.0.1:7860"))
+    url = next(w for w in link.split() if "?idia=" in w)
+    assert parse(url).kind == "open_link" and parse("open " + url).kind == "open_link"
+    opened = send(fresh, url)
+    assert "Drop in the same photos" in texts(opened) and opened.state.settings == base.settings
+    assert "**Reproduced**" in texts(send(opened.state, "", photos[:5]))
+
+
 def test_bad_share_link_starts_fresh():
     turn = C.open_link("idia=1&name=%7B0.__class__%7D&tau=1")
     assert "could not be opened" in texts(turn) and "curly braces" in texts(turn)
