@@ -1,0 +1,143 @@
+"""Evidence bundle: check → write_evidence_bundle → verify, on a real (tiny) model and real files."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from idia_core import run_idia
+from idia_core.errors import IdiaInputError
+from idia_core.reports import load_evidence, verify_evidence, write_evidence_bundle
+from tests.eval_helpers import make_photo
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def checked(tiny_model, photo_files, tmp_path):
+    result = run_idia(tiny_model, photo_files, "Jane Doe", n_candidates=25, seed=4)
+    paths = write_evidence_bundle(result, tmp_path / "bundle")
+    return result, paths, photo_files
+
+
+def test_bundle_contents(checked):
+    result, paths, photos = checked
+    assert set(paths) == {"json", "html"} and paths["json"].name == "evidence.json"
+    data = json.loads(paths["json"].read_text())
+    rep = data["reproduce"]
+    assert rep["photo_sha256"] == list(result.photo_hashes) and len(rep["photo_sha256"]) == 5
+    assert rep["fingerprint"] == result.fingerprint and rep["candidates"] == list(result.candidates)
+    assert len(rep["templates"]) == 21 and rep["true_name"] == "Jane Doe"
+    assert data["votes"]["predictions"] == result.predictions.tolist()
+    assert data["verdict"]["correct_templates"] == result.correct_templates
+    assert "null_hypothesis" in data["verdict"] and data["versions"]["idia"]
+    # photos are never stored: no image bytes, no file names, only hashes
+    raw = paths["json"].read_bytes()
+    for p in photos:
+        assert p.name.encode() not in raw
+        assert p.read_bytes()[:64] not in raw
+    html = paths["html"].read_text()
+    assert "Jane Doe" in html and result.fingerprint in html and "verify" in html
+    assert html.count("data:image/png;base64") == 2
+    for h in result.photo_hashes:
+        assert h in html
+
+
+def test_round_trip_reproduced(checked, tiny_model):
+    _, paths, photos = checked
+    outcome = verify_evidence(paths["json"], photos, model=tiny_model)
+    assert outcome.reproduced, outcome.summary()
+    assert outcome.summary().startswith("reproduced")
+    # order does not matter: photos are matched by hash
+    assert verify_evidence(paths["json"], list(reversed(photos)), model=tiny_model).reproduced
+
+
+def test_changed_photo_is_named(checked, tiny_model, tmp_path):
+    result, paths, photos = checked
+    changed = tmp_path / "changed.png"
+    make_photo(99).save(changed)
+    new = photos[:2] + [changed] + photos[3:]
+    outcome = verify_evidence(paths["json"], new, model=tiny_model)
+    assert not outcome.reproduced and not outcome.hashes_match
+    text = outcome.summary()
+    assert text.startswith("NOT reproduced")
+    from idia_core.images import load_photo
+    assert load_photo(changed).sha256 in text and "changed.png" in text
+    assert result.photo_hashes[2] in text and outcome.missing_hashes == [result.photo_hashes[2]]
+
+
+def test_edited_bundle_and_other_model(checked, tiny_model, tmp_path):
+    from tests.helpers import make_tiny_model_dir
+
+    _, paths, photos = checked
+    data = json.loads(paths["json"].read_text())
+    data["verdict"]["member"] = not data["verdict"]["member"]
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(data))
+    out = verify_evidence(edited, photos, model=tiny_model)
+    assert not out.reproduced and not out.content_intact and "edited" in out.summary()
+    other = make_tiny_model_dir(tmp_path / "other", seed=7)
+    out = verify_evidence(paths["json"], photos, model=f"local-dir:{other}")
+    assert not out.reproduced and out.fingerprint_match is False and "fingerprint" in out.summary()
+
+
+def test_bad_evidence_is_input_error(tmp_path, photo_files):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(IdiaInputError):
+        load_evidence(bad)
+    bad.write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(IdiaInputError):
+        load_evidence(bad)
+    with pytest.raises(IdiaInputError):
+        load_evidence(tmp_path / "missing.json")
+
+
+def test_html_escapes_user_text(tiny_model, photo_files, tmp_path):
+    result = run_idia(tiny_model, photo_files, "Jane O'Doe", n_candidates=10,
+                      templates=["<script>alert(1)</script> {0}", "a photo of {0}"])
+    paths = write_evidence_bundle(result, tmp_path / "b")
+    html = paths["html"].read_text()
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+    assert verify_evidence(paths["json"], photo_files, model=tiny_model).reproduced
+
+
+def test_verify_cli_exit_codes(checked, tiny_model_dir, tmp_path):
+    from idia_core.report_cli import main
+
+    _, paths, photos = checked
+    spec = f"local-dir:{tiny_model_dir}"
+    assert main(["verify", str(paths["json"]), *map(str, photos), "--model", spec]) == 0
+    changed = tmp_path / "c.png"
+    make_photo(5).save(changed)
+    assert main(["verify", str(paths["json"]), *map(str, photos[:4]), str(changed), "--model", spec]) == 1
+    bad = tmp_path / "bad.json"
+    bad.write_text("[]")
+    assert main(["verify", str(bad), str(photos[0])]) == 2
+
+
+@pytest.mark.skipif(not (ROOT / "idia_core" / "__main__.py").is_file(), reason="no python -m idia_core yet")
+def test_check_report_then_verify_via_cli(tiny_model_dir, photo_files, tmp_path):
+    """The user's path: `check --report DIR` then `verify` (one subprocess each)."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    spec = f"local-dir:{tiny_model_dir}"
+    bundle = tmp_path / "rep"
+    check = subprocess.run([sys.executable, "-m", "idia_core", "check", *map(str, photo_files), "--name", "Jane Doe",
+                            "--model", spec, "--candidates", "20", "--report", str(bundle)],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert check.returncode == 0, check.stderr
+    assert (bundle / "evidence.json").is_file() and (bundle / "evidence.html").is_file()
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for p in photo_files:                                   # a checker's own copy of the files
+        shutil.copy(p, copy / p.name)
+    ver = subprocess.run([sys.executable, "-m", "idia_core", "verify", str(bundle / "evidence.json"),
+                          *map(str, sorted(copy.iterdir()))], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert ver.returncode == 0, ver.stdout + ver.stderr
+    assert "reproduced" in ver.stdout
