@@ -44,6 +44,8 @@ def add_report_commands(subparsers) -> None:
     ev.add_argument("--name-mode", default="mixed", choices=("mixed", "paper"))
     ev.add_argument("--max-people", type=int, help="audit a seeded subset stratified by group (quick runs)")
     ev.add_argument("--sandbox-photos", type=int, help="photos rendered per sandbox person (default 2 × the largest count)")
+    ev.add_argument("--world", help="with --dataset sandbox: a world.json other than the shipped one "
+                                    "(e.g. of a sandbox model built elsewhere)")
     ev.add_argument("--out", required=True, help="output folder")
     ev.add_argument("--no-progress", action="store_true", help="no progress bar")
     ev.set_defaults(func=cmd_evaluate)
@@ -108,7 +110,7 @@ def cmd_evaluate(args) -> int:
         n_photos = args.sandbox_photos or max(2 * max(sizes), 4)
         if n_photos < max(sizes) or n_photos > 200:
             raise IdiaInputError("sandbox_photos", f"--sandbox-photos must be between {max(sizes)} and 200.")
-        dataset = load_sandbox_dataset(n_photos, args.seed, args.max_people)
+        dataset = load_sandbox_dataset(n_photos, args.seed, args.max_people, world_path=args.world)
     else:
         dataset = load_folder_dataset(args.dataset, args.labels, args.names)
         if args.max_people is not None and args.max_people < len(dataset.people):

@@ -361,3 +361,27 @@ def test_evaluate_sandbox_tpr_rises_with_occurrences(tmp_path):
     groups = {g["group"] for g in metrics["headline"]["by_group"]}
     assert {"member", "non-member"} <= groups
     assert "controls" in " ".join(metrics["dataset"]["notes"]) or "face-only" in " ".join(metrics["dataset"]["notes"])
+
+
+def test_sandbox_dataset_from_a_generated_world(tmp_path, tiny_model):
+    """The sandbox path (manifest labels, fresh attack renders, roles as groups) on a small world;
+    the trained sandbox model is not needed for the plumbing."""
+    from idia_core.sandbox.world import generate_world
+
+    world = generate_world(5, n_members_per_k=2, member_ks=(1, 50), n_non_members=3, n_face_only=1,
+                           n_name_only=1, n_fillers=0)
+    path = tmp_path / "world.json"
+    world.save(path)
+    ds = ev.load_sandbox_dataset(4, seed=1, world_path=path)
+    roles = {p.group for p in ds.people}
+    assert roles == {"member", "non-member", "face-only", "name-only"}
+    assert all(p.member == (p.group == "member") for p in ds.people)
+    assert sorted(p.occurrences for p in ds.people if p.member) == [1, 1, 50, 50]
+    assert all(p.occurrences == 0 for p in ds.people if not p.member)
+    assert any("face-only" in n for n in ds.notes)
+    out = ev.run_evaluation(ev.EvaluationConfig(model=tiny_model.spec, sizes=(1, 3), draws=2, n_candidates=30),
+                            ds, tmp_path / "out", model=tiny_model)
+    assert out.complete and {g["group"] for g in out.metrics["headline"]["by_group"]} == roles
+    assert [o["bin"] for o in out.metrics["headline"]["tpr_by_occurrence"]] == ["1", "50"]
+    sub = ev.load_sandbox_dataset(4, seed=1, world_path=path, max_people=4)
+    assert 4 <= len(sub.people) <= 6 and {p.group for p in sub.people} == roles
