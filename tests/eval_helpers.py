@@ -1,8 +1,7 @@
-"""Helpers for the evaluation, report and chart tests: a tiny real open_clip model saved as a
-``local-dir`` (random weights, loads in a second), photo folders, and one real ``IdiaResult``."""
+"""Helpers for the evaluation and report tests: real image files and labelled photo folders.
+(The tiny open_clip model comes from conftest's ``tiny_model`` fixtures.)"""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -10,52 +9,6 @@ import numpy as np
 from PIL import Image
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-TINY_CFG = {
-    "model_cfg": {
-        "embed_dim": 32,
-        "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
-        "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-    },
-    "preprocess_cfg": {
-        "mean": [0.48145466, 0.4578275, 0.40821073],
-        "std": [0.26862954, 0.26130258, 0.27577711],
-        "interpolation": "bicubic",
-        "resize_mode": "shortest",
-    },
-}
-
-
-def build_tiny_model(folder: Path, seed: int = 0) -> str:
-    """Write a random-weight tiny CLIP to ``folder``; returns its ``local-dir:`` spec."""
-    import open_clip
-    import torch
-    from safetensors.torch import save_file
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "open_clip_config.json").write_text(json.dumps(TINY_CFG))
-    torch.manual_seed(seed)
-    model = open_clip.create_model(f"local-dir:{folder}", pretrained=None, load_weights=False) \
-        if _supports_load_weights() else _create_from_cfg()
-    state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(folder / "open_clip_model.safetensors"))
-    return f"local-dir:{folder}"
-
-
-def _supports_load_weights() -> bool:
-    import inspect
-
-    import open_clip
-
-    return "load_weights" in inspect.signature(open_clip.create_model).parameters
-
-
-def _create_from_cfg():
-    from open_clip.model import CLIP
-
-    cfg = TINY_CFG["model_cfg"]
-    return CLIP(cfg["embed_dim"], cfg["vision_cfg"], cfg["text_cfg"])
 
 
 def make_photo(seed: int, size: int = 48) -> Image.Image:
