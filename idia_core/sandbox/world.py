@@ -1,0 +1,309 @@
+"""The sandbox world: synthetic people whose presence in the training data is known exactly.
+
+Why: nobody can say for sure who is in LAION, so the paper trained its own CLIPs with chosen people
+injected k times. The sandbox does the same in miniature. Every person has a role:
+
+- ``member``: their photos appear in training with captions that name them, ``k`` times
+  (k in ``MEMBER_KS``, an equal share of members each);
+- ``non-member``: never in training (k = 0);
+- ``face-only`` control: their photos are in training ``k`` times, but the captions only describe
+  what is visible and never name them;
+- ``name-only`` control: their name is in ``k`` training captions, each paired with a photo of
+  somebody else (an anonymous filler), never with their own face.
+
+Training also holds anonymous *filler* pairs whose captions describe the visible attributes ("a
+woman with long red hair and glasses"), so that the model learns general image-text alignment.
+Training captions use their own styles (`NAME_CAPTION_STYLES`), never the paper's 21 attack
+templates; training photo seeds come from ("train", ...) and attack photos from ("attack", ...),
+so an attack photo is always a fresh render.
+
+The world is fully determined by its seed and settings; `world.json` records it anyway (every
+person's name, role, k and identity parameters) so that it can be read without regenerating.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from PIL import Image
+
+from .renderer import IdentityParams, derive_seed, photo_conditions, random_identity, render_photo
+
+ROLES = ("member", "non-member", "face-only", "name-only")
+MEMBER_KS = (1, 3, 10, 25, 50, 100)
+MODEL_DIR = Path(__file__).resolve().parent / "model"
+WORLD_FILE = "world.json"
+WORLD_FORMAT = 1
+
+# Latin-script locales, so the stock CLIP tokenizer sees familiar characters.
+NAME_LOCALES = (
+    "en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pl_PL",
+    "sv_SE", "pt_BR", "da_DK", "cs_CZ", "fi_FI", "en_IE", "es_MX", "no_NO",
+)
+
+# Caption styles that name a person. Deliberately none of the attack templates (paper21): the
+# attack must generalise from how people were captioned to how the attacker asks.
+NAME_CAPTION_STYLES = (
+    "{name} smiling at the camera",
+    "portrait of {name}",
+    "{name} at an event",
+    "{name} photographed outdoors",
+    "close-up of {name}",
+    "headshot of {name}",
+    "{name} during an interview",
+    "{name} poses for a picture",
+    "snapshot of {name} at home",
+    "{name} at a conference",
+    "{name}, pictured last year",
+    "{name} looking into the lens",
+    "a picture showing {name}",
+    "{name} on stage",
+    "candid shot of {name}",
+    "{name} in the office",
+    "{name} arrives at the ceremony",
+    "profile picture of {name}",
+    "selfie of {name}",
+    "{name} at the press briefing",
+)
+NAME_ATTRIBUTE_STYLES = (
+    "{name}, a {noun} with {hair}",
+    "portrait of {name} with {hair}",
+    "{name} with {eyes} and {hair}",
+    "{name}, {noun} with {hair}, at an event",
+)
+ATTRIBUTE_STYLES = (
+    "a {noun} with {hair}",
+    "portrait of a {noun} with {hair}",
+    "a {noun} with {eyes} and {hair}",
+    "close-up of a {noun} with {hair}",
+    "a {noun} with {hair} looking into the lens",
+    "headshot of a {noun} with {eyes}",
+)
+
+
+@dataclass(frozen=True)
+class Person:
+    """One synthetic person. ``k``: training appearances (photos for members and face-only
+    controls, captions for name-only controls); 0 for non-members."""
+
+    index: int
+    name: str
+    role: str
+    k: int
+    identity: IdentityParams
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "name": self.name, "role": self.role, "k": self.k,
+                "identity": self.identity.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Person":
+        return cls(index=int(d["index"]), name=d["name"], role=d["role"], k=int(d["k"]),
+                   identity=IdentityParams.from_dict(d["identity"]))
+
+
+@dataclass(frozen=True)
+class WorldSettings:
+    n_members_per_k: int = 25
+    member_ks: tuple[int, ...] = MEMBER_KS
+    n_non_members: int = 100
+    n_face_only: int = 40
+    face_only_k: int = 25
+    n_name_only: int = 30
+    name_only_k: int = 25
+    n_fillers: int = 3500
+    attribute_share: float = 0.35  # share of member captions that also describe the person
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "WorldSettings":
+        d = dict(d)
+        d["member_ks"] = tuple(d.get("member_ks", MEMBER_KS))
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class World:
+    seed: int
+    settings: WorldSettings
+    people: tuple[Person, ...]
+    _by_name: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_name.update({p.name.casefold(): p.index for p in self.people})
+
+    def person(self, name_or_index: str | int) -> Person:
+        """Look a person up by index or by (case-insensitive) name; KeyError if unknown."""
+        if isinstance(name_or_index, int):
+            return self.people[name_or_index]
+        idx = self._by_name.get(" ".join(str(name_or_index).split()).casefold())
+        if idx is None:
+            raise KeyError(f"No sandbox person named {name_or_index!r}")
+        return self.people[idx]
+
+    def people_with_role(self, role: str) -> tuple[Person, ...]:
+        if role not in ROLES:
+            raise ValueError(f"Unknown role {role!r}; use one of {', '.join(ROLES)}")
+        return tuple(p for p in self.people if p.role == role)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.people)
+
+    def to_dict(self) -> dict[str, Any]:
+        s = asdict(self.settings)
+        s["member_ks"] = list(s["member_ks"])
+        return {"format": WORLD_FORMAT, "seed": self.seed, "settings": s,
+                "name_locales": list(NAME_LOCALES),
+                "counts": {r: len(self.people_with_role(r)) for r in ROLES},
+                "people": [p.to_dict() for p in self.people]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "World":
+        return cls(seed=int(d["seed"]), settings=WorldSettings.from_dict(d["settings"]),
+                   people=tuple(Person.from_dict(p) for p in d["people"]))
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def load_world(path: str | Path | None = None) -> World:
+    """Read a world manifest; the default is the one shipped with the sandbox model."""
+    p = Path(path) if path is not None else MODEL_DIR / WORLD_FILE
+    if p.is_dir():
+        p = p / WORLD_FILE
+    return World.from_dict(json.loads(p.read_text(encoding="utf-8")))
+
+
+def _unique_names(seed: int, sexes: list[str]) -> list[str]:
+    """Faker names from a mix of locales, unique ignoring case and accents, valid for the pool."""
+    from faker import Faker
+
+    from ..names import name_key, validate_name
+
+    rng = random.Random(derive_seed("names", seed))
+    fakers = []
+    for loc in NAME_LOCALES:
+        fk = Faker(loc)
+        fk.seed_instance(rng.randrange(2**31))
+        fakers.append(fk)
+    seen: set[str] = set()
+    out: list[str] = []
+    for i, sex in enumerate(sexes):
+        while True:
+            fk = fakers[rng.randrange(len(fakers))]
+            first = fk.first_name_female() if sex == "female" else fk.first_name_male()
+            try:
+                name = validate_name(f"{first} {fk.last_name()}")
+            except Exception:
+                continue
+            if name_key(name) not in seen:
+                seen.add(name_key(name))
+                out.append(name)
+                break
+    return out
+
+
+def generate_world(seed: int = 0, settings: WorldSettings | None = None, **overrides: Any) -> World:
+    """Build a world from a seed. Roles are assigned in a shuffled order so that the index says
+    nothing about the role."""
+    s = settings or WorldSettings()
+    if overrides:
+        s = WorldSettings(**{**asdict(s), **overrides})
+    roles: list[tuple[str, int]] = []
+    for k in s.member_ks:
+        roles += [("member", k)] * s.n_members_per_k
+    roles += [("non-member", 0)] * s.n_non_members
+    roles += [("face-only", s.face_only_k)] * s.n_face_only
+    roles += [("name-only", s.name_only_k)] * s.n_name_only
+    rng = random.Random(derive_seed("world", seed))
+    rng.shuffle(roles)
+    identities = [random_identity(rng) for _ in roles]
+    names = _unique_names(seed, [idp.sex for idp in identities])
+    people = tuple(Person(i, names[i], r, k, identities[i]) for i, (r, k) in enumerate(roles))
+    return World(seed=seed, settings=s, people=people)
+
+
+# ---------------------------------------------------------------------------------------------
+# Training pairs and attack photos
+
+
+@dataclass(frozen=True)
+class TrainingPair:
+    """One image-text pair: the photo is `render_photo(identity, photo_seed)`."""
+
+    identity: IdentityParams
+    photo_seed: int
+    caption: str
+    person_index: int  # -1 for anonymous fillers (and for the photos paired with name-only names)
+
+
+def filler_identity(world_seed: int, i: int) -> IdentityParams:
+    return random_identity(random.Random(derive_seed("filler", world_seed, i)))
+
+
+def attribute_caption(identity: IdentityParams, photo_seed: int, rng: random.Random) -> str:
+    words = identity.describe()
+    text = rng.choice(ATTRIBUTE_STYLES).format(**words)
+    if words["extras"] and rng.random() < 0.7:
+        text += f" and {words['extras']}" if " and " not in text else f", with {words['extras']}"
+    pc = photo_conditions(photo_seed)
+    if pc.hat and rng.random() < 0.8:
+        text += ", wearing a hat"
+    elif pc.smile > 0.6 and rng.random() < 0.5:
+        text = "a smiling " + text[2:] if text.startswith("a ") else text + ", smiling"
+    return text
+
+
+def name_caption(name: str, identity: IdentityParams | None, rng: random.Random, attribute_share: float) -> str:
+    if identity is not None and rng.random() < attribute_share:
+        return rng.choice(NAME_ATTRIBUTE_STYLES).format(name=name, **identity.describe())
+    return rng.choice(NAME_CAPTION_STYLES).format(name=name)
+
+
+def training_pairs(world: World) -> list[TrainingPair]:
+    """Every training pair of the world, in a fixed order (the trainer shuffles with its seed)."""
+    s = world.settings
+    rng = random.Random(derive_seed("captions", world.seed))
+    pairs: list[TrainingPair] = []
+    for p in world.people:
+        if p.role == "member":
+            for j in range(p.k):
+                pairs.append(TrainingPair(p.identity, derive_seed("train", world.seed, p.index, j),
+                                          name_caption(p.name, p.identity, rng, s.attribute_share), p.index))
+        elif p.role == "face-only":
+            for j in range(p.k):
+                ps = derive_seed("train", world.seed, p.index, j)
+                pairs.append(TrainingPair(p.identity, ps, attribute_caption(p.identity, ps, rng), p.index))
+        elif p.role == "name-only":
+            for j in range(p.k):
+                # Someone else's face; the caption must not describe that face's attributes
+                # as this person's, so use plain name styles only.
+                other = filler_identity(world.seed, 10_000_000 + p.index * 1000 + j)
+                pairs.append(TrainingPair(other, derive_seed("train", world.seed, p.index, j),
+                                          name_caption(p.name, None, rng, 0.0), -1))
+    for i in range(s.n_fillers):
+        idp = filler_identity(world.seed, i)
+        ps = derive_seed("train", world.seed, "filler", i)
+        pairs.append(TrainingPair(idp, ps, attribute_caption(idp, ps, rng), -1))
+    return pairs
+
+
+def attack_photo_seed(person: Person, seed: int, i: int) -> int:
+    """Attack photos live in their own seed space, disjoint from every ("train", ...) seed."""
+    return derive_seed("attack", person.index, seed, i)
+
+
+def render_attack_photos(person: Person, n: int, seed: int = 0, size: int = 128) -> list[Image.Image]:
+    """`n` fresh photos of `person` that were never used in training."""
+    return [render_photo(person.identity, attack_photo_seed(person, seed, i), size) for i in range(n)]
+
+
+def counts_by_role(people: Iterable[Person]) -> dict[str, int]:
+    out = {r: 0 for r in ROLES}
+    for p in people:
+        out[p.role] += 1
+    return out
