@@ -17,7 +17,7 @@ import gradio as gr
 from idia_core import limits
 from idia_core.chat import controller as C
 from idia_core.chat.examples import sandbox_examples
-from idia_core.chat.views import empty_views, result_views
+from idia_core.chat.views import result_views
 from idia_core.models import CATALOGUE
 from idia_core.templates import available_template_sets
 
@@ -168,11 +168,13 @@ def build_app() -> gr.Blocks:
                     tset_in = gr.Dropdown(list(available_template_sets()), value="paper21", label="Template set")
                     mode_in = gr.Radio(["mixed", "paper"], value="mixed", label="Distractor names")
                 summary = gr.Markdown("*No verdict yet.*")
-                top_plot = gr.BarPlot(empty_views().top_names, x="name", y="similarity", color="kind",
-                                      sort="-y", title="Top names by mean similarity", height=280)
-                votes_plot = gr.BarPlot(empty_views().votes, x="template", y="votes", color="kind",
+                top_plot = gr.BarPlot(None, x="name", y="similarity", color="kind",
+                                      color_map={"true name": "#2e7d32", "other": "#90a4ae"}, sort="-y",
+                                      title="Top names by mean similarity", height=300, x_label_angle=-40)
+                votes_plot = gr.BarPlot(None, x="template", y="votes", color="kind",
+                                        color_map={"picked the name": "#2e7d32", "did not": "#c62828"},
                                         title="Photos voting for the name, per template", height=300,
-                                        x_label_angle=-60)
+                                        x_label_angle=-60, sort="x")
                 gallery = gr.Gallery(label="Photos and their top names", columns=4, height=240)
         with gr.Group(visible=False):
             api_photos = gr.File(file_count="multiple", label="photos")

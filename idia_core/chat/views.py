@@ -14,17 +14,16 @@ TOP_K = 12
 
 @dataclass(frozen=True)
 class ResultViews:
-    top_names: pd.DataFrame          # name, similarity, kind ("true name" / "other"), order
-    votes: pd.DataFrame              # template, votes, kind ("picked the name" / "did not")
+    top_names: pd.DataFrame | None   # name, similarity, kind ("true name" / "other"), order
+    votes: pd.DataFrame | None       # template, votes, kind ("picked the name" / "did not")
     gallery: list = field(default_factory=list)   # [(photo path, caption)]
     summary: str = ""
 
 
 def empty_views() -> ResultViews:
-    return ResultViews(
-        top_names=pd.DataFrame({"name": [], "similarity": [], "kind": []}),
-        votes=pd.DataFrame({"template": [], "votes": [], "kind": []}),
-    )
+    """No tables at all (None): gradio 6.31's BarPlot stays blank if its first value is an empty
+    table and later values arrive, but draws correctly when it starts from None."""
+    return ResultViews(top_names=None, votes=None)
 
 
 def result_views(state: ChatSession) -> ResultViews:

@@ -1,0 +1,106 @@
+"""Benchmark: what a person waits for in the app, once the text cache is warm.
+
+1. a check through the core (``run_idia``): 10 photos, 1000 names × 21 templates, sandbox model,
+   text embeddings already cached — target ≤ 0.3 s;
+2. a whole chat turn (``controller.handle``): the photos accepted and hashed, the check, the
+   explained verdict, both charts rendered to PNG, and the side views' tables — target ≤ 1.5 s.
+
+The first (cold) run, which encodes the pool's 21,000 prompts, is timed and reported separately.
+
+Usage:  python bench/app_latency.py [--model sandbox] [--repeats 5] [--photos 10]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+CORE_TARGET_S = 0.3
+TURN_TARGET_S = 1.5
+
+
+def sandbox_photos(folder: Path, n: int):
+    """(name, photo paths) of the sandbox's most-seen member, rendered fresh."""
+    from idia_core.sandbox.world import load_world, render_attack_photos
+
+    world = load_world()
+    person = max(world.people_with_role("member"), key=lambda p: (p.k, -p.index))
+    paths = []
+    for i, img in enumerate(render_attack_photos(person, n, seed=0)):
+        path = folder / f"photo{i}.png"
+        img.save(path)
+        paths.append(str(path))
+    return person.name, paths
+
+
+def timed(fn, repeats: int) -> tuple[float, list[float]]:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="sandbox")
+    ap.add_argument("--photos", type=int, default=10)
+    ap.add_argument("--names", type=int, default=1000)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--cache-dir", default=None, help="text cache folder (default: a fresh temp folder)")
+    args = ap.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="idia-bench-app-"))
+    os.environ.setdefault("IDIA_CACHE_DIR", args.cache_dir or str(tmp / "cache"))
+
+    from idia_core import load_model, run_idia
+    from idia_core.chat import controller as C
+    from idia_core.chat.session import ChatSession
+    from idia_core.chat.views import result_views
+    from idia_core.settings import IdiaSettings
+
+    name, photos = sandbox_photos(tmp, args.photos)
+    t0 = time.perf_counter()
+    model = load_model(args.model)
+    load_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    result = run_idia(model, photos, name, n_candidates=args.names)
+    cold_s = time.perf_counter() - t0
+    print(f"model {args.model}: load {load_s:.2f} s; first check (encodes {args.names} × {result.n_templates} "
+          f"prompts) {cold_s:.2f} s; verdict for {name}: {'member' if result.member else 'no sign'} "
+          f"({result.correct_templates} of {result.n_templates})")
+
+    core_s, core_all = timed(lambda: run_idia(model, photos, name, n_candidates=args.names), args.repeats)
+    last = run_idia(model, photos, name, n_candidates=args.names)
+    parts = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in last.timings.items())
+    print(f"core check, warm: median {core_s:.3f} s over {args.repeats} "
+          f"(target {CORE_TARGET_S} s, ratio {core_s / CORE_TARGET_S:.2f}) [{parts}]")
+
+    settings = IdiaSettings(model=args.model, n_candidates=args.names)
+
+    def chat_turn():
+        state = ChatSession(settings=settings)
+        turn = C.handle(C.UserMessage(f"Is this {name}?", tuple(photos)), state)
+        assert turn.state.last_result is not None, [r.text for r in turn.replies]
+        assert any(r.images for r in turn.replies)
+        result_views(turn.state)
+        C.close_session(turn.state)
+
+    turn_s, _ = timed(chat_turn, args.repeats)
+    print(f"chat turn with charts, warm: median {turn_s:.3f} s over {args.repeats} "
+          f"(target {TURN_TARGET_S} s, ratio {turn_s / TURN_TARGET_S:.2f})")
+    ok = core_s <= CORE_TARGET_S and turn_s <= TURN_TARGET_S
+    print("within targets" if ok else "OVER TARGET")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""Launch ``python app.py`` for real (a subprocess on 127.0.0.1 and a free port, offline, with its
+own text cache) and hand tests its URL and rendered sandbox photos.
+
+The app runs the embedded sandbox model, whose world says who is a member, so the tests can check
+verdicts. Without the sandbox model in the checkout these tests are skipped with that reason."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STARTUP_LIMIT_S = 30.0
+N_PHOTOS = 5
+
+
+def sandbox_available() -> bool:
+    return (ROOT / "idia_core" / "sandbox" / "model" / "open_clip_config.json").is_file()
+
+
+needs_sandbox = pytest.mark.skipif(not sandbox_available(), reason="the sandbox model is not in this checkout")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LaunchedApp:
+    url: str
+    startup_s: float
+    log: Path
+    process: subprocess.Popen
+
+
+@pytest.fixture(scope="session")
+def launched_app(tmp_path_factory):
+    if not sandbox_available():
+        pytest.skip("the sandbox model is not in this checkout")
+    tmp = tmp_path_factory.mktemp("app")
+    port = free_port()
+    env = dict(os.environ)
+    env.update({
+        "HF_HUB_OFFLINE": "1", "IDIA_CACHE_DIR": str(tmp / "cache"), "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(tmp / "gradio"),
+        "MPLBACKEND": "Agg", "IDIA_WARMUP": "1",
+    })
+    env.pop("IDIA_MODEL", None)
+    env.pop("SPACE_ID", None)
+    log = tmp / "app.log"
+    url = f"http://127.0.0.1:{port}/"
+    t0 = time.perf_counter()
+    with open(log, "w") as fh:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=tmp, env=env, stdout=fh,
+                                stderr=subprocess.STDOUT)
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"app.py exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.perf_counter() - t0 > 120:
+                pytest.fail(f"app.py did not serve within 120 s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield LaunchedApp(url, time.perf_counter() - t0, log, proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@dataclass(frozen=True)
+class SandboxCase:
+    name: str
+    role: str
+    k: int
+    photos: tuple[str, ...]
+
+
+def _render(person, folder: Path, n: int = N_PHOTOS, seed: int = 0) -> SandboxCase:
+    from idia_core.sandbox.world import render_attack_photos
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, img in enumerate(render_attack_photos(person, n, seed=seed)):
+        path = folder / f"{person.role}-{person.index}-{i}.png"
+        img.save(path)
+        paths.append(str(path))
+    return SandboxCase(person.name, person.role, person.k, tuple(paths))
+
+
+@pytest.fixture(scope="session")
+def sandbox_cases(tmp_path_factory):
+    """A well-seen member, a non-member and a second member (for the mismatching photo)."""
+    if not sandbox_available():
+        pytest.skip("the sandbox model is not in this checkout")
+    from idia_core.sandbox.world import load_world
+
+    world = load_world()
+    members = sorted(world.people_with_role("member"), key=lambda p: (-p.k, p.index))
+    non = world.people_with_role("non-member")
+    folder = tmp_path_factory.mktemp("sandbox-photos")
+    return {
+        "member": _render(members[0], folder),
+        "other_member": _render(members[1], folder),
+        "non-member": _render(non[0], folder),
+    }

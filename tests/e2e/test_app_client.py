@@ -1,0 +1,106 @@
+"""The launched app driven through its API with gradio_client: the chat endpoint and the stateless
+``check`` endpoint on rendered sandbox photos, and a share-link round trip between two sessions."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.e2e.conftest import STARTUP_LIMIT_S, needs_sandbox
+
+pytestmark = [needs_sandbox, pytest.mark.timeout(600)]
+
+
+def client(app):
+    from gradio_client import Client
+
+    return Client(app.url, verbose=False)
+
+
+def say(c, text: str = "", files=()):
+    """Send one chat message in the client's session; return the assistant messages it added."""
+    from gradio_client import handle_file
+
+    out = c.predict({"text": text, "files": [handle_file(f) for f in files]}, [], api_name="/chat")
+    history = out[1]
+    # the reply's history is this turn's: user message(s) then the assistant's
+    return [m for m in history if m["role"] == "assistant"]
+
+
+def text_of(messages) -> str:
+    return "\n".join(part["text"] for m in messages for part in m["content"] if part.get("type") == "text")
+
+
+def images_of(messages) -> list[str]:
+    return [part["file"] for m in messages for part in m["content"]
+            if part.get("type") == "file" and str(part["file"]).endswith(".png")]
+
+
+def test_serves_within_30_seconds(launched_app):
+    assert launched_app.startup_s < STARTUP_LIMIT_S, launched_app.startup_s
+
+
+@pytest.mark.parametrize("role,expect_member", [("member", True), ("non-member", False)])
+def test_chat_endpoint_verdicts_with_charts(launched_app, sandbox_cases, role, expect_member):
+    case = sandbox_cases[role]
+    c = client(launched_app)
+    replies = say(c, f"Is this {case.name}?", case.photos)
+    text = text_of(replies)
+    if expect_member:
+        assert "very likely saw" in text or "may have seen" in text, text
+    else:
+        assert "No sign" in text or "Some sign, but not enough" in text, text
+    assert f"among 1000 candidate names" in text and "Namesakes" in text
+    charts = images_of(replies)
+    assert len(charts) == 2, replies
+    # the session keeps its state: a follow-up question needs no photos or name
+    why = text_of(say(c, "why?"))
+    assert why.count("\n- ") == 21 and case.name in why
+
+
+@pytest.mark.parametrize("role,expect_member", [("member", True), ("non-member", False)])
+def test_check_endpoint(launched_app, sandbox_cases, role, expect_member):
+    from gradio_client import handle_file
+
+    case = sandbox_cases[role]
+    out = client(launched_app).predict([handle_file(p) for p in case.photos], case.name, {"tau": 1},
+                                       api_name="/check")
+    assert out["ok"], out
+    r = out["result"]
+    assert r["member"] is expect_member and r["true_name"] == case.name and r["n_photos"] == len(case.photos)
+    assert r["model"] == "sandbox" and len(r["photo_sha256"]) == len(case.photos)
+
+
+def test_check_endpoint_bad_input(launched_app, sandbox_cases):
+    from gradio_client import handle_file
+
+    case = sandbox_cases["member"]
+    c = client(launched_app)
+    out = c.predict([handle_file(case.photos[0])], case.name, {}, api_name="/check")
+    assert not out["ok"] and out["error"]["code"] == "too_few_photos"
+    out = c.predict([handle_file(p) for p in case.photos], "{0.__class__}", {}, api_name="/check")
+    assert not out["ok"] and out["error"]["code"] == "name_braces"
+
+
+def test_share_link_round_trip(launched_app, sandbox_cases):
+    case = sandbox_cases["member"]
+    first = client(launched_app)
+    verdict = text_of(say(first, f"Is this {case.name}?", case.photos))
+    k = re.search(r"(\d+) of 21 templates", verdict).group(1)
+    link_text = text_of(say(first, "share"))
+    url = next(w for w in link_text.split() if "?idia=" in w)
+    assert url.startswith(launched_app.url.rstrip("/")) and "photo=" in url and case.photos[0] not in url
+
+    second = client(launched_app)          # a new session opens the link
+    opened = text_of(say(second, url))
+    assert case.name in opened and "Drop in the same photos" in opened
+    again = text_of(say(second, "", case.photos))
+    assert "**Reproduced**" in again and f"{k} of 21 templates" in again
+
+    third = client(launched_app)
+    say(third, url)
+    swapped = list(case.photos[:-1]) + [sandbox_cases["other_member"].photos[0]]
+    mismatch = text_of(say(third, "", swapped))
+    assert "Not the shared check" in mismatch
+    assert "1 photo(s) from the link were not uploaded" in mismatch
+    assert "is not one of the link's photos" in mismatch
