@@ -320,3 +320,30 @@ def test_default_model_spec():
     assert C.default_model_spec({}) == "sandbox"
     assert C.default_model_spec({"SPACE_ID": "x/y"}) == C.SPACE_DEFAULT_MODEL
     assert C.default_model_spec({"SPACE_ID": "x/y", "IDIA_MODEL": "ViT-B-32:openai"}) == "ViT-B-32:openai"
+
+
+def test_settings_panel_changes_go_through_the_same_validation(fresh, photos):
+    base = checked(fresh, photos).state
+    turn = C.change_setting(base, "tau", 2.0)
+    assert turn.state.settings.tau == 2 and turn.state.last_result.tau == 2
+    assert "tau is now **2** (was 1)" in texts(turn)
+    bad = C.change_setting(base, "n_candidates", 0)
+    assert "between 2 and 5000" in texts(bad)
+    _kept(base, bad.state)
+    bad = C.change_setting(base, "model", "nosuchmodel:xyz")
+    assert "Unknown model" in texts(bad)
+    _kept(base, bad.state)
+
+
+def test_session_state_survives_deepcopy_and_closes(fresh, photos):
+    """gr.State deep-copies its initial value per session; a session's files go when it closes."""
+    import copy
+
+    base = checked(fresh, photos).state
+    clone = copy.deepcopy(base)
+    assert clone.run_key() == base.run_key() and clone.last_result.correct_templates == base.last_result.correct_templates
+    folder = Path(base.workdir)
+    assert any(folder.iterdir())
+    C.close_session(base)
+    assert not folder.exists() and base.workdir is None
+    C.close_session(base)   # twice is fine
