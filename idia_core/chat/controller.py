@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import os
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from string import Template
@@ -35,6 +36,7 @@ from .session import ChatSession, PhotoRef, SharedRun
 Progress = Callable[[int, int, str], None]
 SPACE_DEFAULT_MODEL = "ViT-B-32:laion400m_e32"   # the paper's smallest LAION-400M model
 MAX_COMPARE = 4
+_WARMING = threading.Lock()   # held while warm_up encodes; a check waits instead of encoding twice
 SETTING_LABELS = {"tau": "tau", "n_candidates": "The pool size", "seed": "The seed", "model": "The model",
                   "template_set": "The template set", "name_mode": "The name mode"}
 
@@ -220,6 +222,8 @@ def _maybe_run(state: ChatSession, replies: list[Reply], progress, *, explicit: 
 
 def _run(state: ChatSession, replies: list[Reply], progress) -> ChatSession:
     s = state.settings
+    with _WARMING:   # at start-up, wait for the warm-up's encoding rather than repeat it
+        pass
     try:
         result = run_idia(
             s.model, [p.path for p in state.photos], state.name, extra_names=tuple(state.added_names),
@@ -309,7 +313,8 @@ def reproduction_note(result: IdiaResult, state: ChatSession) -> str | None:
 def _on_none(intent: Intent, state: ChatSession, replies, *, progress, photos_changed, **_):
     if photos_changed:
         return _maybe_run(state, replies, progress, explicit=False)
-    replies.append(Reply(say("unknown"), kind="help"))
+    if not replies:   # an empty message; a rejected upload has already been answered
+        replies.append(Reply(say("unknown"), kind="help"))
     return state
 
 
@@ -629,7 +634,8 @@ def warm_up(spec: str | None = None, settings: IdiaSettings | None = None) -> fl
 
     t0 = time.perf_counter()
     settings = settings or IdiaSettings(model=spec or default_model_spec())
-    model = load_model(settings.model)
-    pool = build_candidate_pool("Warm Up", (), settings.n_candidates, settings.seed, settings.name_mode)
-    pool_text_embeddings(model, load_templates(settings.template_set), pool.names)
+    with _WARMING:
+        model = load_model(settings.model)
+        pool = build_candidate_pool("Warm Up", (), settings.n_candidates, settings.seed, settings.name_mode)
+        pool_text_embeddings(model, load_templates(settings.template_set), pool.names)
     return time.perf_counter() - t0

@@ -222,6 +222,7 @@ def test_non_image_file(fresh, photos, tmp_path):
     bad.write_text("this is not a picture")
     turn = send(base, "", [str(bad)])
     assert "notes.jpg" in texts(turn) and "not an image" in texts(turn)
+    assert len(turn.replies) == 1 and turn.replies[0].kind == "error"
     _kept(base, turn.state)
 
 
