@@ -132,18 +132,22 @@ def metrics_vs_photos_figure(df, metrics=("tpr", "fpr", "accuracy")) -> Figure:
 def roc_figure(fpr, tpr, auc: float | None = None, n_negatives: int | None = None,
                label: str | None = None) -> Figure:
     """ROC curve on log-log axes (the field's convention for membership inference: what matters
-    is the TPR at a very low FPR). Points at 0 are drawn at half the smallest non-zero step."""
+    is the TPR at a very low FPR). FPR = 0 is drawn at half the smallest non-zero FPR, so the TPR
+    reached before any non-member is called a member stays visible."""
     fpr = np.asarray(fpr, dtype=float)
     tpr = np.asarray(tpr, dtype=float)
-    floor_x = 0.5 / n_negatives if n_negatives else max(1e-4, 0.5 * np.min(fpr[fpr > 0], initial=1.0))
-    pos = tpr[tpr > 0]
-    floor_y = 0.5 * float(np.min(pos)) if pos.size else 1e-3
+    nonzero = fpr[fpr > 0]
+    floor_x = 0.5 * float(nonzero.min()) if nonzero.size else (0.5 / n_negatives if n_negatives else 1e-3)
+    keep = tpr > 0                       # log axes: points with TPR = 0 carry nothing to show
+    pos = tpr[keep]
+    floor_y = 0.8 * float(pos.min()) if pos.size else 1e-3
     fig = _new_figure(5.0, 4.6)
     ax = fig.add_subplot(1, 1, 1)
     text = label or "IDIA score"
     if auc is not None and not math.isnan(auc):
         text += f" (AUC = {auc:.3f})"
-    ax.step(np.maximum(fpr, floor_x), np.maximum(tpr, floor_y), where="post", color=TRUE_COLOUR, label=text)
+    if pos.size:
+        ax.step(np.maximum(fpr[keep], floor_x), pos, where="post", color=TRUE_COLOUR, label=text)
     grid = np.logspace(np.log10(floor_x), 0, 50)
     ax.plot(grid, grid, "--", color="grey", lw=0.8, label="chance")
     ax.set_xscale("log")

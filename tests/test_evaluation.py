@@ -6,6 +6,7 @@ import csv
 import importlib.util
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -341,7 +342,7 @@ def test_names_csv_maps_folders(tmp_path, tiny_model):
 
 # ---- the sandbox --------------------------------------------------------------------------------------
 
-SANDBOX = ROOT / "idia_core" / "sandbox" / "model"
+SANDBOX = Path(os.environ.get("IDIA_TEST_SANDBOX_DIR") or ROOT / "idia_core" / "sandbox" / "model")
 
 
 @pytest.mark.skipif(not (SANDBOX / "open_clip_config.json").is_file() or not (SANDBOX / "world.json").is_file(),
@@ -350,7 +351,9 @@ def test_evaluate_sandbox_tpr_rises_with_occurrences(tmp_path):
     from idia_core.report_cli import main
 
     out = tmp_path / "sb"
-    rc = main(["evaluate", "--dataset", "sandbox", "--draws", "5", "--photos", "1,3,5", "--sandbox-photos", "6",
+    where = ["--model", f"local-dir:{SANDBOX}", "--world", str(SANDBOX / "world.json")] \
+        if os.environ.get("IDIA_TEST_SANDBOX_DIR") else []
+    rc = main(["evaluate", "--dataset", "sandbox", *where, "--draws", "5", "--photos", "1,3,5", "--sandbox-photos", "6",
                "--max-people", "70", "--candidates", "150", "--out", str(out), "--no-progress"])
     assert rc == 0
     metrics = json.loads((out / "metrics.json").read_text())
