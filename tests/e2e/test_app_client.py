@@ -37,6 +37,7 @@ def images_of(messages) -> list[str]:
 
 
 def test_serves_within_30_seconds(launched_app):
+    print(f"app.py served after {launched_app.startup_s:.1f} s")
     assert launched_app.startup_s < STARTUP_LIMIT_S, launched_app.startup_s
 
 
