@@ -128,6 +128,8 @@ def test_attack_photos_are_fresh_and_reproducible(shipped_world):
 # -- training ---------------------------------------------------------------------------------------
 
 def test_training_smoke_run_lowers_the_loss(tmp_path):
+    import torch
+
     from idia_core.sandbox.train import TrainSettings, save_model, train_model
 
     tiny = generate_world(7, n_members_per_k=2, member_ks=(3, 10), n_non_members=2, n_face_only=1,
@@ -136,6 +138,11 @@ def test_training_smoke_run_lowers_the_loss(tmp_path):
     model, losses = train_model(tiny, seed=0, settings=st, progress=False, max_steps=24)
     assert len(losses) == 24
     assert np.mean(losses[-4:]) < np.mean(losses[:4]) - 0.05
+    # Deterministic for a seed: a second run gives the same losses and weights.
+    model2, losses2 = train_model(tiny, seed=0, settings=st, progress=False, max_steps=24)
+    assert losses2 == losses
+    sd2 = model2.state_dict()
+    assert all(torch.equal(v, sd2[k]) for k, v in model.state_dict().items())
     out = save_model(model, tiny, tmp_path / "m")
     assert {"open_clip_config.json", "open_clip_model.safetensors", "world.json"} <= {f.name for f in out.iterdir()}
     assert load_world(out).to_dict() == tiny.to_dict()
