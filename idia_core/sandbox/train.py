@@ -158,7 +158,7 @@ def train_model(
             opt.step()
             with torch.no_grad():
                 model.logit_scale.clamp_(0, math.log(100))
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             if on_step:
                 on_step(step, losses[-1])
             step += 1
