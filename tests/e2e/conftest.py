@@ -40,6 +40,8 @@ class LaunchedApp:
     startup_s: float
     log: Path
     process: subprocess.Popen
+    gradio_temp: Path | None = None   # GRADIO_TEMP_DIR: gradio's uploads and cached outputs
+    tmpdir: Path | None = None        # TMPDIR of the app process (per-session folders, examples)
 
 
 @pytest.fixture(scope="session")
@@ -52,8 +54,9 @@ def launched_app(tmp_path_factory):
     env.update({
         "HF_HUB_OFFLINE": "1", "IDIA_CACHE_DIR": str(tmp / "cache"), "GRADIO_SERVER_PORT": str(port),
         "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(tmp / "gradio"),
-        "MPLBACKEND": "Agg", "IDIA_WARMUP": "1",
+        "MPLBACKEND": "Agg", "IDIA_WARMUP": "1", "TMPDIR": str(tmp / "tmp"),
     })
+    (tmp / "tmp").mkdir()
     env.pop("IDIA_MODEL", None)
     env.pop("SPACE_ID", None)
     log = tmp / "app.log"
@@ -75,7 +78,7 @@ def launched_app(tmp_path_factory):
             if time.perf_counter() - t0 > 120:
                 pytest.fail(f"app.py did not serve within 120 s:\n{log.read_text()[-3000:]}")
             time.sleep(0.3)
-        yield LaunchedApp(url, time.perf_counter() - t0, log, proc)
+        yield LaunchedApp(url, time.perf_counter() - t0, log, proc, tmp / "gradio", tmp / "tmp")
     finally:
         proc.terminate()
         try:
@@ -120,3 +123,23 @@ def sandbox_cases(tmp_path_factory):
         "other_member": _render(members[1], folder),
         "non-member": _render(non[0], folder),
     }
+
+
+# -- driving the app through gradio_client (shared by the e2e tests) -------------------------------
+def open_client(app: LaunchedApp):
+    """A new browser-like session on the launched app (its own session hash and gr.State)."""
+    from gradio_client import Client
+
+    return Client(app.url, verbose=False)
+
+
+def say(c, text: str = "", files=()) -> list[dict]:
+    """Send one chat message in the client's session; return the assistant messages of this turn."""
+    from gradio_client import handle_file
+
+    out = c.predict({"text": text, "files": [handle_file(str(f)) for f in files]}, [], api_name="/chat")
+    return [m for m in out[1] if m["role"] == "assistant"]
+
+
+def text_of(messages) -> str:
+    return "\n".join(part["text"] for m in messages for part in m["content"] if part.get("type") == "text")
