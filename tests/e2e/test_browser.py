@@ -50,8 +50,29 @@ def test_upload_ask_and_see_verdict_with_chart(launched_app, sandbox_cases, brow
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "e2e-browser-chat.png"
     page.screenshot(path=str(shot), full_page=True)
+    verdict.first.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "e2e-browser-verdict.png"), full_page=True)
     assert case.name in chat.inner_text()
     assert "of 21 templates picked" in chat.inner_text()
     assert chart.count() >= 2
     assert shot.stat().st_size > 10_000
+
+    # the share button gives a link; opening it in a fresh tab restores the check and, with the
+    # same photos, reproduces the verdict
+    page.get_by_role("button", name="Share link").click()
+    link = chat.locator("a[href*='idia=1'], code:has-text('idia=1'), p:has-text('idia=1')").last
+    link.wait_for(timeout=60_000)
+    text = chat.inner_text()
+    url = next(w for w in text.split() if "?idia=1" in w)
     page.close()
+
+    shared = browser.new_page(viewport={"width": 1400, "height": 1100})
+    shared.goto(url, wait_until="domcontentloaded")
+    chat = shared.locator("#chat")
+    chat.get_by_text("Drop in the same photos").first.wait_for(timeout=60_000)
+    shared.locator("#box input[type=file]").set_input_files(list(case.photos))
+    shared.locator("#box .thumbnail-item, #box img").first.wait_for(timeout=30_000)
+    shared.locator("#box textarea").press("Enter")
+    chat.get_by_text("Reproduced").first.wait_for(timeout=120_000)
+    shared.screenshot(path=str(ARTIFACTS / "e2e-browser-shared.png"), full_page=True)
+    shared.close()
