@@ -632,7 +632,7 @@ def build_pool(people_names: Sequence[str], n_candidates: int, seed: int, mode: 
     """One pool for the whole evaluation, as in the paper: every audited person plus seeded
     distractors up to ``n_candidates``. Returns (names, index of each person's name)."""
     from .errors import IdiaInputError
-    from .names import distractor_names, name_key
+    from .names import fill_with_distractors, name_key
 
     keys = [name_key(n) for n in people_names]
     if len(set(keys)) != len(keys):
@@ -642,18 +642,7 @@ def build_pool(people_names: Sequence[str], n_candidates: int, seed: int, mode: 
                              f"{n_candidates} names; raise --candidates to at least {len(people_names)}.")
     if n_candidates > limits.MAX_POOL:
         raise IdiaInputError("pool_too_large", f"--candidates {n_candidates} exceeds the limit of {limits.MAX_POOL}.")
-    seen = set(keys)
-    names = list(people_names)
-    need = n_candidates - len(names)
-    if need:
-        for cand in distractor_names(seed, mode, need + len(names) + 16):
-            k = name_key(cand)
-            if k in seen:
-                continue
-            seen.add(k)
-            names.append(cand)
-            if len(names) == n_candidates:
-                break
+    names = list(people_names) + fill_with_distractors(set(keys), n_candidates - len(people_names), seed, mode)
     return tuple(names), np.arange(len(people_names))
 
 

@@ -147,34 +147,14 @@ def build_candidate_pool(
             f"{len(extra)} names were added; at most {limits.MAX_USER_NAMES} can be added to one pool.",
         )
     seen = {name_key(target_name)}
-    user: list[str] = []
-    dropped: list[str] = []
-    for raw in extra:
-        name = validate_name(raw, what="An added name")
-        key = name_key(name)
-        if key in seen:
-            dropped.append(name)
-            continue
-        seen.add(key)
-        user.append(name)
+    user, dropped = unique_names(extra, seen, what="An added name")
     if len(user) + 1 > limits.MAX_POOL:
         raise IdiaInputError(
             "pool_too_large",
             f"The target and {len(user)} added names make {len(user) + 1} candidates; "
             f"the limit is {limits.MAX_POOL}.",
         )
-    n_distractors = max(0, n - 1 - len(user))
-    distractors: list[str] = []
-    if n_distractors:
-        # draw a few extra so that collisions with user names never shorten the pool
-        for name in distractor_names(seed, mode, n_distractors + len(user) + 1):
-            key = name_key(name)
-            if key in seen:
-                continue
-            seen.add(key)
-            distractors.append(name)
-            if len(distractors) == n_distractors:
-                break
+    distractors = fill_with_distractors(seen, max(0, n - 1 - len(user)), seed, mode)
     names = tuple(user + distractors + [target_name])
     return CandidatePool(
         names=names,
@@ -184,6 +164,39 @@ def build_candidate_pool(
         seed=int(seed),
         mode=mode,
     )
+
+
+def unique_names(raw_names, seen: set[str], *, what: str = "A name") -> tuple[list[str], list[str]]:
+    """Validate names and keep the first of each (case and accents ignored); ``seen`` holds the keys
+    already taken and is updated. Returns (kept, dropped as duplicates)."""
+    kept: list[str] = []
+    dropped: list[str] = []
+    for raw in raw_names:
+        name = validate_name(raw, what=what)
+        key = name_key(name)
+        if key in seen:
+            dropped.append(name)
+            continue
+        seen.add(key)
+        kept.append(name)
+    return kept, dropped
+
+
+def fill_with_distractors(seen: set[str], n: int, seed: int, mode: str) -> list[str]:
+    """The first ``n`` distractors of the (seed, mode) stream whose keys are not in ``seen``
+    (updated). Drawing past collisions keeps the pool at its size whatever the user added."""
+    out: list[str] = []
+    if n <= 0:
+        return out
+    for name in distractor_names(seed, mode, n + len(seen) + 16):
+        key = name_key(name)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(name)
+        if len(out) == n:
+            break
+    return out
 
 
 def distractor_names(seed: int, mode: str, n: int) -> tuple[str, ...]:

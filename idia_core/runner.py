@@ -18,7 +18,7 @@ from .cache import TextEmbeddingCache, default_cache
 from .errors import IdiaInputError
 from .images import Photo, check_photo_count, load_photo
 from .models import IdiaModel, load_model
-from .names import CandidatePool, build_candidate_pool, name_key, validate_name
+from .names import CandidatePool, build_candidate_pool, name_key, unique_names, validate_name
 from .result import IdiaResult
 from .settings import IdiaSettings, validate_seed, validate_tau
 from .templates import DEFAULT_TEMPLATE_SET, fill_template, load_templates, validate_templates
@@ -81,17 +81,7 @@ def resolve_pool(name: str, candidates, extra_names, n_candidates: int, seed: in
     if candidates is None:
         return build_candidate_pool(name, extra_names, n_candidates, seed, mode)
     target = validate_name(name)
-    names: list[str] = []
-    seen: set[str] = set()
-    dropped: list[str] = []
-    for raw in candidates:
-        cand = validate_name(raw, what="A candidate name")
-        key = name_key(cand)
-        if key in seen:
-            dropped.append(cand)
-            continue
-        seen.add(key)
-        names.append(cand)
+    names, dropped = unique_names(candidates, set(), what="A candidate name")
     tkey = name_key(target)
     names = [n for n in names if name_key(n) != tkey] + [target]
     if len(names) < limits.MIN_POOL or len(names) > limits.MAX_POOL:
