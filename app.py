@@ -10,13 +10,16 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+import uuid
 from pathlib import Path
 
 import gradio as gr
 
 from idia_core import limits
 from idia_core.chat import controller as C
+from idia_core.chat import session as chat_session
 from idia_core.chat.examples import sandbox_examples
+from idia_core.chat.uploads import SessionFiles
 from idia_core.chat.views import result_views
 from idia_core.models import CATALOGUE
 from idia_core.templates import available_template_sets
@@ -32,6 +35,54 @@ except ImportError:  # pragma: no cover - depends on the host
 DEFAULT_MODEL = C.default_model_spec()
 EXAMPLES_DIR = Path(tempfile.gettempdir()) / "idia-examples"
 SETTING_FIELDS = ("model", "tau", "n_candidates", "seed", "template_set", "name_mode")
+RESPONSIBLE_USE = (
+    "**Responsible use.** idia is for checking models for your own identity or identities you have "
+    "consent to check, and for audits of models. It is not a face-recognition or people-search tool, and "
+    "a \"member\" verdict is statistical evidence about a model's training data, not proof about a person."
+)
+
+
+def _compute_limit() -> int:
+    """Checks running at once: a GPU batches well; on CPU each check already uses every core, but
+    two at a time keep one long encoding from holding up every other session."""
+    if os.environ.get("IDIA_CONCURRENCY", "").strip().isdigit():
+        return max(1, int(os.environ["IDIA_CONCURRENCY"]))
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return 8
+    except Exception:  # pragma: no cover - torch is a hard dependency
+        pass
+    return 2
+
+
+COMPUTE_LIMIT = _compute_limit()   # shared by the chat and check endpoints (one concurrency group)
+QUEUE_MAX = 64                     # waiting events beyond this are refused with "queue full"
+
+
+def _upload_folder() -> str:
+    try:
+        from gradio.utils import get_upload_folder
+
+        return get_upload_folder()
+    except ImportError:  # pragma: no cover - older gradio
+        return os.environ.get("GRADIO_TEMP_DIR") or str(Path(tempfile.gettempdir()) / "gradio")
+
+
+# Uploads live in gradio's temporary folder only; a session's charts and reports are written there
+# too (served without a second copy), and everything a session held is deleted when it ends.
+UPLOAD_ROOT = _upload_folder()
+chat_session.WORKDIR_ROOT = os.path.join(UPLOAD_ROOT, "idia-sessions")
+
+
+def _protected_files():
+    """Files no session may delete: the examples' cached copies, shared by every visitor."""
+    for block in getattr(globals().get("demo"), "blocks", {}).values():
+        yield from getattr(block, "keep_in_cache", ())
+
+
+SESSION_FILES = SessionFiles(UPLOAD_ROOT, protected=_protected_files)
 
 
 # -- glue: controller values ⇄ gradio values ------------------------------------------------------
@@ -93,8 +144,12 @@ def chat(message: dict, history: list, state, request: gr.Request, progress=gr.P
     state = state if isinstance(state, C.ChatSession) else C.new_session()
     message = message or {}
     text, files = (message.get("text") or "").strip(), _file_paths(message.get("files"))
+    sid = getattr(request, "session_hash", None) or "anonymous"
+    SESSION_FILES.claim(sid, files)
+    SESSION_FILES.claim_folder(sid, state.workdir)
     turn = C.handle(C.UserMessage(text, files), state, progress=_progress_adapter(progress),
                     base_url=_base_url(request))
+    SESSION_FILES.claim_folder(sid, turn.state.workdir)
     history = list(history or []) + _user_messages(text, files) + _history_messages(turn.replies)
     return (gr.MultimodalTextbox(value=None),) + _outputs(turn.state, history)
 
@@ -116,6 +171,21 @@ def setting(fld: str):
     return handler
 
 
+def on_unload(request: gr.Request):
+    """The browser (or client) went away: delete the session's uploads, charts and reports, and its
+    state now rather than gradio's hour later (its photos are gone, so it could not re-run anyway)."""
+    sid = getattr(request, "session_hash", None)
+    if not sid:
+        return
+    holder = getattr(globals().get("demo"), "state_holder", None)
+    if holder is not None:
+        try:
+            holder.delete_state(sid)   # calls the State's delete_callback (close_session)
+        except Exception as exc:  # pragma: no cover - gradio internals
+            print(f"idia: could not drop the state of a closed session: {exc}")
+    SESSION_FILES.release(sid)
+
+
 def on_load(request: gr.Request):
     """A new browser session: a welcome, or the settings of a share link and a request for photos."""
     query = list(request.query_params.multi_items()) if request is not None else []
@@ -126,8 +196,14 @@ def on_load(request: gr.Request):
 @gpu
 def check(photos, name: str, options: dict | None, progress=gr.Progress()):
     """Stateless: photos + name + options → the core's JSON verdict (or an error with its code)."""
-    return C.api_check(_file_paths(photos), name, options if isinstance(options, dict) else None,
-                       default_model=DEFAULT_MODEL, progress=_progress_adapter(progress))
+    paths = _file_paths(photos)
+    token = f"check-{uuid.uuid4().hex}"   # nothing is kept: the uploads go when the check returns
+    SESSION_FILES.claim(token, paths)
+    try:
+        return C.api_check(paths, name, options if isinstance(options, dict) else None,
+                           default_model=DEFAULT_MODEL, progress=_progress_adapter(progress))
+    finally:
+        SESSION_FILES.release(token)
 
 
 # -- layout ------------------------------------------------------------------------------------------
@@ -140,8 +216,10 @@ def build_app() -> gr.Blocks:
         state = gr.State(None, delete_callback=C.close_session)
         gr.Markdown("## idia — does this CLIP model know this face?\n"
                     "The Identity Inference Attack of *Does CLIP Know My Face?* (Hintersdorf et al., JAIR 2024). "
-                    "Photos stay in this session's memory and temporary upload folder; reports and links hold "
-                    "only their SHA-256 hashes. Use it for your own identity, consenting people, or model audits.")
+                    "Photos stay in this session's memory and temporary upload folder and are deleted, with the "
+                    "session's charts and reports, when you close the page; reports and links hold only their "
+                    "SHA-256 hashes.")
+        gr.Markdown(RESPONSIBLE_USE, elem_id="responsible-use")
         model_line = gr.Markdown(_model_line(DEFAULT_MODEL), elem_id="active-model")
         with gr.Row():
             with gr.Column(scale=3):
@@ -185,14 +263,17 @@ def build_app() -> gr.Blocks:
 
         views = [chatbot, state, top_plot, votes_plot, gallery, summary, model_line,
                  model_dd, tau_in, pool_in, seed_in, tset_in, mode_in]
-        box.submit(chat, [box, chatbot, state], [box] + views, api_name="chat", concurrency_limit=4)
+        box.submit(chat, [box, chatbot, state], [box] + views, api_name="chat",
+                   concurrency_limit=COMPUTE_LIMIT, concurrency_id="compute")
         for btn, text in ((share_btn, "share"), (report_btn, "report"), (why_btn, "why?"), (reset_btn, "reset")):
             btn.click(command(text), [chatbot, state], views, api_name=False)
         for comp, fld in zip((model_dd, tau_in, pool_in, seed_in, tset_in, mode_in), SETTING_FIELDS):
             (comp.release if isinstance(comp, gr.Slider) else comp.input)(
                 setting(fld), [comp, chatbot, state], views, api_name=False, trigger_mode="always_last")
-        api_btn.click(check, [api_photos, api_name, api_options], api_out, api_name="check", concurrency_limit=4)
+        api_btn.click(check, [api_photos, api_name, api_options], api_out, api_name="check",
+                      concurrency_limit=COMPUTE_LIMIT, concurrency_id="compute")
         demo.load(on_load, None, views, api_name=False)
+        demo.unload(on_unload)
     return demo
 
 
@@ -213,6 +294,6 @@ demo = build_app()
 
 if __name__ == "__main__":
     _warm_up_in_background()
-    demo.queue(default_concurrency_limit=2).launch(
+    demo.queue(default_concurrency_limit=COMPUTE_LIMIT, max_size=QUEUE_MAX).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), show_error=True,
     )

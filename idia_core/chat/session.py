@@ -15,6 +15,11 @@ from pathlib import Path
 from ..result import IdiaResult
 from ..settings import IdiaSettings
 
+# Where per-session folders are made (None: the system temp folder). The app points it at gradio's
+# temporary folder, so charts and reports are served from where they are written (no second copy)
+# and go when the session's folder is deleted.
+WORKDIR_ROOT: str | None = None
+
 
 @dataclass(frozen=True)
 class PhotoRef:
@@ -61,7 +66,10 @@ class ChatSession:
     def ensure_workdir(self) -> Path:
         """A private temp folder for this session's charts and reports, created on first use."""
         if self.workdir is None or not Path(self.workdir).is_dir():
-            self.workdir = tempfile.mkdtemp(prefix="idia-session-")
+            root = WORKDIR_ROOT
+            if root:
+                Path(root).mkdir(parents=True, exist_ok=True)
+            self.workdir = tempfile.mkdtemp(prefix="idia-session-", dir=root)
         return Path(self.workdir)
 
     def close(self) -> None:

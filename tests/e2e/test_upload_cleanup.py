@@ -1,0 +1,128 @@
+"""Uploads are temporary: once a session ends (the client disconnects, gradio fires ``unload``), no
+photo it uploaded and none of its charts or reports remain on disk; a stateless ``check`` keeps
+nothing even while its caller is still connected; and photos never land outside gradio's
+temporary folder (not in the app's TMPDIR, not in the text cache)."""
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.e2e.conftest import needs_sandbox, open_client, say, text_of
+
+pytestmark = [needs_sandbox, pytest.mark.timeout(300)]
+GONE_WITHIN_S = 30.0
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _unique_photos(folder: Path, tag: int, n: int = 4) -> list[Path]:
+    """Sandbox renders with a pixel of noise, so no other test (or session) uploads the same bytes:
+    gradio stores uploads by content hash, and a file another live session holds must stay."""
+    from idia_core.sandbox.world import load_world, render_attack_photos
+
+    person = sorted(load_world().people_with_role("member"), key=lambda p: -p.k)[0]
+    rng = np.random.default_rng(tag)
+    out = []
+    for i, img in enumerate(render_attack_photos(person, n, seed=500 + tag)):
+        arr = np.asarray(img.convert("RGB")).copy()
+        arr[0, 0] = rng.integers(0, 255, 3)
+        path = folder / f"cleanup{tag}-{i}.png"
+        Image.fromarray(arr).save(path)
+        out.append(path)
+    return out
+
+
+def _files_with(root: Path, hashes: set[str]) -> list[Path]:
+    """Every file under ``root`` whose bytes are one of ``hashes``."""
+    if not root or not root.exists():
+        return []
+    return [p for p in root.rglob("*") if p.is_file() and _sha(p) in hashes]
+
+
+def _session_folders(app) -> set[Path]:
+    roots = [app.gradio_temp / "idia-sessions", app.tmpdir]
+    return {p for r in roots if r and r.exists() for p in r.glob("idia-session-*")}
+
+
+def _wait_until(predicate, limit: float = GONE_WITHIN_S) -> bool:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.25)
+    return predicate()
+
+
+def test_session_files_removed_when_session_closes(launched_app, tmp_path):
+    photos = _unique_photos(tmp_path, tag=1)
+    hashes = {_sha(p) for p in photos}
+    from idia_core.sandbox.world import load_world
+
+    name = sorted(load_world().people_with_role("member"), key=lambda p: -p.k)[0].name
+    before = _session_folders(launched_app)
+    c = open_client(launched_app)
+    verdict = text_of(say(c, f"Is this {name}?", photos))
+    assert name in verdict and "of 21 templates" in verdict, verdict
+    report = say(c, "report")
+    assert any(part.get("type") == "file" for m in report for part in m["content"]), report
+
+    # while the session is open its uploads are on disk (so the scan below can see them) ...
+    held = _files_with(launched_app.gradio_temp, hashes)
+    assert len(held) == len(photos), held
+    ours = _session_folders(launched_app) - before
+    assert len(ours) == 1 and any(ours.pop().rglob("*.json")), "the session's folder holds its report"
+    ours = _session_folders(launched_app) - before
+    # ... and only there: nothing of a photo in the app's TMPDIR or its text cache
+    assert _files_with(launched_app.tmpdir, hashes) == []
+    assert _files_with(launched_app.gradio_temp.parent / "cache", hashes) == []
+
+    t0 = time.monotonic()
+    c.close()   # the heartbeat stops: gradio fires unload for this session
+    gone = _wait_until(lambda: not _files_with(launched_app.gradio_temp, hashes)
+                       and not any(p.exists() for p in ours))
+    print(f"session files gone {time.monotonic() - t0:.1f} s after the client closed")
+    assert gone, (_files_with(launched_app.gradio_temp, hashes), [p for p in ours if p.exists()])
+    assert launched_app.process.poll() is None
+
+
+def test_shared_upload_survives_until_its_last_session_closes(launched_app, tmp_path):
+    """Two sessions upload the same bytes (one file on disk): the first to close must not delete
+    the photo the other still uses; the second closing removes it."""
+    photos = _unique_photos(tmp_path, tag=2)
+    hashes = {_sha(p) for p in photos}
+    from idia_core.sandbox.world import load_world
+
+    name = sorted(load_world().people_with_role("member"), key=lambda p: -p.k)[0].name
+    a, b = open_client(launched_app), open_client(launched_app)
+    for c in (a, b):
+        assert name in text_of(say(c, f"Is this {name}?", photos))
+    a.close()
+    time.sleep(3)
+    assert len(_files_with(launched_app.gradio_temp, hashes)) == len(photos)
+    again = text_of(say(b, "tau 2"))            # b re-runs on the photos it uploaded earlier
+    assert "of 21 templates" in again and name in again, again
+    b.close()
+    assert _wait_until(lambda: not _files_with(launched_app.gradio_temp, hashes))
+
+
+def test_check_endpoint_keeps_no_upload(launched_app, tmp_path):
+    from gradio_client import handle_file
+
+    from idia_core.sandbox.world import load_world
+
+    photos = _unique_photos(tmp_path, tag=3)
+    hashes = {_sha(p) for p in photos}
+    name = sorted(load_world().people_with_role("member"), key=lambda p: -p.k)[0].name
+    c = open_client(launched_app)
+    out = c.predict([handle_file(str(p)) for p in photos], name, {}, api_name="/check")
+    assert out["ok"], out
+    # the caller is still connected, yet the stateless call has already let go of its photos
+    assert _wait_until(lambda: not _files_with(launched_app.gradio_temp, hashes), limit=5)
+    c.close()
