@@ -51,7 +51,7 @@ def sandbox_examples(folder: Path, n_photos: int = N_PHOTOS, seed: int = 0) -> l
     for label, person in pick_people(world):
         paths = []
         for i, img in enumerate(render_attack_photos(person, n_photos, seed=seed)):
-            path = folder / f"{person.role}-{person.index}-{i}.png"
+            path = folder / f"person{person.index}-{i}.png"  # no role in the name: no spoiler
             if not path.exists():
                 img.save(path)
             paths.append(str(path))

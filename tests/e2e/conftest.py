@@ -102,7 +102,7 @@ def _render(person, folder: Path, n: int = N_PHOTOS, seed: int = 0) -> SandboxCa
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i, img in enumerate(render_attack_photos(person, n, seed=seed)):
-        path = folder / f"{person.role}-{person.index}-{i}.png"
+        path = folder / f"person{person.index}-{i}.png"  # no role in the name: no spoiler
         img.save(path)
         paths.append(str(path))
     return SandboxCase(person.name, person.role, person.k, tuple(paths))
