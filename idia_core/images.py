@@ -84,17 +84,18 @@ def load_photos(sources, labels=None) -> list[Photo]:
     return [load_photo(s, lab) for s, lab in zip(items, labels)]
 
 
-def check_photo_count(n: int) -> None:
+def check_photo_count(n: int, minimum: int = limits.MIN_PHOTOS) -> None:
+    """The photo count of one check: at least ``minimum`` (a majority needs several), at most the limit."""
     if n == 0:
         raise IdiaInputError(
             "no_photos",
             f"No photos yet. Add at least {limits.MIN_PHOTOS} photos of the person (10 or more is best).",
         )
-    if n < limits.MIN_PHOTOS:
+    if n < minimum:
         raise IdiaInputError(
             "too_few_photos",
             f"Only {n} photo{'s' if n != 1 else ''}: the attack takes a majority vote over photos, which "
-            f"needs at least {limits.MIN_PHOTOS}. Add {limits.MIN_PHOTOS - n} more (10 or more is best).",
+            f"needs at least {minimum}. Add {minimum - n} more (10 or more is best).",
         )
     if n > limits.MAX_PHOTOS:
         raise IdiaInputError(

@@ -115,8 +115,7 @@ def run_idia(
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     items = list(images or [])
-    if len(items) < min_photos or len(items) > limits.MAX_PHOTOS or not items:
-        check_photo_count(len(items))
+    check_photo_count(len(items), minimum=max(1, min_photos))
     name = validate_name(name)
     seed = validate_seed(seed)
     if templates is None:
