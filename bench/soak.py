@@ -1,0 +1,183 @@
+"""Soak: many sequential checks through the launched app; does its memory stay flat?
+
+Launches ``python app.py`` on 127.0.0.1 (a free port, offline, its own text cache and temp folders),
+then runs ``--count`` checks one after another through gradio_client, each as a visitor would: a
+new session uploads photos of a sandbox person and asks "Is this <name>?", reads the verdict (with
+its charts), and closes (so unload cleanup and state deletion run as well). ``--mode check`` uses
+the stateless ``check`` endpoint instead (one client).
+
+Prints the server's RSS after the warm-up checks and at the end, the growth (target: < 50 MB), the
+p50/p95 latency of a check as the client sees it, and how many files are left in gradio's temporary
+folder once the sessions have closed. Bounded: at most ``--count`` checks and ``--time-limit`` s.
+
+Usage:  python bench/soak.py [--count 200] [--warmup 10] [--mode chat|check] [--photos 5]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+GROWTH_TARGET_MB = 50.0
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(tmp: Path) -> tuple[subprocess.Popen, str, Path]:
+    port = free_port()
+    env = dict(os.environ)
+    env.update({
+        "HF_HUB_OFFLINE": "1", "IDIA_CACHE_DIR": str(tmp / "cache"), "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False",
+        "GRADIO_TEMP_DIR": str(tmp / "gradio"), "TMPDIR": str(tmp / "tmp"), "MPLBACKEND": "Agg",
+        "GRADIO_HEARTBEAT_INTERVAL": "2",
+    })
+    env.pop("IDIA_MODEL", None)
+    env.pop("SPACE_ID", None)
+    (tmp / "tmp").mkdir()
+    log = tmp / "app.log"
+    url = f"http://127.0.0.1:{port}/"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen([sys.executable, os.environ.get("IDIA_SOAK_APP", str(ROOT / "app.py"))], cwd=tmp, env=env, stdout=fh,
+                                stderr=subprocess.STDOUT)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 120:
+        if proc.poll() is not None:
+            raise SystemExit(f"app.py exited:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return proc, url, log
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise SystemExit("app.py did not serve within 120 s")
+
+
+def people_photos(folder: Path, n_people: int, n_photos: int):
+    """(name, photo paths) for a few sandbox members and non-members."""
+    from idia_core.sandbox.world import load_world, render_attack_photos
+
+    world = load_world()
+    chosen = list(world.people_with_role("member"))[: n_people // 2] + \
+        list(world.people_with_role("non-member"))[: n_people - n_people // 2]
+    out = []
+    for person in chosen:
+        paths = []
+        for i, img in enumerate(render_attack_photos(person, n_photos, seed=1)):
+            path = folder / f"{person.index}-{i}.png"
+            img.save(path)
+            paths.append(str(path))
+        out.append((person.name, paths))
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--count", type=int, default=200)
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--mode", choices=("chat", "check"), default="chat")
+    ap.add_argument("--photos", type=int, default=5)
+    ap.add_argument("--people", type=int, default=10)
+    ap.add_argument("--time-limit", type=float, default=900.0)
+    args = ap.parse_args(argv)
+
+    from gradio_client import Client, handle_file
+
+    with tempfile.TemporaryDirectory(prefix="idia-soak-") as tmpname:
+        tmp = Path(tmpname)
+        (tmp / "photos").mkdir()
+        people = people_photos(tmp / "photos", args.people, args.photos)
+        proc, url, log = launch(tmp)
+        api = Client(url, verbose=False, download_files=False) if args.mode == "check" else None
+
+        def one(i: int) -> float:
+            name, photos = people[i % len(people)]
+            files = [handle_file(p) for p in photos]
+            if api is not None:
+                t0 = time.perf_counter()
+                out = api.predict(files, name, {}, api_name="/check")
+                dt = time.perf_counter() - t0
+                if not out.get("ok"):
+                    raise RuntimeError(out)
+                return dt
+            c = Client(url, verbose=False, download_files=False)
+            try:
+                t0 = time.perf_counter()
+                out = c.predict({"text": f"Is this {name}?", "files": files}, [], api_name="/chat")
+                dt = time.perf_counter() - t0
+            finally:
+                c.close()
+            text = str(out[1])
+            if name not in text or "of 21 templates" not in text:
+                raise RuntimeError(f"no verdict for {name}: {text[:500]}")
+            return dt
+
+        try:
+            for i in range(args.warmup):
+                one(i)
+            time.sleep(3)   # let the warm-up sessions' unload run
+            rss0 = rss_mb(proc.pid)
+            t_start = time.monotonic()
+            latencies = []
+            for i in range(args.count):
+                if time.monotonic() - t_start > args.time_limit:
+                    print(f"time limit reached after {i} checks")
+                    break
+                latencies.append(one(args.warmup + i))
+                if (i + 1) % 50 == 0:
+                    print(f"  {i + 1} checks, RSS {rss_mb(proc.pid):.1f} MB", flush=True)
+            time.sleep(5)   # the last sessions' unload (heartbeat 2 s)
+            rss1 = rss_mb(proc.pid)
+            alive = proc.poll() is None
+            gradio_dir = tmp / "gradio"
+            left = [p for p in gradio_dir.rglob("*") if p.is_file()] if gradio_dir.exists() else []
+            uploads_left = [p for p in left if p.suffix == ".png" and "idia-examples" not in str(p)
+                            and any(p.name == Path(ph).name for _, phs in people for ph in phs)]
+        finally:
+            if api is not None:
+                api.close()
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+        lat = sorted(latencies)
+        p50 = statistics.median(lat)
+        p95 = lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]
+        growth = rss1 - rss0
+        print(f"mode {args.mode}: {len(lat)} checks after {args.warmup} warm-up, {args.photos} photos, "
+              f"1000 names x 21 templates, sandbox model")
+        print(f"RSS start (after warm-up) {rss0:.1f} MB, end {rss1:.1f} MB, growth {growth:+.1f} MB "
+              f"(target < {GROWTH_TARGET_MB:.0f} MB): {'OK' if growth < GROWTH_TARGET_MB else 'OVER'}")
+        print(f"latency p50 {p50:.3f} s, p95 {p95:.3f} s, max {lat[-1]:.3f} s")
+        print(f"files left in gradio's temp folder: {len(left)} ({len(uploads_left)} of them uploaded photos; "
+              f"the rest are the app's example photos); "
+              f"server alive: {alive}")
+        return 0 if growth < GROWTH_TARGET_MB and alive and not uploads_left else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
