@@ -5,6 +5,7 @@ temporary folder (not in the app's TMPDIR, not in the text cache)."""
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from pathlib import Path
 
@@ -43,7 +44,16 @@ def _files_with(root: Path, hashes: set[str]) -> list[Path]:
     """Every file under ``root`` whose bytes are one of ``hashes``."""
     if not root or not root.exists():
         return []
-    return [p for p in root.rglob("*") if p.is_file() and _sha(p) in hashes]
+    found = []
+    for folder, _, names in os.walk(root):   # os.walk skips folders deleted while it walks
+        for name in names:
+            p = Path(folder) / name
+            try:
+                if _sha(p) in hashes:
+                    found.append(p)
+            except FileNotFoundError:   # deleted while we looked (the app's cleanup at work)
+                continue
+    return found
 
 
 def _session_folders(app) -> set[Path]:
@@ -126,3 +136,35 @@ def test_check_endpoint_keeps_no_upload(launched_app, tmp_path):
     # the caller is still connected, yet the stateless call has already let go of its photos
     assert _wait_until(lambda: not _files_with(launched_app.gradio_temp, hashes), limit=5)
     c.close()
+
+
+def test_example_photos_survive_a_closing_session(launched_app, tmp_path):
+    """The sandbox examples' cached photos are shared by every visitor: a session that sends them
+    (as clicking an example does) and closes must not delete them, while its own upload goes."""
+    examples = sorted((launched_app.tmpdir / "idia-examples").rglob("*.png"))[:3]
+    assert examples, "the app wrote no example photos"
+    example_hashes = {_sha(p) for p in examples}
+    cached = _files_with(launched_app.gradio_temp, example_hashes)
+    assert len(cached) >= len(examples), cached
+    own = _unique_photos(tmp_path, tag=4, n=1)
+    c = open_client(launched_app)
+    say(c, "", examples + own)
+    c.close()
+    assert _wait_until(lambda: not _files_with(launched_app.gradio_temp, {_sha(own[0])}))
+    assert all(p.exists() for p in cached), [p for p in cached if not p.exists()]
+
+
+def test_notices_on_the_page(launched_app):
+    """The page states the privacy rule and the responsible-use notice, in the README's words."""
+    import json
+    import urllib.request
+
+    from tests.e2e.conftest import ROOT
+
+    with urllib.request.urlopen(launched_app.url + "config", timeout=10) as resp:
+        config = json.dumps(json.load(resp), ensure_ascii=False)
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    for phrase in ("consent to check", "not a face-recognition or people-search tool",
+                   "statistical evidence about a model's training data, not proof about a person"):
+        assert phrase in config and phrase in readme, phrase
+    assert "deleted, with the session's charts and reports, when you close the page" in config
