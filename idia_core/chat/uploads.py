@@ -8,6 +8,12 @@ files a session sends or is shown (``claim``) and its private folder of charts a
 when that is left empty. Only paths inside ``root`` are ever deleted, and never a ``protected`` one
 (the app's examples), so nothing outside gradio's temporary folder can be touched by a session.
 
+Uploads are not tied to a session until its handler runs, so a session that re-uploads a shared
+photo may not have claimed it yet when another holder closes. Gradio moves every upload into place
+(replacing the file), so each claim records the file's identity (device, inode, ctime); a release
+deletes a file only while it is still the version last claimed — a newer copy belongs to an upload
+whose session has not claimed it yet, and that session deletes it when it ends.
+
 No gradio import: plain paths in, paths deleted out, testable on its own.
 """
 from __future__ import annotations
@@ -27,6 +33,14 @@ def _inside(path: str, root: str) -> bool:
         return False
 
 
+def _identity(path: str) -> tuple | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_ctime_ns)
+
+
 class SessionFiles:
     def __init__(self, root: str | os.PathLike, protected: Callable[[], Iterable[str]] | None = None):
         self.root = os.path.realpath(root)
@@ -34,6 +48,7 @@ class SessionFiles:
         self._lock = threading.Lock()
         self._files: dict[str, set[str]] = defaultdict(set)     # session -> file paths
         self._folders: dict[str, set[str]] = defaultdict(set)   # session -> private folders
+        self._claimed: dict[str, tuple] = {}                     # file path -> identity at last claim
 
     def claim(self, session: str, paths: Iterable[str]) -> None:
         """Record that ``session`` holds these files (paths outside ``root`` are ignored)."""
@@ -41,6 +56,10 @@ class SessionFiles:
         if keep:
             with self._lock:
                 self._files[session] |= keep
+                for path in keep:
+                    ident = _identity(path)
+                    if ident is not None:
+                        self._claimed[path] = ident
 
     def claim_folder(self, session: str, folder: str | os.PathLike | None) -> None:
         """Record a folder that belongs to ``session`` alone (its charts and reports)."""
@@ -65,8 +84,12 @@ class SessionFiles:
             files = self._files.pop(session, set())
             folders = self._folders.pop(session, set())
             still_held = set().union(*self._files.values()) if self._files else set()
+            orphans = sorted(files - still_held - protected)
+            claimed = {p: self._claimed.pop(p, None) for p in orphans}
         deleted: list[str] = []
-        for path in sorted(files - still_held - protected):
+        for path in orphans:
+            if _identity(path) != claimed[path]:
+                continue   # replaced by a newer upload not yet claimed: its session deletes it
             try:
                 os.remove(path)
                 deleted.append(path)

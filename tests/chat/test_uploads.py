@@ -31,3 +31,36 @@ def test_release_deletes_only_unshared_files_inside_root(tmp_path):
     assert files.release("A") == []                      # twice is harmless
     files.release("B")
     assert not shared.exists() and files.sessions() == []
+
+
+def _reupload(path, data=b"x"):
+    """What gradio does with an upload: write elsewhere, then move it into place (a new inode)."""
+    tmp = path.parent.parent / "incoming"
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def test_a_newer_upload_of_a_shared_file_survives_its_first_holder(tmp_path):
+    root = tmp_path / "gradio"
+    photo = _file(root / "h1", "p.png")
+    files = SessionFiles(root)
+    files.claim("A", [str(photo)])
+    _reupload(photo)            # session B uploads the same bytes; its handler has not run yet
+    files.release("A")
+    assert photo.exists()       # B will still find it
+    files.claim("B", [str(photo)])
+    files.release("B")
+    assert not photo.exists()
+
+
+def test_the_last_claimed_version_is_deleted_by_its_last_holder(tmp_path):
+    root = tmp_path / "gradio"
+    photo = _file(root / "h1", "p.png")
+    files = SessionFiles(root)
+    files.claim("A", [str(photo)])
+    _reupload(photo)
+    files.claim("B", [str(photo)])
+    files.release("B")          # A still holds it
+    assert photo.exists()
+    files.release("A")          # nobody does now, and it is the version last claimed
+    assert not photo.exists()
