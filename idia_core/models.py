@@ -17,7 +17,6 @@ Downloads go through huggingface_hub and its cache; with no hub reachable, a mis
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import threading
@@ -206,12 +205,16 @@ def default_device() -> torch.device:
 
 
 _LOADED: "OrderedDict[tuple[str, str], IdiaModel]" = OrderedDict()
-_LOAD_LOCK = threading.Lock()
-MAX_LOADED_MODELS = 3
+_LOAD_LOCK = threading.Lock()                      # guards _LOADED and _SPEC_LOCKS only, never a load
+_SPEC_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+MAX_LOADED_MODELS = 4
 
 
 def load_model(spec: str | ModelSpec, device: str | torch.device | None = None) -> IdiaModel:
-    """Load (once per process) the model a spec names. Raises IdiaInputError/ModelUnavailableError."""
+    """Load (once per process) the model a spec names. Raises IdiaInputError/ModelUnavailableError.
+
+    A slow load (a download, a large model's hashing) holds only its own spec's lock: other callers
+    of other models, or of models already loaded, are served meanwhile."""
     parsed = spec if isinstance(spec, ModelSpec) else parse_spec(spec)
     dev = torch.device(device) if device is not None else default_device()
     key = (parsed.text, str(dev))
@@ -220,10 +223,18 @@ def load_model(spec: str | ModelSpec, device: str | torch.device | None = None) 
         if model is not None:
             _LOADED.move_to_end(key)
             return model
-        model = _load_uncached(parsed, dev)
-        _LOADED[key] = model
-        while len(_LOADED) > MAX_LOADED_MODELS:
-            _LOADED.popitem(last=False)
+        spec_lock = _SPEC_LOCKS.setdefault(key, threading.Lock())
+    with spec_lock:  # one load per spec; a second caller waits for it instead of loading again
+        with _LOAD_LOCK:
+            model = _LOADED.get(key)
+        if model is None:
+            model = _load_uncached(parsed, dev)
+        with _LOAD_LOCK:
+            _LOADED[key] = model
+            _LOADED.move_to_end(key)
+            while len(_LOADED) > MAX_LOADED_MODELS:
+                _LOADED.popitem(last=False)
+            _SPEC_LOCKS.pop(key, None)
         return model
 
 
@@ -339,12 +350,19 @@ def _fingerprint(spec: ModelSpec, model) -> str:
     return f"{spec.arch or 'clip'}-{h.hexdigest()}"  # the same weights give the same id, whatever the spec
 
 
-def describe_spec(spec: str) -> str:
-    for entry in CATALOGUE:
-        if entry.spec == spec:
-            return entry.description
-    return ""
+LOCAL_SPEC_KINDS = ("local-dir", "file")
 
 
-def catalogue_json() -> str:
-    return json.dumps([entry.__dict__ for entry in CATALOGUE], indent=2)
+def check_public_spec(spec: str, *, allow_local: bool) -> ModelSpec:
+    """A spec a visitor of a shared server may ask for: anything but files on the server's own disk
+    (``local-dir:``, ``ARCH:/path``) unless the operator allows them."""
+    parsed = parse_spec(spec)
+    if parsed.kind in LOCAL_SPEC_KINDS and not allow_local:
+        raise IdiaInputError(
+            "model_local_refused",
+            f"'{parsed.text}' points at files on this server, which visitors cannot load. Use a catalogue "
+            "model, ARCH:TAG (e.g. ViT-B-32:openai) or hf-hub:ORG/NAME; or run idia yourself "
+            "(local models work there, or set IDIA_ALLOW_LOCAL_MODELS=1).",
+        )
+    return parsed
+
