@@ -183,6 +183,7 @@ def command(text: str):
 
 
 def setting(fld: str):
+    @gpu   # a changed setting re-runs the check (or loads a model)
     def handler(value, history, state, progress=gr.Progress()):
         state = state if isinstance(state, C.ChatSession) else C.new_session()
         turn = C.change_setting(state, fld, value, progress=_progress_adapter(progress))
@@ -296,10 +297,12 @@ def build_app() -> gr.Blocks:
         box.submit(chat, [box, chatbot, state], [box] + views, api_name="chat",
                    concurrency_limit=COMPUTE_LIMIT, concurrency_id="compute")
         for btn, text in ((share_btn, "share"), (report_btn, "report"), (why_btn, "why?"), (reset_btn, "reset")):
-            btn.click(command(text), [chatbot, state], views, api_name=False)
+            btn.click(command(text), [chatbot, state], views, api_name=False,
+                      concurrency_limit=COMPUTE_LIMIT, concurrency_id="compute")
         for comp, fld in zip((model_dd, tau_in, pool_in, seed_in, tset_in, mode_in), SETTING_FIELDS):
             (comp.release if isinstance(comp, gr.Slider) else comp.input)(
-                setting(fld), [comp, chatbot, state], views, api_name=False, trigger_mode="always_last")
+                setting(fld), [comp, chatbot, state], views, api_name=False, trigger_mode="always_last",
+                concurrency_limit=COMPUTE_LIMIT, concurrency_id="compute")
         api_btn.click(check, [api_photos, api_name, api_options], api_out, api_name="check",
                       concurrency_limit=COMPUTE_LIMIT, concurrency_id="compute")
         demo.load(on_load, None, views, api_name=False)

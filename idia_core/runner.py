@@ -71,6 +71,48 @@ def pool_text_embeddings(
     return emb
 
 
+class PrivateEmbeddings(dict):
+    """Embeddings of prompts built from names a user typed (the person checked, names they added),
+    kept with that user's session instead of the shared cache: a shared server must not let one
+    visitor learn, from a cache hit or its speed, whom another visitor checked. Copying a session
+    shares this object (it only grows), and it goes with the session."""
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+def private_text_embeddings(model: IdiaModel, templates: tuple[str, ...], names: tuple[str, ...],
+                            store: PrivateEmbeddings) -> np.ndarray:
+    """[T, len(names), D] like ``pool_text_embeddings``, cached only in ``store`` (fp16 there too)."""
+    prompts = [fill_template(t, n) for t in templates for n in names]
+    keys = [(model.fingerprint, p) for p in prompts]
+    missing = [i for i, k in enumerate(keys) if k not in store]
+    if missing:
+        vecs = model.encode_texts([prompts[i] for i in missing]).numpy().astype(np.float16)
+        for i, v in zip(missing, vecs):
+            store[keys[i]] = v
+    return np.stack([store[k] for k in keys]).astype(np.float32).reshape(len(templates), len(names), -1)
+
+
+def candidate_text_embeddings(model: IdiaModel, templates: tuple[str, ...], pool: CandidatePool,
+                              cache: TextEmbeddingCache | None, progress: Progress | None,
+                              private: PrivateEmbeddings | None) -> np.ndarray:
+    """[T, C, D] for the whole pool. With ``private``, the seeded distractors come from the shared
+    cache and the user's own names (target and added names) from the private store."""
+    if private is None:
+        return pool_text_embeddings(model, templates, pool.names, cache, progress)
+    own = set(pool.user_names) | {pool.target}
+    public_idx = [i for i, n in enumerate(pool.names) if n not in own]
+    private_idx = [i for i, n in enumerate(pool.names) if n in own]
+    public = pool_text_embeddings(model, templates, tuple(pool.names[i] for i in public_idx), cache, progress)
+    mine = private_text_embeddings(model, templates, tuple(pool.names[i] for i in private_idx), private)
+    emb = np.empty((len(templates), len(pool.names), public.shape[-1] if public.size else mine.shape[-1]),
+                   dtype=np.float32)
+    emb[:, public_idx] = public
+    emb[:, private_idx] = mine
+    return emb
+
+
 def clear_pool_memo() -> None:
     with _POOL_LOCK:
         _POOL_MEMO.clear()
@@ -108,8 +150,13 @@ def run_idia(
     cache: TextEmbeddingCache | None = None,
     progress: Progress | None = None,
     min_photos: int = limits.MIN_PHOTOS,
+    private_cache: PrivateEmbeddings | None = None,
 ) -> IdiaResult:
     """Run the IDIA on N photos of one person. ``model`` is an ``IdiaModel`` or a spec string.
+
+    ``private_cache``: on a server shared by strangers, pass one per user (session): the prompts
+    of names that user typed are then cached there, never in the shared cache. Without it (the
+    CLI, a researcher's own machine) every prompt goes to the persistent cache.
 
     Raises ``IdiaInputError`` (with a message for the user) for anything the caller can fix."""
     t0 = time.perf_counter()
@@ -135,7 +182,7 @@ def run_idia(
     timings["load_model"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    text_emb = pool_text_embeddings(model, templates, pool.names, cache, progress)
+    text_emb = candidate_text_embeddings(model, templates, pool, cache, progress, private_cache)
     timings["text"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -80,6 +80,8 @@ def _load_file(path: str) -> tuple[str, ...]:
 
 def load_templates(name_or_path: str = DEFAULT_TEMPLATE_SET) -> tuple[str, ...]:
     """A template set by name (a file in ``prompts/templates/``) or by path to a text file."""
+    if not isinstance(name_or_path, str):
+        raise IdiaInputError("template_set_unknown", f"A template set is named by text, not {type(name_or_path).__name__}.")
     candidate = TEMPLATES_DIR / f"{name_or_path}.txt"
     if candidate.is_file():
         return _load_file(str(candidate))
@@ -90,6 +92,17 @@ def load_templates(name_or_path: str = DEFAULT_TEMPLATE_SET) -> tuple[str, ...]:
         "template_set_unknown",
         f"Unknown template set '{name_or_path}'. Available: {', '.join(available_template_sets())}.",
     )
+
+
+def validate_template_set_name(name) -> str:
+    """A template set by name only (no paths): what front ends shared with strangers accept."""
+    if not isinstance(name, str) or name.strip() not in available_template_sets():
+        shown = name if isinstance(name, str) else type(name).__name__
+        raise IdiaInputError(
+            "template_set_unknown",
+            f"Unknown template set '{str(shown)[:60]}'. Available: {', '.join(available_template_sets())}.",
+        )
+    return name.strip()
 
 
 def fill_template(template: str, name: str) -> str:

@@ -23,19 +23,19 @@ from .. import explain, limits
 from ..errors import IdiaInputError
 from ..explain import load_message_file
 from ..images import check_photo_count, load_photo
-from ..models import CATALOGUE, load_model, parse_spec
+from ..models import CATALOGUE, check_public_spec, load_model
 from ..names import name_key, validate_name, validate_pool_size
 from ..result import IdiaResult
-from ..runner import run_idia
+from ..runner import PrivateEmbeddings, run_idia
 from ..settings import IdiaSettings, validate_seed, validate_tau
-from ..templates import load_templates
+from ..templates import load_templates, validate_template_set_name
 from . import share
 from .intents import Intent, parse
 from .session import ChatSession, PhotoRef, SharedRun
 
 Progress = Callable[[int, int, str], None]
 SPACE_DEFAULT_MODEL = "ViT-B-32:laion400m_e32"   # the paper's smallest LAION-400M model
-MAX_COMPARE = 4
+MAX_COMPARE = 3          # with the session's own model, fits models.MAX_LOADED_MODELS (4)
 _WARMING = threading.Lock()   # held while warm_up encodes; a check waits instead of encoding twice
 SETTING_LABELS = {"tau": "tau", "n_candidates": "The pool size", "seed": "The seed", "model": "The model",
                   "template_set": "The template set", "name_mode": "The name mode"}
@@ -96,6 +96,32 @@ def default_model_spec(environ=None) -> str:
     return "sandbox"
 
 
+def local_models_allowed(environ=None) -> bool:
+    """Whether visitors may load models from this server's disk: ``IDIA_ALLOW_LOCAL_MODELS`` if set,
+    else yes on a laptop and no on a Space (a stranger must not make the server read its files)."""
+    env = os.environ if environ is None else environ
+    flag = env.get("IDIA_ALLOW_LOCAL_MODELS", "").strip().lower()
+    if flag:
+        return flag in ("1", "true", "yes")
+    return not env.get("SPACE_ID")
+
+
+def public_model(spec) -> str:
+    """A model a visitor asked for (typed, share link, API, compare), checked before anything loads.
+    The operator's own default is always allowed."""
+    if not isinstance(spec, str):
+        raise IdiaInputError("model_spec_type", "A model is named by text, e.g. 'sandbox' or 'ViT-B-32:openai'.")
+    if spec.strip() == default_model_spec():
+        return spec.strip()
+    return check_public_spec(spec, allow_local=local_models_allowed()).text
+
+
+def public_settings(settings: IdiaSettings) -> IdiaSettings:
+    """Settings from outside (a link, the API): a public model and a template set by name only."""
+    validate_template_set_name(settings.template_set)
+    return replace(settings, model=public_model(settings.model))
+
+
 def new_session(model: str | None = None) -> ChatSession:
     return ChatSession(settings=IdiaSettings(model=model or default_model_spec()))
 
@@ -119,6 +145,7 @@ def open_link(query, state: ChatSession | None = None) -> Turn:
         return Turn(state, [welcome(state)])
     try:
         shared = share.decode(query)
+        shared = replace(shared, settings=public_settings(shared.settings))
     except IdiaInputError as err:
         return Turn(state, [Reply(say("shared_bad", message=err.message), kind="error"), welcome(state)])
     state = _copy(state)
@@ -158,14 +185,7 @@ def handle(message: UserMessage, state: ChatSession, *, progress: Progress | Non
 
 def _copy(state: ChatSession) -> ChatSession:
     """A copy the turn may change; the result (frozen, large arrays) is shared, not copied."""
-    result = state.last_result
-    state.last_result = None
-    try:
-        new = copy.deepcopy(state)
-    finally:
-        state.last_result = result
-    new.last_result = result
-    return new
+    return copy.deepcopy(state, {id(state.last_result): state.last_result})   # the live state is never touched
 
 
 def _accept_photos(state: ChatSession, files, replies: list[Reply]) -> bool:
@@ -228,7 +248,7 @@ def _run(state: ChatSession, replies: list[Reply], progress) -> ChatSession:
         result = run_idia(
             s.model, [p.path for p in state.photos], state.name, extra_names=tuple(state.added_names),
             n_candidates=s.n_candidates, tau=s.tau, seed=s.seed, template_set=s.template_set,
-            name_mode=s.name_mode, progress=progress,
+            name_mode=s.name_mode, progress=progress, private_cache=state.private_embeddings,
         )
     except IdiaInputError as err:
         replies.append(Reply(err.message, kind="error"))
@@ -261,16 +281,12 @@ def verdict_reply(result: IdiaResult, state: ChatSession) -> Reply:
 def chart_pngs(result: IdiaResult, state: ChatSession) -> list[str]:
     """The result's charts as PNGs in the session's folder (a chat message shows images; a native
     plot inside a chat message breaks gradio 6.31's chat)."""
-    try:
-        from .. import charts
-    except ImportError:  # charts are optional for the conversation itself
-        return []
+    from .. import charts
+
     folder = state.ensure_workdir()
     stamp = f"{result.fingerprint[-8:]}-{abs(hash(state.run_key())) % 10**8:08d}"
     out = []
-    for name, fn in (("votes", getattr(charts, "votes_figure", None)), ("top-names", getattr(charts, "top_names_figure", None))):
-        if fn is None:
-            continue
+    for name, fn in (("votes", charts.votes_figure), ("top-names", charts.top_names_figure)):
         path = folder / f"{name}-{stamp}.png"
         if not path.exists():
             charts.save_figure(fn(result), path)
@@ -454,16 +470,15 @@ def _changed_settings(settings: IdiaSettings, fld: str, value: str, progress) ->
     if fld == "seed":
         return replace(settings, seed=validate_seed(value))
     if fld == "template_set":
-        load_templates(value)
-        return replace(settings, template_set=value).validated()
+        return replace(settings, template_set=validate_template_set_name(value)).validated()
     if fld == "name_mode":
         return replace(settings, name_mode=value.lower()).validated()
     if fld == "model":
-        parsed = parse_spec(value)
+        spec = public_model(value)
         if progress:
-            progress(0, 1, say("model_loading", model=parsed.text))
-        load_model(parsed.text)   # fail now, with the model's own message, rather than at the next check
-        return replace(settings, model=parsed.text)
+            progress(0, 1, say("model_loading", model=spec))
+        load_model(spec)   # fail now, with the model's own message, rather than at the next check
+        return replace(settings, model=spec)
     raise IdiaInputError("setting_unknown", f"Unknown setting '{fld}'.")
 
 
@@ -494,14 +509,9 @@ def _on_report(intent, state, replies, **_):
 
 
 def _write_report(result: IdiaResult, folder: Path) -> list[Path]:
-    """The evaluation engineer's evidence bundle when available, else the core's JSON alone."""
-    try:
-        from ..reports import write_evidence_bundle
-    except ImportError:
-        import json
-        path = folder / "evidence.json"
-        path.write_text(json.dumps(result.to_dict(full=True), indent=1, ensure_ascii=False), encoding="utf-8")
-        return [path]
+    """The evidence bundle (evidence.json + evidence.html; photos only as SHA-256)."""
+    from ..reports import write_evidence_bundle
+
     written = write_evidence_bundle(result, folder)
     return [Path(p) for p in written.values()]
 
@@ -544,9 +554,10 @@ def _on_compare(intent, state, replies, *, progress, **_):
     rows = ["| model | verdict | templates | median rank | chance (p) |", "|---|---|---|---|---|"]
     for spec in specs:
         try:
+            spec = public_model(spec)
             r = run_idia(spec, [p.path for p in state.photos], state.name, extra_names=tuple(state.added_names),
                          n_candidates=s.n_candidates, tau=s.tau, seed=s.seed, template_set=s.template_set,
-                         name_mode=s.name_mode, progress=progress)
+                         name_mode=s.name_mode, progress=progress, private_cache=state.private_embeddings)
         except IdiaInputError as err:
             rows.append(f"| `{spec}` | — | — | — | {err.message} |")
             continue
@@ -597,17 +608,23 @@ def api_check(files, name: str, options: dict | None = None, *, default_model: s
         if isinstance(extra, str):
             from ..names import parse_name_list
             extra = parse_name_list(extra)
+        if not isinstance(extra, (list, tuple)):
+            raise IdiaInputError("option_type", "extra_names must be a list of names or one text of names.")
         defaults = IdiaSettings()
+        model = options.get("model") or default_model or default_model_spec()
         result = run_idia(
-            options.get("model") or default_model or default_model_spec(), list(files or []), name,
+            model if model == default_model else public_model(model), list(files or []), name,
             extra_names=tuple(extra), n_candidates=options.get("n_candidates", defaults.n_candidates),
             tau=options.get("tau", defaults.tau), seed=options.get("seed", defaults.seed),
-            template_set=options.get("template_set", defaults.template_set),
+            template_set=validate_template_set_name(options.get("template_set", defaults.template_set)),
             name_mode=options.get("name_mode", defaults.name_mode), progress=progress,
+            private_cache=PrivateEmbeddings(),
         )
     except IdiaInputError as err:
         return {"ok": False, "error": {"code": err.code, "message": err.message}}
-    return {"ok": True, "verdict": explain.verdict_sentence(result), "result": result.to_dict()}
+    data = result.to_dict()
+    data.pop("timings", None)   # how long encoding took would tell who was checked before
+    return {"ok": True, "verdict": explain.verdict_sentence(result), "result": data}
 
 
 # -- for the settings panel and start-up -------------------------------------------------------
@@ -637,5 +654,6 @@ def warm_up(spec: str | None = None, settings: IdiaSettings | None = None) -> fl
     with _WARMING:
         model = load_model(settings.model)
         pool = build_candidate_pool("Warm Up", (), settings.n_candidates, settings.seed, settings.name_mode)
-        pool_text_embeddings(model, load_templates(settings.template_set), pool.names)
+        # the distractors only: a session's own names never enter the shared cache
+        pool_text_embeddings(model, load_templates(settings.template_set), pool.names[:pool.target_index])
     return time.perf_counter() - t0

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..result import IdiaResult
+from ..runner import PrivateEmbeddings
 from ..settings import IdiaSettings
 
 # Where per-session folders are made (None: the system temp folder). The app points it at gradio's
@@ -54,6 +55,8 @@ class ChatSession:
     last_run_key: tuple | None = None       # what the last result was computed from
     shared: SharedRun | None = None         # set when the session was opened from a share link
     workdir: str | None = None              # per-session temp folder (charts, reports); see close()
+    # prompts of the names this session typed: never in the shared cache (see runner.PrivateEmbeddings)
+    private_embeddings: PrivateEmbeddings = field(default_factory=PrivateEmbeddings, repr=False)
 
     def run_key(self) -> tuple:
         """Everything a check depends on; a new check runs only when this changes."""

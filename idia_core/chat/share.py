@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlencode
 from ..errors import IdiaInputError
 from ..names import validate_name
 from ..settings import IdiaSettings
+from ..templates import validate_template_set_name
 from .session import SharedRun
 
 VERSION = "1"
@@ -82,7 +83,8 @@ def decode(pairs) -> SharedRun:
         tau=single.get("tau", defaults.tau),
         n_candidates=single.get("n", defaults.n_candidates),
         seed=single.get("seed", defaults.seed),
-        template_set=single.get("templates", defaults.template_set),
+        # a link names a template set; never a path (a link must not make the server read files)
+        template_set=validate_template_set_name(single.get("templates", defaults.template_set)),
         name_mode=single.get("mode", defaults.name_mode),
     ).validated()
     member = correct = None

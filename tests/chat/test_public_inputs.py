@@ -1,0 +1,78 @@
+"""What a stranger can ask of a shared server: no files from its disk, no template files by path,
+no exceptions from odd API options, and nothing learnt about whom other visitors checked."""
+from __future__ import annotations
+
+import pytest
+
+from idia_core.cache import default_cache
+from idia_core.chat import controller as C
+from idia_core.chat import share
+from idia_core.chat.session import ChatSession
+from idia_core.models import load_model
+from idia_core.runner import clear_pool_memo
+from idia_core.settings import IdiaSettings
+from idia_core.templates import fill_template
+from tests.chat.test_controller import POOL, checked, photos, send, spec, texts  # noqa: F401 (fixtures)
+
+
+def test_local_models_refused_on_a_space(monkeypatch, spec, tmp_path):
+    monkeypatch.setenv("SPACE_ID", "someone/idia")
+    monkeypatch.delenv("IDIA_ALLOW_LOCAL_MODELS", raising=False)
+    monkeypatch.setenv("IDIA_MODEL", "sandbox")
+    state = ChatSession(settings=IdiaSettings(model="sandbox", n_candidates=POOL))
+    for request in (f"model {spec}", "model ViT-B-32:/etc/hostname.pt"):
+        turn = send(state, request)
+        assert "points at files on this server" in texts(turn)
+        assert turn.state.settings.model == "sandbox"
+    out = C.api_check([], "Jane Doe", {"model": spec})
+    assert out["error"]["code"] == "model_local_refused"
+    monkeypatch.setenv("IDIA_ALLOW_LOCAL_MODELS", "1")
+    assert C.public_model(spec) == spec
+
+
+def test_local_models_allowed_on_a_laptop(monkeypatch, spec):
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    monkeypatch.delenv("IDIA_ALLOW_LOCAL_MODELS", raising=False)
+    assert C.public_model(spec) == spec
+
+
+def test_template_files_by_path_are_refused(tmp_path, spec):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("first line secret\n")
+    state = ChatSession(settings=IdiaSettings(model=spec, n_candidates=POOL))
+    for value in (str(secret), str(secret.with_suffix("")), "../../../../" + str(secret)):
+        turn = send(state, f"templates {value}")
+        assert "first line secret" not in texts(turn) and "Unknown template set" in texts(turn)
+        opened = C.open_link({"idia": "1", "name": "Jane Doe", "templates": value})
+        assert "first line secret" not in texts(opened)
+    out = C.api_check([], "Jane Doe", {"template_set": str(secret)})
+    assert out["error"]["code"] == "template_set_unknown"
+
+
+@pytest.mark.parametrize("options", [{"extra_names": 5}, {"template_set": 5}, {"template_set": ["a"]},
+                                     {"tau": [1]}, {"n_candidates": {"a": 1}}, {"model": 3}])
+def test_odd_api_options_are_answered_not_raised(options, photos, spec):
+    out = C.api_check(photos[:3], "Jane Doe", options, default_model=spec)
+    assert out["ok"] is False and out["error"]["message"]
+
+
+def test_names_a_visitor_typed_never_enter_the_shared_cache(spec, photos):
+    model = load_model(spec)
+    clear_pool_memo()
+    state = ChatSession(settings=IdiaSettings(model=spec, n_candidates=POOL))
+    state = checked(state, photos, name="Zebedee Quux").state
+    turn = send(state, "add Yolanda Vexley")
+    assert turn.state.last_result is not None and "Yolanda Vexley" in turn.state.last_result.candidates
+    cache = default_cache()
+    cache.clear_memory()   # what a new visitor (or a new process) would find
+    for name in ("Zebedee Quux", "Yolanda Vexley"):
+        _, missing = cache.get_many(model.fingerprint, [fill_template("a photo of {0}", name)])
+        assert missing == [0], name
+    distractor = next(n for n in turn.state.last_result.candidates if n not in ("Zebedee Quux", "Yolanda Vexley"))
+    _, missing = cache.get_many(model.fingerprint, [fill_template("a photo of {0}", distractor)])
+    assert missing == []   # the shared pool is still cached for everyone
+
+
+def test_api_check_returns_no_timings(photos, spec):
+    out = C.api_check(photos[:3], "Jane Doe", {"n_candidates": POOL}, default_model=spec)
+    assert out["ok"] and "timings" not in out["result"]
