@@ -178,8 +178,9 @@ class TextEmbeddingCache:
         if total > self.max_bytes:  # one model's file alone is over the bound: drop its oldest rows
             conn = self._conns.get(next((fp for fp in self._conns if self._path(fp) == keep), ""), None)
             if conn is not None:
+                # down to 80% of the bound, so that the next writes do not each trim and VACUUM again
                 row_bytes = max(1, total // max(1, conn.execute("SELECT COUNT(*) FROM emb").fetchone()[0]))
-                excess = (total - self.max_bytes) // row_bytes + 1
+                excess = (total - int(self.max_bytes * 0.8)) // row_bytes + 1
                 conn.execute("DELETE FROM emb WHERE rowid IN (SELECT rowid FROM emb ORDER BY rowid LIMIT ?)",
                              (int(excess),))
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -273,8 +273,12 @@ def verify_evidence(evidence, photos, *, model=None, cache=None) -> VerifyOutcom
         messages.append(f"photo {label} has SHA-256 {h}, which is not one of the recorded photos")
     for h in remaining:
         messages.append(f"recorded photo {h} was not supplied")
-    recorded_verdict = {"member": bool(data["verdict"]["member"]),
-                        "correct_templates": int(data["verdict"]["correct_templates"])}
+    try:
+        recorded_verdict = {"member": bool(data["verdict"]["member"]),
+                            "correct_templates": int(data["verdict"]["correct_templates"])}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IdiaInputError("evidence_malformed", f"The evidence file's verdict is damaged or edited ({type(exc).__name__}: "
+                             f"{exc}); it cannot be verified.") from None
     outcome = VerifyOutcome(False, not unknown and not remaining, unknown, remaining, None, intact,
                             recorded_verdict, {}, 0, messages)
     if not outcome.hashes_match:
@@ -293,9 +297,13 @@ def verify_evidence(evidence, photos, *, model=None, cache=None) -> VerifyOutcom
                       tau=rep["tau"], seed=rep["seed"], name_mode=rep.get("name_mode", "mixed"),
                       template_set=rep.get("template_set"), cache=cache, min_photos=1)
     cands = list(rep["candidates"])
-    rec_pred = [[cands[i] for i in row] for row in data["votes"]["predictions"]]
+    try:
+        rec_pred = [[cands[i] for i in row] for row in data["votes"]["predictions"]]
+        rec_major = [cands[i] if i >= 0 else None for i in data["votes"]["majority"]]
+    except (KeyError, IndexError, TypeError) as exc:
+        raise IdiaInputError("evidence_malformed", f"The evidence file's votes are damaged or edited ({type(exc).__name__}: "
+                             f"{exc}); it cannot be verified.") from None
     new_pred = [[result.candidates[i] for i in row] for row in result.predictions.tolist()]
-    rec_major = [cands[i] if i >= 0 else None for i in data["votes"]["majority"]]
     outcome.vote_differences = sum(a != b for ra, rb in zip(rec_pred, new_pred) for a, b in zip(ra, rb))
     outcome.observed = {"member": bool(result.member), "correct_templates": int(result.correct_templates)}
     majority_same = rec_major == result.majority_names

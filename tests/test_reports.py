@@ -141,3 +141,30 @@ def test_check_report_then_verify_via_cli(tiny_model_dir, photo_files, tmp_path)
                          timeout=300)
     assert ver.returncode == 0, ver.stdout + ver.stderr
     assert "reproduced" in ver.stdout
+
+
+def test_verify_refuses_damaged_votes_and_verdict(tmp_path):
+    """An evidence file edited by hand (indices out of range, a verdict without its count) gets a
+    message, not a traceback."""
+    import json as _json
+
+    from idia_core import IdiaInputError as _Err
+    from idia_core.reports import verify_evidence, write_evidence_bundle
+    from idia_core.runner import run_idia as _run
+    from tests.helpers import draw_face_photos, make_tiny_model_dir
+
+    model = f"local-dir:{make_tiny_model_dir(tmp_path / 'm', seed=4)}"
+    photos = []
+    for i, img in enumerate(draw_face_photos(3, seed=8)):
+        photos.append(tmp_path / f"p{i}.png")
+        img.save(photos[-1])
+    paths = write_evidence_bundle(_run(model, photos, "Jane Doe", n_candidates=20), tmp_path / "ev")
+    data = _json.loads(paths["json"].read_text())
+    votes_broken = _json.loads(_json.dumps(data))
+    votes_broken["votes"]["predictions"][0][0] = 10**6
+    verdict_broken = _json.loads(_json.dumps(data))
+    del verdict_broken["verdict"]["correct_templates"]
+    for broken in (votes_broken, verdict_broken):
+        with pytest.raises(_Err) as err:
+            verify_evidence(broken, photos, model=model)
+        assert err.value.code == "evidence_malformed"
