@@ -94,7 +94,7 @@ def cmd_check(args) -> int:
     if args.names_file:
         extra += _read_names_file(args.names_file)
     result = run_idia(
-        args.model, args.photos, args.name, extra_names=extra, n_candidates=_int_arg(args.candidates, "--candidates"),
+        args.model, args.photos, args.name, extra_names=extra, n_candidates=args.candidates,
         tau=args.tau, seed=args.seed, template_set=args.templates, name_mode=args.name_mode,
         progress=_stderr_progress if not args.json else None,
     )
@@ -111,34 +111,12 @@ def cmd_check(args) -> int:
     return EXIT_OK
 
 
-def _int_arg(value, flag: str) -> int:
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise IdiaInputError("usage", f"{flag} must be a whole number, not '{value}'.") from None
-
-
 def format_result(result) -> str:
-    """The readable verdict: the explanation's sentences when available, else the bare numbers."""
-    try:
-        from . import explain
-    except ImportError:  # pragma: no cover - explain ships with the package
-        explain = None
-    lines = []
-    if explain is not None:
-        lines.append(explain.verdict_sentence(result))
-        lines += [f"- {ln}" for ln in explain.evidence_lines(result)]
-        lines.append(explain.significance_sentence(result))
-    else:
-        verdict = "MEMBER" if result.member else "NON-MEMBER"
-        lines.append(f"{verdict}: {result.correct_templates} of {result.n_templates} templates chose "
-                     f"{result.true_name} (tau = {result.tau}).")
-        lines.append(f"- median rank of the true name: {result.true_name_median_rank:g} of {result.n_candidates}")
-        lines.append("- strongest names: " + ", ".join(f"{n} ({s:.3f})" for n, s in result.top_names(5)))
-        lines.append(f"- chance of this under the name-swap null: p = {result.p_value:.3g}")
-    lines.append(f"Model: {result.model_spec} ({result.fingerprint}); {result.n_photos} photos, "
-                 f"{result.n_candidates} candidates.")
-    return "\n".join(lines)
+    """The readable verdict: the same explanation the chat and reports give, then the model line."""
+    from . import explain
+
+    return (f"{explain.explanation(result)}\nModel: {result.model_spec} ({result.fingerprint}); "
+            f"{result.n_photos} photos, {result.n_candidates} candidates.")
 
 
 def _stderr_progress(done: int, total: int, message: str) -> None:

@@ -824,7 +824,7 @@ def run_evaluation(config: EvaluationConfig, dataset: EvalDataset, out_dir, *, m
         for i, p in enumerate(dataset.people):
             people_rows.append({"person": p.name, "member": int(p.member), "occurrences": p.occurrences,
                                 "group": p.group, "photos": int(n_avail[i]), "correct_templates": int(full_correct[i]),
-                                "called_member": int(full_correct[i] >= tau),
+                                "called_member": int(attack.is_member(full_correct[i], tau)),
                                 "score": float(attack.membership_score(full_correct[i], full_prob[i])),
                                 "p_value_name_swap": float(p_swap[i]), "p_value_calibration": float(cal[i])})
         _atomic_write(out / "people.csv", _rows_to_csv(people_rows))

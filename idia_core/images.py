@@ -70,16 +70,7 @@ def load_photo(source, label: str | None = None) -> Photo:
 def load_photos(sources, labels=None) -> list[Photo]:
     """Decode a set of photos for one check, enforcing the count limits."""
     items = list(sources or [])
-    if not items:
-        raise IdiaInputError(
-            "no_photos",
-            f"No photos were given. Add at least {limits.MIN_PHOTOS} photos of the person (10 or more is best).",
-        )
-    if len(items) > limits.MAX_PHOTOS:
-        raise IdiaInputError(
-            "too_many_photos",
-            f"{len(items)} photos were given; one check takes at most {limits.MAX_PHOTOS}. Remove some.",
-        )
+    check_photo_count(len(items), minimum=1)
     labels = list(labels) if labels is not None else [None] * len(items)
     return [load_photo(s, lab) for s, lab in zip(items, labels)]
 
