@@ -90,7 +90,7 @@ def significance_sentence(result) -> str:
     pct, p_text = _fmt_p(p)
     if k == 0:
         return text("significance", "nothing", name=name, pct=pct, N=n)
-    count = round(p * n) - 1
+    count = result.rivals_reaching_true_count
     if count <= 0:
         return text("significance", "strong", name=name, others=n - 1, k=k, N=n)
     return text("significance", "some", name=name, N=n, count=count, k=k, pct=pct, p=p_text)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import attack
 from .settings import IdiaSettings
 
 
@@ -73,6 +74,13 @@ class IdiaResult:
     def true_name_top1_rate(self) -> float:
         """Share of (photo, template) queries whose top prediction was the true name."""
         return float((self.true_name_ranks == 1).mean())
+
+    @property
+    def rivals_reaching_true_count(self) -> int:
+        """Other names in the pool that won at least as many templates as the true name: the count
+        behind ``p_value`` (= (1 + this) / n_candidates)."""
+        wins = attack.template_wins(self.majority, self.n_candidates)
+        return int(np.count_nonzero(np.delete(wins, self.true_index) >= wins[self.true_index]))
 
     def top_names(self, k: int = 5) -> list[tuple[str, float]]:
         order = np.argsort(-self.mean_similarity, kind="stable")[:k]

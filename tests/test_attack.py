@@ -111,3 +111,11 @@ def test_batch_idia_matches_single_person_path():
         assert np.array_equal(out["majority"][b], maj)
         assert out["correct"][b] == attack.correct_templates(maj, true[b])
         assert out["member"][b] == (out["correct"][b] >= 2)
+
+
+def test_result_rival_count_matches_its_p_value(tiny_model):
+    from idia_core import run_idia
+    from tests.helpers import draw_face_photos
+
+    r = run_idia(tiny_model, draw_face_photos(4, seed=6), "Jane Doe", n_candidates=30)
+    assert r.p_value == pytest.approx((1 + r.rivals_reaching_true_count) / r.n_candidates)
