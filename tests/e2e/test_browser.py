@@ -76,3 +76,23 @@ def test_upload_ask_and_see_verdict_with_chart(launched_app, sandbox_cases, brow
     chat.get_by_text("Reproduced").first.wait_for(timeout=120_000)
     shared.screenshot(path=str(ARTIFACTS / "e2e-browser-shared.png"), full_page=True)
     shared.close()
+
+
+def test_evaluation_report_renders_in_the_browser(tmp_path, browser):
+    """The evaluation report a researcher hands on: its plots load and its provenance is on the page."""
+    from idia_core.cli import main
+    from idia_core.models import load_model
+
+    out = tmp_path / "audit"
+    rc = main(["evaluate", "--dataset", "sandbox", "--max-people", "24", "--draws", "2", "--photos", "1,3",
+               "--sandbox-photos", "4", "--out", str(out), "--no-progress"])
+    assert rc == 0
+    page = browser.new_page(viewport={"width": 1200, "height": 1000})
+    page.goto((out / "report.html").resolve().as_uri(), wait_until="load")
+    sizes = page.eval_on_selector_all("img", "imgs => imgs.map(i => [i.complete, i.naturalWidth])")
+    assert len(sizes) >= 3 and all(done and width > 0 for done, width in sizes), sizes
+    body = page.inner_text("body")
+    assert load_model("sandbox").fingerprint in body and "TPR" in body and "AUC" in body
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "e2e-evaluation-report.png"), full_page=True)
+    page.close()
