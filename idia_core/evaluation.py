@@ -388,6 +388,17 @@ def roc_summary(scores, labels, valid=None) -> dict:
     return out
 
 
+def _called_share(called: np.ndarray, sel: np.ndarray) -> tuple[int, float, float, float, float] | None:
+    """Over the selected people: (n, mean ± sd over draws of the share called member, Wilson
+    95% interval on the mean count), or None when nobody is selected."""
+    n = int(sel.sum())
+    if n == 0:
+        return None
+    m, s = mean_sd(called[:, sel].mean(axis=1))
+    lo, hi = wilson_interval(m * n, n)
+    return n, float(m), float(s), float(lo), float(hi)
+
+
 def group_rates(correct, labels, groups, tau: int, valid=None) -> list[dict]:
     """Per group (e.g. the sandbox's roles): people, members, share called member (mean ± sd over
     draws) and its Wilson interval. For a group of non-members that share is its FPR."""
@@ -399,14 +410,12 @@ def group_rates(correct, labels, groups, tau: int, valid=None) -> list[dict]:
     out = []
     for g in sorted(set(groups.tolist()), key=str):
         sel = (groups == g) & keep
-        n = int(sel.sum())
-        if n == 0:
+        stats = _called_share(called, sel)
+        if stats is None:
             continue
-        share = called[:, sel].mean(axis=1)
-        m, s = mean_sd(share)
-        lo, hi = wilson_interval(m * n, n)
-        out.append({"group": str(g), "n": n, "members": int(labels[sel].sum()), "called_member_mean": float(m),
-                    "called_member_sd": float(s), "low": float(lo), "high": float(hi)})
+        n, m, s, lo, hi = stats
+        out.append({"group": str(g), "n": n, "members": int(labels[sel].sum()), "called_member_mean": m,
+                    "called_member_sd": s, "low": lo, "high": hi})
     return out
 
 
@@ -419,14 +428,11 @@ def occurrence_table(correct, labels, occurrences, tau: int, valid=None) -> list
     called = attack.is_member(correct, tau)
     rows = []
     for b, name in enumerate(names):
-        sel = labels & keep & (bins == b)
-        n = int(sel.sum())
-        if n == 0:
+        stats = _called_share(called, labels & keep & (bins == b))
+        if stats is None:
             continue
-        tpr = called[:, sel].mean(axis=1)
-        m, s = mean_sd(tpr)
-        lo, hi = wilson_interval(m * n, n)
-        rows.append({"bin": name, "n": n, "tpr": float(m), "tpr_sd": float(s), "tpr_low": float(lo), "tpr_high": float(hi)})
+        n, m, s, lo, hi = stats
+        rows.append({"bin": name, "n": n, "tpr": m, "tpr_sd": s, "tpr_low": lo, "tpr_high": hi})
     return rows
 
 
