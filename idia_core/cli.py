@@ -9,7 +9,6 @@ import argparse
 import json
 import logging
 import sys
-import warnings
 from pathlib import Path
 
 from . import limits
@@ -115,7 +114,8 @@ def format_result(result) -> str:
     """The readable verdict: the same explanation the chat and reports give, then the model line."""
     from . import explain
 
-    return (f"{explain.explanation(result)}\nModel: {result.model_spec} ({result.fingerprint}); "
+    build = explain.build_description(result.model_build) if result.model_build else "?"
+    return (f"{explain.explanation(result)}\nModel: {result.model_spec} ({result.fingerprint}; {build}); "
             f"{result.n_photos} photos, {result.n_candidates} candidates.")
 
 
@@ -128,11 +128,11 @@ def cmd_models_list(args) -> int:
     from .models import CATALOGUE
 
     if args.json:
-        print(json.dumps([e.__dict__ for e in CATALOGUE], indent=2))
+        print(json.dumps([{**e.__dict__, "activation": e.activation} for e in CATALOGUE], indent=2))
     else:
         width = max(len(e.spec) for e in CATALOGUE)
         for e in CATALOGUE:
-            print(f"{e.spec:<{width}}  {e.label} — {e.description}")
+            print(f"{e.spec:<{width}}  {e.activation:<9}  {e.label} — {e.description}")
     return EXIT_OK
 
 
@@ -140,7 +140,9 @@ def cmd_models_fetch(args) -> int:
     from .models import load_model
 
     model = load_model(args.spec)
-    print(f"{model.spec}: ready ({model.fingerprint})")
+    print(f"{model.spec}: ready ({model.fingerprint}; {model.build.describe()})")
+    for note in model.notes:
+        print(f"note: {note}")
     return EXIT_OK
 
 
@@ -149,9 +151,8 @@ def main(argv=None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, format="%(message)s")
-        if not args.verbose:
-            warnings.filterwarnings("ignore", message=".*QuickGELU.*")
+        # WARNING and up always show: open_clip's "no weights loaded" / QuickGELU notices are never hidden
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
         return int(args.func(args) or 0)
     except IdiaInputError as err:
         print(f"error: {err.message}", file=sys.stderr)

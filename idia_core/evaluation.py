@@ -744,7 +744,8 @@ def run_evaluation(config: EvaluationConfig, dataset: EvalDataset, out_dir, *, m
             model = load_model(config.model)
         elif not isinstance(model, IdiaModel):
             model = load_model(model)
-        state["model"] = {"spec": model.spec, "fingerprint": model.fingerprint, "logit_scale": model.logit_scale}
+        state["model"] = {"spec": model.spec, "fingerprint": model.fingerprint, "logit_scale": model.logit_scale,
+                          "build": model.build.to_dict() if getattr(model, "build", None) else {}}
         names = [p.name for p in dataset.people]
         pool, true_index = build_pool(names, config.n_candidates, seed, config.name_mode)
         state["pool"] = {"size": len(pool), "distractors": len(pool) - len(names), "seed": seed,

@@ -77,7 +77,16 @@ def evidence_lines(result, k_competitors: int = 3) -> list[str]:
     s = result.settings
     lines.append(text("evidence", "model", model=result.model_spec, N=result.n_candidates, seed=s.seed,
                       mode=s.name_mode, templates=s.template_set))
+    build = getattr(result, "model_build", None) or {}
+    if build:
+        lines.append(text("evidence", "build", build=build_description(build), fp=result.fingerprint))
     return lines
+
+
+def build_description(build: dict) -> str:
+    """``QuickGELU, context 77, float16 on CUDA`` from a ``ModelBuild.to_dict()``."""
+    return (f"{build.get('activation', '?')}, context {build.get('context_length', '?')}, "
+            f"{build.get('precision', '?')} on {str(build.get('device', '?')).upper()}")
 
 
 def significance_sentence(result) -> str:
@@ -100,6 +109,8 @@ def caveats(result) -> list[str]:
     """The caveats that matter for this result, most specific first."""
     out: list[str] = []
     spec = str(result.model_spec)
+    for note in (getattr(result, "model_build", None) or {}).get("notes", ()):   # e.g. an activation asked for
+        out.append(text("caveats", "build_note", note=note))
     if spec == "sandbox":
         out.append(text("caveats", "sandbox"))
     if spec.endswith(":random"):

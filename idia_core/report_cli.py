@@ -58,6 +58,8 @@ def add_report_commands(subparsers) -> None:
     vf.add_argument("evidence", help="evidence.json written by `check --report`")
     vf.add_argument("photos", nargs="+", help="the photos that were checked")
     vf.add_argument("--model", help="use this spec instead of the recorded one (weights must have the same fingerprint)")
+    vf.add_argument("--precision", choices=("float32", "float16", "bfloat16"),
+                    help="re-run in this precision (default: the recorded one where this machine has its device)")
     vf.set_defaults(func=cmd_verify)
 
 
@@ -158,7 +160,7 @@ def _fmt(x) -> str:
 def cmd_verify(args) -> int:
     from .reports import verify_evidence
 
-    outcome = verify_evidence(args.evidence, args.photos, model=args.model)
+    outcome = verify_evidence(args.evidence, args.photos, model=args.model, precision=args.precision)
     print(outcome.summary())
     return 0 if outcome.reproduced else 1
 

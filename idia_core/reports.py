@@ -123,6 +123,7 @@ def evidence_dict(result) -> dict:
             "true_name": result.true_name,
             "model": result.model_spec,
             "fingerprint": result.fingerprint,
+            "model_build": dict(getattr(result, "model_build", None) or {}),
             "templates": list(result.templates),
             "candidates": list(result.candidates),
             "tau": int(result.tau),
@@ -184,7 +185,9 @@ def evidence_html(result, data: dict | None = None) -> str:
              f"<p>True name median rank over all queries: {result.true_name_median_rank:g}; top-1 in "
              f"{100 * result.true_name_top1_rate:.1f}% of (photo, template) queries.</p>",
              "<h2>Model and settings</h2>",
-             _kv([("model", result.model_spec), ("weights fingerprint", result.fingerprint),
+             _kv([("model", result.model_spec), ("fingerprint (weights + architecture config + precision)",
+                                                  result.fingerprint)]
+                 + _build_rows(getattr(result, "model_build", None) or {}) + [
                   ("tau", result.tau), ("candidate pool", f"{result.n_candidates} names (full list in evidence.json)"),
                   ("seed", result.settings.seed), ("name mode", result.settings.name_mode),
                   ("template set", result.settings.template_set), ("created", data["created"])]
@@ -193,8 +196,9 @@ def evidence_html(result, data: dict | None = None) -> str:
              "<ol>" + "".join(f"<li class='hash'>{_e(h)}</li>" for h in result.photo_hashes) + "</ol>",
              "<h2>How to verify</h2>",
              "<p>Anyone with the same photos can re-run the check: <code>python -m idia_core verify evidence.json "
-             "PHOTO...</code>. It checks that the photos' SHA-256 hashes match those above, that the model's weights "
-             "have the same fingerprint, and that the votes and the verdict reproduce.</p>",
+             "PHOTO...</code>. It checks that the photos' SHA-256 hashes match those above, that the model has the same "
+             "fingerprint (weights, architecture config and precision; it re-runs in the recorded precision where "
+             "the hardware allows and names any difference), and that the votes and the verdict reproduce.</p>",
              f"<p class='note'>Content hash of evidence.json: <span class='hash'>{_e(data['content_sha256'])}</span></p>"]
     return _page(f"IDIA evidence: {result.true_name}", "\n".join(parts))
 
@@ -219,6 +223,33 @@ class VerifyOutcome:
         return "\n".join([head] + [f"- {m}" for m in self.messages])
 
 
+def _build_rows(build: dict) -> list[tuple[str, object]]:
+    if not build:
+        return []
+    rows = [("weights digest", build.get("weights")), ("activation", build.get("activation")),
+            ("activation the weights were trained with",
+             f"{build.get('trained_activation') or 'no record'} (from {build.get('activation_source')})"),
+            ("context length", build.get("context_length")),
+            ("precision", f"{build.get('precision')} on {str(build.get('device')).upper()}")]
+    rows += [("note", n) for n in build.get("notes", [])]
+    return rows
+
+
+def verify_setup(recorded_build: dict | None) -> tuple[str, str | None]:
+    """(device, precision) to re-run a recorded check in: the recorded ones where this machine has
+    that device; else the CPU, in the recorded precision unless that is float16 (which CPUs run
+    only slowly and with other kernels), then float32."""
+    from .models import default_device
+
+    build = recorded_build or {}
+    device, precision = build.get("device"), build.get("precision")
+    if device == "cuda" and default_device().type == "cuda":
+        return "cuda", precision
+    if device == "cuda" or device is None:
+        return "cpu", (precision if precision in ("float32", "bfloat16") else "float32") if precision else None
+    return "cpu", precision
+
+
 def load_evidence(path) -> dict:
     """Read and check an evidence.json; IdiaInputError (exit 2) for anything unusable."""
     p = Path(path)
@@ -239,10 +270,13 @@ def load_evidence(path) -> dict:
     return data
 
 
-def verify_evidence(evidence, photos, *, model=None, cache=None) -> VerifyOutcome:
+def verify_evidence(evidence, photos, *, model=None, cache=None, precision=None) -> VerifyOutcome:
     """Re-run the check recorded in ``evidence`` (a path or a loaded dict) on ``photos`` (paths,
     bytes or images) and compare. ``model`` overrides the recorded spec (e.g. a local copy); the
-    weights must still have the recorded fingerprint."""
+    weights and architecture config must still be the recorded ones. The check re-runs in the
+    recorded precision and device where this machine has them (``verify_setup``; ``precision``
+    overrides); a different precision or device is named in the messages (e.g. "made in float16 on
+    CUDA, verified in float32 on CPU") and the verdict is still compared."""
     from .images import load_photo
     from .models import IdiaModel, load_model
     from .runner import run_idia
@@ -284,14 +318,28 @@ def verify_evidence(evidence, photos, *, model=None, cache=None) -> VerifyOutcom
     if not outcome.hashes_match:
         return outcome
 
+    from .models import describe_difference
+
+    recorded_build = rep.get("model_build") if isinstance(rep.get("model_build"), dict) else {}
+    device, run_precision = verify_setup(recorded_build)
+    run_precision = precision or run_precision
     if model is None:
-        model = load_model(rep["model"])
+        model = load_model(rep["model"], device=device, precision=run_precision)
     elif not isinstance(model, IdiaModel):
-        model = load_model(model)
+        model = load_model(model, device=device, precision=run_precision)
     outcome.fingerprint_match = model.fingerprint == rep["fingerprint"]
     if not outcome.fingerprint_match:
-        messages.append(f"the model's weights differ: fingerprint {model.fingerprint}, recorded {rep['fingerprint']}")
-        return outcome
+        observed_build = model.build.to_dict() if model.build else {}
+        differences = describe_difference(recorded_build, observed_build)
+        same_model = bool(recorded_build) and all(
+            recorded_build.get(k) == observed_build.get(k) for k in ("weights", "config"))
+        if not same_model:
+            what = "; ".join(differences) or "the model differs"
+            messages.append(f"the model differs from the recorded one ({what}): fingerprint {model.fingerprint}, "
+                            f"recorded {rep['fingerprint']}")
+            return outcome
+        messages.append(f"same weights and architecture config, but {'; '.join(differences)} (fingerprint "
+                        f"{model.fingerprint}, recorded {rep['fingerprint']}); the verdict is compared all the same")
     ordered = [matched[h].pop(0) for h in recorded]
     result = run_idia(model, ordered, rep["true_name"], candidates=rep["candidates"], templates=rep["templates"],
                       tau=rep["tau"], seed=rep["seed"], name_mode=rep.get("name_mode", "mixed"),
@@ -316,7 +364,8 @@ def verify_evidence(evidence, photos, *, model=None, cache=None) -> VerifyOutcom
         messages.append(f"verdict differs: recorded {recorded_verdict}, now {outcome.observed}")
     outcome.reproduced = bool(verdict_same and majority_same and intact)
     if outcome.reproduced:
-        messages.insert(0, f"all {len(recorded)} photo hashes match, the model fingerprint matches, and the verdict "
+        fp_words = "the model fingerprint matches" if outcome.fingerprint_match else "the same weights and config ran"
+        messages.insert(0, f"all {len(recorded)} photo hashes match, {fp_words}, and the verdict "
                            f"({'member' if result.member else 'not a member'}, {result.correct_templates}/"
                            f"{result.n_templates} templates) reproduces")
     return outcome
@@ -373,7 +422,9 @@ def write_evaluation_report(out_dir, state: dict, files: dict | None = None) -> 
     parts.append("<h2>Significance for one person</h2><p>" + _e(state.get("null_hypothesis", "")) +
                  " Per-person values are in people.csv.</p>")
     parts.append("<h2>Run</h2>" + _kv(
-        [("model spec", model.get("spec")), ("weights fingerprint", model.get("fingerprint"))]
+        [("model spec", model.get("spec")),
+         ("fingerprint (weights + architecture config + precision)", model.get("fingerprint"))]
+        + _build_rows(model.get("build") or {})
         + [(f"config: {k}", v) for k, v in cfg.items()]
         + [("candidate pool", json.dumps(state.get("pool", {}))), ("templates", len(state.get("templates", [])))]
         + [("started", state.get("started")), ("elapsed (s)", state.get("elapsed_s"))]

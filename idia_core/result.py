@@ -37,6 +37,7 @@ class IdiaResult:
     user_names: tuple[str, ...] = ()
     duplicates_dropped: tuple[str, ...] = ()
     timings: dict = field(default_factory=dict)
+    model_build: dict = field(default_factory=dict)   # models.ModelBuild.to_dict(): weights, config, precision, notes
 
     # -- derived views (computed here once, read by every front end) ------------------------------
     @property
@@ -106,6 +107,7 @@ class IdiaResult:
             "true_name": self.true_name,
             "model": self.model_spec,
             "fingerprint": self.fingerprint,
+            "model_build": dict(self.model_build),
             "true_name_median_rank": self.true_name_median_rank,
             "true_name_top1_rate": self.true_name_top1_rate,
             "true_name_probability": self.true_name_probability,
