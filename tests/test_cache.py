@@ -87,3 +87,26 @@ def test_disk_cache_can_be_turned_off(monkeypatch, tmp_path):
 
     monkeypatch.setenv("IDIA_CACHE_DIR", "none")
     assert default_cache_dir() is None
+
+
+def test_two_builds_of_one_weights_file_never_share_cached_embeddings(tiny_model_dir, tmp_path):
+    """GELU and QuickGELU builds (and float16) of the same weights: each encodes its own prompts."""
+    from idia_core import load_model
+    from idia_core.runner import pool_text_embeddings
+
+    cache = TextEmbeddingCache(tmp_path / "builds")
+    templates, names = ("a photo of {0}.", "{0}"), ("Jane Doe", "Li Wei", "Ana Silva")
+    builds = [load_model(f"local-dir:{tiny_model_dir}"), load_model(f"local-dir:{tiny_model_dir}+quickgelu"),
+              load_model(f"local-dir:{tiny_model_dir}", precision="float16")]
+    assert len({b.fingerprint for b in builds}) == 3
+    embeddings = []
+    for model in builds:
+        clear_pool_memo()
+        before = model.texts_encoded
+        embeddings.append(pool_text_embeddings(model, templates, names, cache))
+        assert model.texts_encoded - before == len(templates) * len(names)   # nothing served from another build
+    assert np.abs(embeddings[0] - embeddings[1]).max() > 1e-3
+    clear_pool_memo()
+    before = builds[1].texts_encoded
+    again = pool_text_embeddings(builds[1], templates, names, cache)
+    assert builds[1].texts_encoded == before and np.array_equal(again, embeddings[1])

@@ -168,3 +168,42 @@ def test_verify_refuses_damaged_votes_and_verdict(tmp_path):
         with pytest.raises(_Err) as err:
             verify_evidence(broken, photos, model=model)
         assert err.value.code == "evidence_malformed"
+
+
+def test_bundle_records_the_build_and_verify_names_a_precision_difference(tiny_model_dir, photo_files, tmp_path):
+    """A check made in float16 records it; verify re-runs in float16 where it can, and names the
+    difference where it cannot (a bundle made on CUDA, verified on a machine without one)."""
+    import hashlib
+
+    import torch
+
+    from idia_core import load_model
+    from idia_core.reports import _canonical
+
+    spec = f"local-dir:{tiny_model_dir}"
+    half = load_model(spec, device="cpu", precision="float16")
+    result = run_idia(half, photo_files, "Jane Doe", n_candidates=25, seed=4)
+    data = json.loads(write_evidence_bundle(result, tmp_path / "b16")["json"].read_text())
+    build = data["reproduce"]["model_build"]
+    assert (build["precision"], build["device"], build["activation"]) == ("float16", "cpu", "GELU")
+    html = (tmp_path / "b16" / "evidence.html").read_text()
+    assert "float16 on CPU" in html and build["weights"] in html
+
+    same = verify_evidence(data, photo_files)                       # the recorded precision again
+    assert same.fingerprint_match and same.reproduced, same.summary()
+
+    other = verify_evidence(data, photo_files, precision="float32")
+    assert other.fingerprint_match is False
+    assert "made in float16 on CPU, verified in float32 on CPU" in other.summary()
+    assert "same weights and architecture config" in other.summary()
+
+    on_gpu = json.loads(json.dumps(data))                            # as if made on a GPU
+    on_gpu["reproduce"]["model_build"]["device"] = "cuda"
+    body = {k: v for k, v in on_gpu.items() if k != "content_sha256"}
+    on_gpu["content_sha256"] = hashlib.sha256(_canonical(body)).hexdigest()
+    out = verify_evidence(on_gpu, photo_files)
+    if torch.cuda.is_available():
+        assert out.fingerprint_match, out.summary()
+    else:
+        assert "made in float16 on CUDA, verified in float32 on CPU" in out.summary()
+        assert out.observed   # the check was re-run and compared, not refused
