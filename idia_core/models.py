@@ -302,6 +302,12 @@ class IdiaModel:
         return self.build.precision if self.build else str(next(self.model.parameters()).dtype).replace("torch.", "")
 
     @property
+    def weights_only_fingerprint(self) -> str | None:
+        """The fingerprint idia recorded before builds were fingerprinted (weights only), for
+        verifying older evidence bundles."""
+        return f"{self.parsed_spec.arch or 'clip'}-{self.build.weights}" if self.build else None
+
+    @property
     def notes(self) -> tuple[str, ...]:
         """Sentences the result must carry (e.g. an activation other than the trained one)."""
         return self.build.notes if self.build else ()

@@ -328,6 +328,10 @@ def verify_evidence(evidence, photos, *, model=None, cache=None, precision=None)
     elif not isinstance(model, IdiaModel):
         model = load_model(model, device=device, precision=run_precision)
     outcome.fingerprint_match = model.fingerprint == rep["fingerprint"]
+    if not recorded_build and model.weights_only_fingerprint == rep["fingerprint"]:
+        # a bundle from before builds were recorded: its fingerprint covered the weights only
+        outcome.fingerprint_match = True
+        messages.append("this bundle records the weights only (no activation or precision); the weights match")
     if not outcome.fingerprint_match:
         observed_build = model.build.to_dict() if model.build else {}
         differences = describe_difference(recorded_build, observed_build)

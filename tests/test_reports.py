@@ -207,3 +207,23 @@ def test_bundle_records_the_build_and_verify_names_a_precision_difference(tiny_m
     else:
         assert "made in float16 on CUDA, verified in float32 on CPU" in out.summary()
         assert out.observed   # the check was re-run and compared, not refused
+
+
+def test_bundle_from_before_builds_were_recorded_still_verifies(checked):
+    """Older bundles fingerprinted the weights alone (ARCH-<digest>); their weights still match."""
+    import hashlib
+
+    from idia_core.reports import _canonical
+
+    result, paths, photos = checked
+    data = json.loads(paths["json"].read_text())
+    build = data["reproduce"].pop("model_build")
+    data["reproduce"]["fingerprint"] = f"clip-{build['weights']}"
+    body = {k: v for k, v in data.items() if k != "content_sha256"}
+    data["content_sha256"] = hashlib.sha256(_canonical(body)).hexdigest()
+    out = verify_evidence(data, photos)
+    assert out.reproduced and out.fingerprint_match and "weights only" in out.summary()
+    data["reproduce"]["fingerprint"] = "clip-" + "0" * 24
+    body = {k: v for k, v in data.items() if k != "content_sha256"}
+    data["content_sha256"] = hashlib.sha256(_canonical(body)).hexdigest()
+    assert verify_evidence(data, photos).fingerprint_match is False
