@@ -55,6 +55,8 @@ def _add_check(sub) -> None:
     p.add_argument("--seed", default=0, help="seed of the distractor names (default 0)")
     p.add_argument("--templates", default="paper21", help="template set or .txt file (default paper21)")
     p.add_argument("--name-mode", default="mixed", choices=["mixed", "paper"], help="distractor style")
+    p.add_argument("--precision", choices=["float32", "float16", "bfloat16"],
+                   help="run the model in this precision (default: float16 on a GPU, float32 on a CPU)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--full", action="store_true", help="with --json: every vote and the whole pool")
     p.add_argument("--report", metavar="DIR", help="also write an evidence bundle (JSON + HTML) to DIR")
@@ -92,8 +94,13 @@ def cmd_check(args) -> int:
     extra = list(args.add_name)
     if args.names_file:
         extra += _read_names_file(args.names_file)
+    model = args.model
+    if args.precision:
+        from .models import load_model
+
+        model = load_model(args.model, precision=args.precision)
     result = run_idia(
-        args.model, args.photos, args.name, extra_names=extra, n_candidates=args.candidates,
+        model, args.photos, args.name, extra_names=extra, n_candidates=args.candidates,
         tau=args.tau, seed=args.seed, template_set=args.templates, name_mode=args.name_mode,
         progress=_stderr_progress if not args.json else None,
     )

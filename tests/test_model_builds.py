@@ -178,14 +178,21 @@ def test_weights_missing_a_parameter_are_refused_not_half_loaded(tmp_path):
     assert err.value.code == "model_load_failed" and "text_projection" in err.value.message
 
 
-def test_models_needing_other_packages_are_refused_at_parse_time():
+def test_models_needing_other_packages_are_refused_before_any_download(tmp_path):
+    """SigLIP's tokenizer comes from ``transformers``: refused when the spec is read; a hub repo or
+    folder whose config names a Hugging Face tokenizer, as soon as its config is read."""
     import importlib.util
 
     spec = "ViT-B-16-SigLIP:webli"
+    cfg = json.loads(json.dumps(TINY_MODEL_CFG))
+    folder = save_local_dir(build_open_clip(cfg, seed=2), cfg, tmp_path / "hf-tok")
+    with_tokenizer = dict(cfg, text_cfg=dict(cfg["text_cfg"], hf_tokenizer_name="timm/ViT-B-16-SigLIP"))
+    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": with_tokenizer}))
     if importlib.util.find_spec("transformers") is None:
-        with pytest.raises(IdiaInputError) as err:
-            parse_spec(spec)
-        assert err.value.code == "model_needs_packages" and "pip install transformers" in err.value.message
+        for make in (lambda: parse_spec(spec), lambda: load_model(f"local-dir:{folder}")):
+            with pytest.raises(IdiaInputError) as err:
+                make()
+            assert err.value.code == "model_needs_packages" and "pip install transformers" in err.value.message
     else:
         assert parse_spec(spec).kind == "pretrained"
 
