@@ -382,7 +382,10 @@ def load_model(spec: str | ModelSpec, device: str | torch.device | None = None,
                precision: str | None = None) -> IdiaModel:
     """Load (once per process) the model a spec names, built as its weights were trained, in
     ``precision`` (float32/float16/bfloat16; default float16 on CUDA, float32 elsewhere).
-    Raises IdiaInputError/ModelUnavailableError.
+    Raises IdiaInputError/ModelUnavailableError: ``model_not_cached`` (offline and not in the cache,
+    within a second or two), ``model_dir_no_weights`` (no weights file open_clip would read: every
+    spec but ``ARCH:random`` must load a checkpoint, strictly, so no parameter keeps its random
+    init), ``model_load_failed`` (e.g. a parameter missing from the file), ``model_needs_packages``.
 
     A slow load (a download, a large model's hashing) holds only its own spec's lock: other callers
     of other models, or of models already loaded, are served meanwhile."""
