@@ -61,7 +61,7 @@ _COMMANDS: list[tuple[str, re.Pattern]] = [(kind, re.compile(p + "$", _I)) for k
     ("clear_photos", r"(?:clear|remove|delete|forget|drop)(?: (?:the|all|my|all my|all the))? (?:photos|images|pictures|uploads)"),
     ("undo", r"(?:undo|undo (?:that|it|the last change|last change)|go back|revert(?: that| it)?|take (?:that|it) back)"),
     ("paper_settings", r"(?:(?:please )?(?:use|apply|switch to|go with|give me) )?(?:the )?(?:paper'?s?|paper’s|original)"
-                       r" (?:settings|setup|configuration|config|defaults)|(?:do it |set it up )?(?:the same |exactly )?"
+                       r" (?:settings|setup|configuration|config|defaults)|(?:do it |set it up )?(?:(?:the )?same |exactly )?"
                        r"(?:as|like) (?:in )?the paper"),
     ("ack", r"(?:thanks?(?: you)?(?: (?:so|very) much| a lot)?|thx|ty|ok(?:ay)?(?: thanks?(?: you)?)?|k|cool|great|nice"
             r"|got it|perfect|alright|all right|fine|awesome|cheers|sounds good|understood|i see|good|great thanks"
@@ -366,8 +366,9 @@ def _could_be_name(value: str, *, single_lowercase_ok: bool) -> bool:
         return False
     if not any(ch.isalpha() for ch in value):
         return len(value) <= 40 and not value.replace(" ", "").isdigit()
-    if len(words) == 1 and not single_lowercase_ok and not value[:1].isupper():
-        return False
+    if len(words) == 1 and not single_lowercase_ok and value[:1].islower() and \
+            all(ch.isalpha() or ch in "'’-." for ch in value):
+        return False   # "is it working?" — a lone everyday-looking word; odd characters go on to validation
     return True
 
 
