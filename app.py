@@ -172,12 +172,22 @@ def echo(message: dict, history: list):
     return gr.MultimodalTextbox(interactive=False), list(history or []) + pending
 
 
+def _content_text(message) -> str:
+    """A chat message's text, whether its content is a string or (as the browser sends it back)
+    a list of typed parts."""
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, list):
+        return "".join(p.get("text", "") if isinstance(p, dict) else (p if isinstance(p, str) else "")
+                       for p in content)
+    return content if isinstance(content, str) else ""
+
+
 def _without_echo(history: list, text: str, files) -> list:
     """The history as it was before ``echo`` added this message and its "Checking …" line."""
-    n = len(_user_messages(text, files)) + 1
-    tail = history[-n:] if len(history) >= n else []
-    if tail and tail[-1].get("role") == "assistant" and tail[-1].get("content") == C.say("echo_working"):
-        return history[:-n]
+    if len(history) >= 2 and isinstance(history[-1], dict) and isinstance(history[-2], dict) and \
+            history[-1].get("role") == "assistant" and _content_text(history[-1]) == C.say("echo_working") and \
+            history[-2].get("role") == "user" and _content_text(history[-2]).strip() == text:
+        return history[:-2]
     return history
 
 
