@@ -255,7 +255,12 @@ def _copy(state: ChatSession) -> ChatSession:
     return copy.deepcopy(state, {id(state.last_result): state.last_result})   # the live state is never touched
 
 
-NEAR_DUPLICATE_BITS = 6   # of 64 (pHash): re-encoded/resized copies measure 0-2, different renders 14+
+# Near-duplicate: both perceptual hashes (64 bits each) nearly equal. A photo re-encoded (JPEG q30-90)
+# or resized measures pHash 0-4, dHash 0; different sandbox renders of one person pHash 14+, and the
+# closest pair of distinct drawn test faces pHash 4, dHash 4 — so both must agree.
+MAX_SET_ASIDE_LINES = 5
+NEAR_DUPLICATE_PHASH_BITS = 4
+NEAR_DUPLICATE_DHASH_BITS = 2
 
 
 def _accept_photos(state: ChatSession, files, replies: list[Reply]) -> bool:
@@ -287,6 +292,9 @@ def _accept_photos(state: ChatSession, files, replies: list[Reply]) -> bool:
             say("photos_added", count=added, total=len(state.photos))
         if dropped:
             lines.append(say("photos_capped", max=limits.MAX_PHOTOS, dropped=dropped))
+        if len(set_aside) > MAX_SET_ASIDE_LINES:   # 17 copies of 3 photos: name a few, count the rest
+            set_aside = set_aside[:MAX_SET_ASIDE_LINES] + [
+                say("photos_more_set_aside", count=len(set_aside) - MAX_SET_ASIDE_LINES)]
         lines = set_aside + lines
         if set_aside:
             lines.append(say("photos_distinct_count", count=len(state.photos)))
@@ -296,16 +304,34 @@ def _accept_photos(state: ChatSession, files, replies: list[Reply]) -> bool:
 
 
 def _perceptual_hash(image) -> str:
-    """A 64-bit pHash (``imagehash``) as hex: equal for a photo and its re-encoded or resized copy."""
+    """'<pHash>/<dHash>' (64 bits each, hex, ``imagehash``): (nearly) equal for a photo and its
+    re-encoded or resized copy."""
     import imagehash   # scipy behind it: imported on the first upload, not at start-up
 
-    return str(imagehash.phash(image))
+    return f"{imagehash.phash(image)}/{imagehash.dhash(image)}"
+
+
+def _hash_distance(a: str, b: str) -> tuple[int, int] | None:
+    """(pHash, dHash) bit distances of two ``_perceptual_hash`` values; None if either is missing."""
+    import imagehash
+
+    if not a or not b or "/" not in a or "/" not in b:
+        return None
+    (pa, da), (pb, db) = a.split("/"), b.split("/")
+    return (int(imagehash.hex_to_hash(pa) - imagehash.hex_to_hash(pb)),
+            int(imagehash.hex_to_hash(da) - imagehash.hex_to_hash(db)))
+
+
+def _near_duplicate(a: str, b: str) -> int | None:
+    """The pHash distance when ``a`` and ``b`` look like the same photo, else None."""
+    d = _hash_distance(a, b)
+    if d is not None and d[0] <= NEAR_DUPLICATE_PHASH_BITS and d[1] <= NEAR_DUPLICATE_DHASH_BITS:
+        return d[0]
+    return None
 
 
 def _distinct_photos(kept: list[PhotoRef], new: list[PhotoRef]) -> tuple[list[PhotoRef], list[str]]:
     """The new photos that are not copies of a kept one (or of each other), and a line per copy."""
-    import imagehash
-
     seen = list(kept)
     out: list[PhotoRef] = []
     notes: list[str] = []
@@ -314,13 +340,9 @@ def _distinct_photos(kept: list[PhotoRef], new: list[PhotoRef]) -> tuple[list[Ph
         if same is not None:
             notes.append(say("photos_duplicate", label=ref.label, first=same.label))
             continue
-        near = None
-        if ref.phash:
-            h = imagehash.hex_to_hash(ref.phash)
-            near = next(((p, h - imagehash.hex_to_hash(p.phash)) for p in seen
-                         if p.phash and h - imagehash.hex_to_hash(p.phash) <= NEAR_DUPLICATE_BITS), None)
+        near = next(((p, d) for p in seen if (d := _near_duplicate(ref.phash, p.phash)) is not None), None)
         if near is not None:
-            notes.append(say("photos_near_duplicate", label=ref.label, first=near[0].label, distance=int(near[1])))
+            notes.append(say("photos_near_duplicate", label=ref.label, first=near[0].label, distance=near[1]))
             continue
         seen.append(ref)
         out.append(ref)

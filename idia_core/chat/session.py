@@ -29,7 +29,7 @@ class PhotoRef:
     path: str
     sha256: str
     label: str
-    phash: str = ""          # perceptual hash (hex), to flag the same photo re-encoded or resized
+    phash: str = ""          # perceptual hashes "pHash/dHash" (hex), to spot the same photo re-encoded or resized
 
 
 @dataclass(frozen=True)
