@@ -98,7 +98,9 @@ _PRONOUN = r"(?:this|that|it|she|he|they|these|those|this person|the person|thes
 _STRONG_CUES = [(re.compile(p + " ?", _I), explicit) for p, explicit in (
     (r"(?:my|his|her|their|the|its|the person'?s|the person’s) (?:full )?name is", True),
     (r"(?:name|the name|person|target) ?[:=]", True),
-    (r"(?:check|verify|look up|lookup)(?: for| the name| name)? ?:?", True),
+    (r"(?:name|the name)", True),
+    (r"(?:(?:i want to|i'd like to|i would like to|i wanna|can you|could you|would you|please) )?"
+     r"(?:check|verify|look up|lookup)(?: for| the name| name)? ?:?", True),
     (r"(?:is|does) " + _PRONOUN + r"(?: (?:photo|photos|person|picture|pictures))?(?: (?:show|depict|of))?(?: be)?", False),
     (r"are (?:these|those|they)(?: (?:photos|pictures|images))?(?: of)?", False),
     (r"(?:could|might|would|can|may) (?:this|it|that|these|they|she|he) be", False),
@@ -111,15 +113,14 @@ _WEAK_CUES = [re.compile(p + " ", _I) for p in (
     r"(?:i am|i'm|i’m|im|me,? i am|call me|try|test|maybe|perhaps|what about|how about)",
     r"(?:is|was|has)",   # "is Jane Doe in the training data?" (needs a training-data tail, below)
 )]
-_TRAINING_TAILS = (
-    " in the training data", " in the training set", " in training data", " in training", " in the data",
-    " in the dataset", " in the data set", " in the model", " in laion", " in there", " in it",
-    " in the sandbox", " known to the model", " known", " a member", " seen by the model", " in clip",
-    " in the training data of this model", " in its training data",
+_TRAINING_TAILS = tuple(f" in {owner}{what}" for owner in ("the ", "your ", "its ", "their ", "this model's ", "")
+                        for what in ("training data", "training set", "training", "data", "dataset", "data set",
+                                     "model", "sandbox")) + (
+    " in laion", " in there", " in it", " in clip", " known to the model", " known", " a member",
+    " seen by the model", " in the training data of this model",
 )
-_POLITE_TAILS = (" please", " pls", " thanks", " thank you", " for me", " now", " then")
-_POLITE_HEADS = ("please ", "pls ", "can you ", "could you ", "would you ", "ok ", "okay ", "so ", "and ", "now ",
-                 "hi ", "hey ", "hello ")
+_POLITE_TAILS = (" please", " pls", " thanks", " thank you", " for me", " now", " then", " or not", " right")
+_POLITE_HEADS = ("please", "pls", "ok", "okay", "so", "and", "now", "hi", "hey", "hello", "well", "yes", "right")
 _PARTICLES = frozenset(
     "van von de der den del della dei di da das dos du la le lo bin binti bint ibn ben bat al el ter ten zu y e "
     "st st. mac mc abu ap ó o d' dela degli".split())
@@ -201,12 +202,12 @@ def parse(text: str | None, *, expecting_name: bool = False) -> Intent:
 
 # -- helpers (each linear in the message length) ----------------------------------------------------
 def _strip_polite(core: str) -> str:
-    for _ in range(3):   # "ok so please check …"
-        low = core[:12].lower()
-        head = next((h for h in _POLITE_HEADS if low.startswith(h) and len(core) > len(h)), None)
-        if head is None:
+    for _ in range(3):   # "ok so please check …", "hello, I am …"
+        first = core[:12].split(" ", 1)[0]
+        word = first.rstrip(",!.").lower()
+        if word not in _POLITE_HEADS or len(first) >= len(core):
             break
-        core = core[len(head):].lstrip(_END_PUNCT).strip() or core
+        core = core[len(first):].lstrip(_END_PUNCT).strip()
     return core
 
 
@@ -307,6 +308,11 @@ def _named(core: str, expecting_name: bool) -> Intent | None:
                 continue
             if looks_like_name(value, single_ok=True):
                 return Intent("name", value=value)
+    at = core.lower().find("my name is ")   # "is this me? my name is Jane Doe"
+    if at > 0:
+        value = _clean_value(core[at + len("my name is "):])
+        if _could_be_name(value, single_lowercase_ok=True):
+            return Intent("name", value=value)
     head, tail = _split_name_and_question(core)
     if head and looks_like_name(head, single_ok=expecting_name):
         return Intent("name", value=head)
@@ -336,7 +342,7 @@ def _clean_value(text: str, *, tails: bool = True) -> str:
 
 
 _QUESTION_AFTER_NAME = frozenset("is does did do was has can could would are she he they her him them known know "
-                                 "model training data member in check".split())
+                                 "model training data member in check how what why which where please".split())
 
 
 def _split_name_and_question(core: str) -> tuple[str | None, str]:
