@@ -158,20 +158,61 @@ def _model_line(spec: str) -> str:
 
 
 # -- event handlers ------------------------------------------------------------------------------
+BOX_PLACEHOLDER = f"Drop 3–{limits.MAX_PHOTOS} photos of one person, then ask: Is this Jane Doe?"
+
+
+def echo(message: dict, history: list):
+    """At once, before the turn is queued: the user's message and a "Checking …" line in the chat;
+    the box keeps the text, greyed, until the turn's reply arrives (so nothing typed is lost)."""
+    message = message or {}
+    text, files = (message.get("text") or "").strip(), _file_paths(message.get("files"))
+    if not text and not files:
+        return gr.skip(), gr.skip()
+    pending = _user_messages(text, files) + [{"role": "assistant", "content": C.say("echo_working")}]
+    return gr.MultimodalTextbox(interactive=False), list(history or []) + pending
+
+
+def _content_text(message) -> str:
+    """A chat message's text, whether its content is a string or (as the browser sends it back)
+    a list of typed parts."""
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, list):
+        return "".join(p.get("text", "") if isinstance(p, dict) else (p if isinstance(p, str) else "")
+                       for p in content)
+    return content if isinstance(content, str) else ""
+
+
+def _without_echo(history: list, text: str, files) -> list:
+    """The history as it was before ``echo`` added this message and its "Checking …" line."""
+    if len(history) >= 2 and isinstance(history[-1], dict) and isinstance(history[-2], dict) and \
+            history[-1].get("role") == "assistant" and _content_text(history[-1]) == C.say("echo_working") and \
+            history[-2].get("role") == "user" and _content_text(history[-2]).strip() == text:
+        return history[:-2]
+    return history
+
+
 @gpu
 def chat(message: dict, history: list, state, request: gr.Request, progress=gr.Progress()):
-    """The chat endpoint: one message (text + files) in the session, replies out."""
+    """The chat endpoint: one message (text + files) in the session, replies out. A message that
+    arrives while this session's previous turn runs is kept and answered right after it."""
     state = state if isinstance(state, C.ChatSession) else C.new_session()
     message = message or {}
     text, files = (message.get("text") or "").strip(), _file_paths(message.get("files"))
     sid = getattr(request, "session_hash", None) or "anonymous"
     SESSION_FILES.claim(sid, files)
     SESSION_FILES.claim_folder(sid, state.workdir)
-    turn = C.handle(C.UserMessage(text, files), state, progress=_progress_adapter(progress),
-                    base_url=_base_url(request))
-    SESSION_FILES.claim_folder(sid, turn.state.workdir)
-    history = list(history or []) + _user_messages(text, files) + _history_messages(turn.replies)
-    return (gr.MultimodalTextbox(value=None),) + _outputs(turn.state, history)
+    history = _without_echo(list(history or []), text, files)
+    box = gr.MultimodalTextbox(value=None, interactive=True, placeholder=BOX_PLACEHOLDER)
+    sent = C.UserMessage(text, files)
+    turns = C.handle_in_order(sid, sent, state, progress=_progress_adapter(progress), base_url=_base_url(request))
+    if not turns:   # kept: the running turn answers it (and its reply replaces this whole history)
+        history += _user_messages(text, files) + _history_messages([C.busy_reply(sent)])
+        return (box, history) + (gr.skip(),) * (len(_outputs(state, history)) - 1)
+    for msg, turn in turns:
+        SESSION_FILES.claim(sid, msg.files)
+        SESSION_FILES.claim_folder(sid, turn.state.workdir)
+        history += _user_messages(msg.text, msg.files) + _history_messages(turn.replies)
+    return (box,) + _outputs(turns[-1][1].state, history)
 
 
 def command(text: str):
@@ -256,7 +297,7 @@ def build_app() -> gr.Blocks:
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(label="idia", height=620, elem_id="chat", buttons=["copy"])
                 box = gr.MultimodalTextbox(
-                    placeholder=f"Drop 3–{limits.MAX_PHOTOS} photos of one person, then ask: Is this Jane Doe?",
+                    placeholder=BOX_PLACEHOLDER,
                     file_types=["image"], file_count="multiple", show_label=False, elem_id="box",
                 )
                 with gr.Row():
@@ -294,8 +335,10 @@ def build_app() -> gr.Blocks:
 
         views = [chatbot, state, top_plot, votes_plot, gallery, summary, model_line,
                  model_dd, tau_in, pool_in, seed_in, tset_in, mode_in]
-        box.submit(chat, [box, chatbot, state], [box] + views, api_name="chat",
-                   concurrency_limit=COMPUTE_LIMIT, concurrency_id="compute")
+        box.submit(echo, [box, chatbot], [box, chatbot], queue=False, api_name=False).then(
+            chat, [box, chatbot, state], [box] + views, api_name="chat",
+            concurrency_limit=COMPUTE_LIMIT, concurrency_id="compute").then(
+            lambda: gr.MultimodalTextbox(interactive=True), None, box, queue=False, api_name=False)  # even after an error
         for btn, text in ((share_btn, "share"), (report_btn, "report"), (why_btn, "why?"), (reset_btn, "reset")):
             btn.click(command(text), [chatbot, state], views, api_name=False,
                       concurrency_limit=COMPUTE_LIMIT, concurrency_id="compute")

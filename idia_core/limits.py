@@ -7,6 +7,7 @@ MAX_FILE_BYTES = 25 * 1024 * 1024     # one uploaded photo
 MAX_PIXELS = 40_000_000   # width * height, checked from the header before decoding (bombs)
 MIN_SIDE = 16             # smaller images carry no face worth testing
 MAX_NAME_LENGTH = 200     # characters, after normalisation
+MAX_MESSAGE_CHARS = 100_000   # one chat message (a pasted list of 5000 names fits); longer: a clear reply
 MAX_USER_NAMES = 5000     # names a user may add to the pool
 MIN_POOL = 2              # the target and at least one competitor
 MAX_POOL = 5000           # candidate names in one pool

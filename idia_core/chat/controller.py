@@ -12,8 +12,10 @@ the whole conversation is testable without a browser. Rules the controller keeps
 from __future__ import annotations
 
 import copy
+import difflib
 import os
 import threading
+from collections import deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from string import Template
@@ -170,9 +172,10 @@ def handle(message: UserMessage, state: ChatSession, *, progress: Progress | Non
     state = _copy(state)
     replies: list[Reply] = []
     photos_changed = False
+    expecting_name, state.awaiting_name = state.awaiting_name, False
     if message.files:
         photos_changed = _accept_photos(state, message.files, replies)
-    intent = parse(message.text)
+    intent = parse(message.text, expecting_name=expecting_name)
     handler = _HANDLERS.get(intent.kind, _on_unknown)
     if intent.kind == "unknown" and photos_changed:
         handler = _on_none
@@ -183,14 +186,88 @@ def handle(message: UserMessage, state: ChatSession, *, progress: Progress | Non
     return Turn(state, replies)
 
 
+class TurnGate:
+    """One turn at a time per session; messages that arrive while a turn runs are kept, in order,
+    and answered by that turn after its own (so none is lost, and none runs on stale state)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pending: dict[str, deque] = {}
+
+    def begin(self, key: str, message: UserMessage) -> bool:
+        """True: run now. False: a turn of this session is running; the message is kept for it."""
+        with self._lock:
+            if key in self._pending:
+                self._pending[key].append(message)
+                return False
+            self._pending[key] = deque()
+            return True
+
+    def next_or_end(self, key: str) -> UserMessage | None:
+        """The next kept message, or None (and the session is idle again)."""
+        with self._lock:
+            queue = self._pending.get(key)
+            if queue:
+                return queue.popleft()
+            self._pending.pop(key, None)
+            return None
+
+    def abandon(self, key: str) -> None:
+        with self._lock:
+            self._pending.pop(key, None)
+
+    def busy(self, key: str) -> bool:
+        with self._lock:
+            return key in self._pending
+
+
+TURNS = TurnGate()
+
+
+def handle_in_order(key: str, message: UserMessage, state: ChatSession, *, gate: TurnGate = TURNS,
+                    **kwargs) -> list[tuple[UserMessage, Turn]]:
+    """Run this message's turn, then every message the same session (``key``) sent meanwhile, in
+    order, each on the state the previous one left. Returns ``[]`` when another turn of the session
+    is running: the message is kept and that turn answers it."""
+    if not gate.begin(key, message):
+        return []
+    done: list[tuple[UserMessage, Turn]] = []
+    try:
+        while message is not None:
+            turn = handle(message, state, **kwargs)
+            done.append((message, turn))
+            state = turn.state
+            message = gate.next_or_end(key)
+    except BaseException:
+        gate.abandon(key)
+        raise
+    return done
+
+
+def busy_reply(message: UserMessage) -> Reply:
+    text = " ".join((message.text or "").split())
+    preview = (text[:60] + "…" if len(text) > 60 else text) or f"{len(message.files)} photo(s)"
+    return Reply(say("busy_kept", preview=preview), kind="info")
+
+
 def _copy(state: ChatSession) -> ChatSession:
     """A copy the turn may change; the result (frozen, large arrays) is shared, not copied."""
     return copy.deepcopy(state, {id(state.last_result): state.last_result})   # the live state is never touched
 
 
+# Near-duplicate: both perceptual hashes (64 bits each) nearly equal. A photo re-encoded (JPEG q30-90)
+# or resized measures pHash 0-4, dHash 0; different sandbox renders of one person pHash 14+, and the
+# closest pair of distinct drawn test faces pHash 4, dHash 4 — so both must agree.
+MAX_SET_ASIDE_LINES = 5
+NEAR_DUPLICATE_PHASH_BITS = 4
+NEAR_DUPLICATE_DHASH_BITS = 2
+
+
 def _accept_photos(state: ChatSession, files, replies: list[Reply]) -> bool:
     """Decode each upload once to check it; keep references to the good ones. A new upload after a
-    check of the current photos starts a new set (a new person, or the share-link's photos)."""
+    check of the current photos starts a new set (a new person, or the share-link's photos).
+    Photos are counted by content: an identical file (SHA-256) or the same picture re-encoded or
+    resized (perceptual hash) is named and set aside, so the minimum applies to distinct photos."""
     accepted: list[PhotoRef] = []
     lines: list[str] = []
     for path in files:
@@ -200,12 +277,13 @@ def _accept_photos(state: ChatSession, files, replies: list[Reply]) -> bool:
         except IdiaInputError as err:
             lines.append(say("photos_rejected", label=label, reason=err.message))
             continue
-        accepted.append(PhotoRef(path=str(path), sha256=photo.sha256, label=label))
+        accepted.append(PhotoRef(path=str(path), sha256=photo.sha256, label=label, phash=_perceptual_hash(photo.image)))
     if accepted:
         replace_set = bool(state.photos) and state.last_result is not None and \
             state.last_run_key is not None and state.last_run_key[3] == tuple(p.sha256 for p in state.photos)
         old = len(state.photos)
         base = [] if replace_set else list(state.photos)
+        accepted, set_aside = _distinct_photos(base, accepted)
         room = limits.MAX_PHOTOS - len(base)
         dropped = max(0, len(accepted) - room)
         state.photos = base + accepted[:room]
@@ -214,9 +292,61 @@ def _accept_photos(state: ChatSession, files, replies: list[Reply]) -> bool:
             say("photos_added", count=added, total=len(state.photos))
         if dropped:
             lines.append(say("photos_capped", max=limits.MAX_PHOTOS, dropped=dropped))
+        if len(set_aside) > MAX_SET_ASIDE_LINES:   # 17 copies of 3 photos: name a few, count the rest
+            set_aside = set_aside[:MAX_SET_ASIDE_LINES] + [
+                say("photos_more_set_aside", count=len(set_aside) - MAX_SET_ASIDE_LINES)]
+        lines = set_aside + lines
+        if set_aside:
+            lines.append(say("photos_distinct_count", count=len(state.photos)))
         lines.insert(0, head)
     replies.append(Reply("\n\n".join(lines), kind="info" if accepted else "error"))
     return bool(accepted)
+
+
+def _perceptual_hash(image) -> str:
+    """'<pHash>/<dHash>' (64 bits each, hex, ``imagehash``): (nearly) equal for a photo and its
+    re-encoded or resized copy."""
+    import imagehash   # scipy behind it: imported on the first upload, not at start-up
+
+    return f"{imagehash.phash(image)}/{imagehash.dhash(image)}"
+
+
+def _hash_distance(a: str, b: str) -> tuple[int, int] | None:
+    """(pHash, dHash) bit distances of two ``_perceptual_hash`` values; None if either is missing."""
+    import imagehash
+
+    if not a or not b or "/" not in a or "/" not in b:
+        return None
+    (pa, da), (pb, db) = a.split("/"), b.split("/")
+    return (int(imagehash.hex_to_hash(pa) - imagehash.hex_to_hash(pb)),
+            int(imagehash.hex_to_hash(da) - imagehash.hex_to_hash(db)))
+
+
+def _near_duplicate(a: str, b: str) -> int | None:
+    """The pHash distance when ``a`` and ``b`` look like the same photo, else None."""
+    d = _hash_distance(a, b)
+    if d is not None and d[0] <= NEAR_DUPLICATE_PHASH_BITS and d[1] <= NEAR_DUPLICATE_DHASH_BITS:
+        return d[0]
+    return None
+
+
+def _distinct_photos(kept: list[PhotoRef], new: list[PhotoRef]) -> tuple[list[PhotoRef], list[str]]:
+    """The new photos that are not copies of a kept one (or of each other), and a line per copy."""
+    seen = list(kept)
+    out: list[PhotoRef] = []
+    notes: list[str] = []
+    for ref in new:
+        same = next((p for p in seen if p.sha256 == ref.sha256), None)
+        if same is not None:
+            notes.append(say("photos_duplicate", label=ref.label, first=same.label))
+            continue
+        near = next(((p, d) for p in seen if (d := _near_duplicate(ref.phash, p.phash)) is not None), None)
+        if near is not None:
+            notes.append(say("photos_near_duplicate", label=ref.label, first=near[0].label, distance=near[1]))
+            continue
+        seen.append(ref)
+        out.append(ref)
+    return out, notes
 
 
 def _maybe_run(state: ChatSession, replies: list[Reply], progress, *, explicit: bool) -> ChatSession:
@@ -225,6 +355,7 @@ def _maybe_run(state: ChatSession, replies: list[Reply], progress, *, explicit: 
     if not state.name:
         if state.photos:
             replies.append(Reply(say("ask_name"), kind="info"))
+            state.awaiting_name = True
         return state
     if len(state.photos) < limits.MIN_PHOTOS or len(state.photos) > limits.MAX_PHOTOS:
         if not state.photos:
@@ -335,8 +466,118 @@ def _on_none(intent: Intent, state: ChatSession, replies, *, progress, photos_ch
 
 
 def _on_unknown(intent, state, replies, **_):
-    replies.append(Reply(say("unknown"), kind="help"))
+    suggestion = closest_command(intent.value or "")
+    replies.append(Reply(say("did_you_mean", suggestion=suggestion) if suggestion else say("unknown"), kind="help"))
     return state
+
+
+# What "did you mean" can offer: a command's first word (the rest of the message is kept) and
+# whole example commands.
+COMMAND_WORDS = ("tau", "seed", "model", "templates", "help", "report", "share", "reset", "settings", "undo",
+                 "compare", "add", "remove", "check", "explain", "why", "stricter", "looser", "status")
+COMMAND_EXAMPLES = (
+    "help", "tau 3", "seed 7", "use 500 names", "why?", "report", "share", "reset", "settings", "clear photos",
+    "undo", "make it stricter", "make it looser", "use the paper's settings", "paper templates", "paper names",
+    "what is tau?", "what does p mean?", "how many photos do I need?", "what is the sandbox?",
+    "what happens to my photos?", "who made the method?", "how sure is the verdict?", "my name is Jane Doe",
+    "is this Jane Doe?", "check Jane Doe", "add Jane Dow, Janet Doe", "compare models sandbox, ViT-B-32:openai",
+)
+
+
+def closest_command(text: str) -> str | None:
+    """The known command closest to a message (``difflib``), e.g. 'tua 3' → 'tau 3'; None when
+    nothing is close. Only short messages are compared (difflib is quadratic)."""
+    text = " ".join(text.split())
+    if not text or len(text) > 60:
+        return None
+    first, _, rest = text.partition(" ")
+    word = difflib.get_close_matches(first.lower(), COMMAND_WORDS, n=1, cutoff=0.7)
+    if word and word[0] != first.lower() and rest:
+        return f"{word[0]} {rest}"
+    whole = difflib.get_close_matches(text.lower(), [c.lower() for c in COMMAND_EXAMPLES], n=1, cutoff=0.6)
+    if whole:
+        return next(c for c in COMMAND_EXAMPLES if c.lower() == whole[0])
+    if word:
+        return word[0] if not rest else f"{word[0]} {rest}"
+    return None
+
+
+def _on_too_long(intent, state, replies, **_):
+    replies.append(Reply(say("message_too_long", length=intent.value, max=limits.MAX_MESSAGE_CHARS), kind="error"))
+    return state
+
+
+def _on_ack(intent, state, replies, **_):
+    replies.append(Reply(say("ack"), kind="info"))
+    return state
+
+
+def _on_who_is_this(intent, state, replies, **_):
+    replies.append(Reply(say("who_is_this"), kind="info"))
+    state.awaiting_name = True
+    return state
+
+
+def _on_question(intent, state, replies, **_):
+    s = state.settings
+    replies.append(Reply(say(f"answer_{intent.value}", T=len(load_templates(s.template_set)), tau=s.tau,
+                             N=s.n_candidates, min=limits.MIN_PHOTOS, max=limits.MAX_PHOTOS), kind="help"))
+    return state
+
+
+def _describe_changes(old: IdiaSettings, new: IdiaSettings) -> str:
+    parts = [f"{SETTING_LABELS[f].replace('The ', '')} {getattr(old, f)} → **{getattr(new, f)}**"
+             for f in SETTING_LABELS if getattr(old, f) != getattr(new, f)]
+    return "; ".join(parts) or say("changes_none")
+
+
+def _apply_settings(state: ChatSession, new: IdiaSettings) -> None:
+    """Switch to new settings, remembering the old ones for "undo" (a bounded history)."""
+    if new != state.settings:
+        state.settings_history = (state.settings_history + [state.settings])[-MAX_UNDO:]
+        state.settings = new
+
+
+MAX_UNDO = 20
+
+
+def _on_undo(intent, state, replies, *, progress, **_):
+    if not state.settings_history:
+        replies.append(Reply(say("undo_nothing"), kind="info"))
+        return state
+    previous = state.settings_history[-1]
+    replies.append(Reply(say("undo_done", changes=_describe_changes(state.settings, previous)), kind="info"))
+    state.settings_history = state.settings_history[:-1]
+    state.settings = previous
+    return _maybe_run(state, replies, progress, explicit=False)
+
+
+def _on_adjust(intent, state, replies, *, progress, **_):
+    step = 1 if intent.value == "+1" else -1
+    n_templates = len(load_templates(state.settings.template_set))
+    new_tau = state.settings.tau + step
+    if not limits.TAU_MIN <= new_tau <= n_templates:
+        which = "strictest" if step > 0 else "loosest"
+        replies.append(Reply(say("adjust_limit", tau=state.settings.tau, which=which, T=n_templates), kind="error"))
+        return state
+    return _on_set(Intent("set", value=str(new_tau), setting="tau"), state, replies, progress=progress)
+
+
+PAPER_SETTINGS = dict(template_set="paper21", name_mode="paper", tau=1, n_candidates=1000)
+
+
+def _on_paper_settings(intent, state, replies, *, progress, **_):
+    try:
+        new = replace(state.settings, **PAPER_SETTINGS).validated()
+    except IdiaInputError as err:
+        replies.append(Reply(err.message, kind="error"))
+        return state
+    if new == state.settings:
+        replies.append(Reply(say("paper_settings_same"), kind="info"))
+        return state
+    replies.append(Reply(say("paper_settings_done", changes=_describe_changes(state.settings, new)), kind="info"))
+    _apply_settings(state, new)
+    return _maybe_run(state, replies, progress, explicit=False)
 
 
 def _on_help(intent, state, replies, **_):
@@ -379,9 +620,44 @@ def _on_name(intent, state, replies, *, progress, **_):
     except IdiaInputError as err:
         replies.append(Reply(err.message, kind="error"))
         return state
+    hint = spelling_hint(name, state)
+    if hint:
+        replies.append(Reply(hint, kind="info"))
     state.name = name
     state.added_names = [n for n in state.added_names if name_key(n) != name_key(name)]
     return _maybe_run(state, replies, progress, explicit=True)
+
+
+def spelling_hint(name: str, state: ChatSession) -> str | None:
+    """When ``name`` differs from a known name only in accents or case ('emile loiseau' vs
+    'Émile Loiseau'), say so: to the model they are different strings. Known names: the names
+    the user added, the last check's pool and, on the sandbox model, the world's people."""
+    key = name_key(name)
+    sources = [("spelling_where_added", state.added_names)]
+    if state.last_result is not None:
+        sources.append(("spelling_where_pool", state.last_result.candidates))
+    if state.settings.model == "sandbox":
+        sources.append(("spelling_where_sandbox", _sandbox_names()))
+    for where, names in sources:
+        for known in names:
+            if known != name and name_key(known) == key:
+                return say("spelling_hint", where=say(where), known=known, typed=name)
+    return None
+
+
+def _sandbox_names() -> tuple[str, ...]:
+    global _SANDBOX_NAMES
+    if _SANDBOX_NAMES is None:
+        try:
+            from ..sandbox.world import load_world
+
+            _SANDBOX_NAMES = tuple(load_world().names)
+        except (OSError, ValueError, KeyError):   # no world file in this checkout: no hint
+            _SANDBOX_NAMES = ()
+    return _SANDBOX_NAMES
+
+
+_SANDBOX_NAMES: tuple[str, ...] | None = None
 
 
 def _on_add_names(intent, state, replies, *, progress, **_):
@@ -457,7 +733,7 @@ def _on_set(intent, state, replies, *, progress, **_):
     else:
         text = say("setting_changed", label=label, new=new_value, old=old_value)
     replies.append(Reply(text, kind="info"))
-    state.settings = new_settings
+    _apply_settings(state, new_settings)
     return _maybe_run(state, replies, progress, explicit=False)
 
 
@@ -587,6 +863,8 @@ _HANDLERS = {
     "clear_photos": _on_clear_photos, "name": _on_name, "add_names": _on_add_names,
     "remove_names": _on_remove_names, "set": _on_set, "explain": _on_explain, "report": _on_report,
     "share": _on_share, "compare": _on_compare, "open_link": _on_open_link,
+    "too_long": _on_too_long, "ack": _on_ack, "who_is_this": _on_who_is_this, "question": _on_question,
+    "undo": _on_undo, "adjust": _on_adjust, "paper_settings": _on_paper_settings,
 }
 
 

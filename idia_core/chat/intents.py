@@ -1,9 +1,18 @@
 """Parse one chat message's text into an ``Intent``.
 
-Deliberately small and rule-based: the app must answer the same message the same way every time,
-offline, and a wrong guess about a name is worse than asking. Parsing only recognises the shape of
-a request; validating its values (a name, tau, a model spec) is the core's job, so every front end
+Deliberately rule-based: the app must answer the same message the same way every time, offline,
+and a wrong guess about a name is worse than asking. Parsing only recognises the shape of a
+request; validating its values (a name, tau, a model spec) is the core's job, so every front end
 gives the same message for the same mistake.
+
+Linear time on any input (a public server parses strangers' text while holding the GIL): the
+message is capped (``limits.MAX_MESSAGE_CHARS``), white space is folded once, and every pattern
+is an anchored prefix of literal words followed by a plain ``[^ ]+`` or nothing — the value is then
+cut out with string slicing, never with a lazy group followed by an optional tail (``.*?\\s*\\??$``
+is quadratic on a long run of spaces or question marks). Names are recognised by their shape
+(words of letters, apostrophes, hyphens, particles such as "van", "de", "bin"), never by a list of
+known names; a short list of everyday words that never make a name keeps "try again with 20
+photos" or "who is this?" from being taken for one.
 """
 from __future__ import annotations
 
@@ -11,20 +20,23 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from .. import limits
 from ..names import parse_name_list
 
 KINDS = (
     "none", "help", "reset", "share", "report", "explain", "compare", "status", "clear_photos",
     "name", "add_names", "remove_names", "set", "open_link", "unknown",
+    "too_long", "ack", "who_is_this", "question", "undo", "paper_settings", "adjust",
 )
 SETTING_FIELDS = ("tau", "n_candidates", "seed", "model", "template_set", "name_mode")
+QUESTION_TOPICS = ("tau", "p", "sure", "photos", "sandbox", "privacy", "method")
 
 
 @dataclass(frozen=True)
 class Intent:
     """What a message asks for. ``kind`` is one of ``KINDS``; ``value`` holds the raw text the
-    request carries (a name, a setting's value); ``items`` a list (names, model specs);
-    ``setting`` the settings field for ``kind == "set"``."""
+    request carries (a name, a setting's value, a question's topic, ``+1``/``-1`` for ``adjust``);
+    ``items`` a list (names, model specs); ``setting`` the settings field for ``set``/``adjust``."""
 
     kind: str
     value: str | None = None
@@ -32,86 +44,409 @@ class Intent:
     setting: str | None = None
 
 
-_F = re.IGNORECASE | re.DOTALL
-_VERB = r"(?:\s*(?:=|:|to|is)\s*|\s+)"
-_PATTERNS: list[tuple[str, re.Pattern]] = [
-    ("help", re.compile(r"^(?:help|\?|commands|what can you do\??|how does (?:this|it) work\??|menu)[.!]*$", _F)),
-    ("reset", re.compile(r"^(?:reset|start over|restart|new session|clear all|forget everything)[.!]*$", _F)),
-    ("share", re.compile(r"^(?:share(?: (?:it|this|a link|the link|link))?|(?:get |give me )?(?:a )?(?:share )?link|permalink)[.!]*$", _F)),
-    ("report", re.compile(r"^(?:(?:download|get|make|export)(?: (?:a|the))? )?(?:report|evidence(?: bundle)?|json|html)(?: please)?[.!]*$", _F)),
-    ("explain", re.compile(r"^(?:why\??|why not\??|explain(?: (?:it|this|that|more))?|details?|more details|how come\??|per[- ]template|show (?:the )?(?:templates|votes))[.!?]*$", _F)),
-    ("status", re.compile(r"^(?:status|settings|show settings|current settings|which model\??|what model\??)[.!?]*$", _F)),
-    ("clear_photos", re.compile(r"^(?:clear|remove|delete|forget|drop)(?: (?:the|all|my))? (?:photos|images|pictures|uploads)[.!]*$", _F)),
-]
-_LINK = re.compile(r"^(?:open\s+)?\S*?\?(?P<query>(?:\S*&)?idia=\S*)$", _F)
-_COMPARE = re.compile(r"^compare(?:\s+(?:models?|with|on|against))?\s*:?\s*(?P<rest>.+)$", _F)
-_ADD = re.compile(r"^(?:add|include|also (?:try|consider|include)|candidates?\s*:)\s*(?:(?:the\s+)?names?\s*:?\s*)?(?P<rest>.*)$", _F)
-_REMOVE = re.compile(r"^(?:remove|drop|delete|exclude)\s*(?:(?:the\s+)?names?\s*:?\s*)?(?P<rest>.*)$", _F)
-_NAME = [
-    re.compile(r"^(?:is|does)\s+(?:this|that|it|she|he|they|these|those)\s+(?:photo\s+|photos\s+|person\s+|picture\s+|pictures\s+)?(?:show\s+|depict\s+|of\s+)?(?:be\s+)?(?P<name>.*?)\s*\??$", _F),
-    re.compile(r"^(?:are\s+(?:these|those|they)(?:\s+photos)?(?:\s+of)?)\s+(?P<name>.*?)\s*\??$", _F),
-    re.compile(r"^(?:check|test|try|verify|look up|lookup)(?:\s+(?:for|the\s+name|name))?\s*:?\s*(?P<name>.*?)\s*[.!?]*$", _F),
-    re.compile(r"^(?:name|the name|person|who)\s*(?::|=|is)\s*(?P<name>.*?)\s*[.!]*$", _F),
-    re.compile(r"^(?:this|that|it|these|they)\s*(?:is|are|'s|’s)\s+(?:photos?\s+of\s+)?(?P<name>.*?)\s*[.!]*$", _F),
-    re.compile(r"^(?:it's|it’s|this's)\s+(?P<name>.*?)\s*[.!]*$", _F),
-    re.compile(r"^(?:does|did)\s+(?:the\s+model|it|clip|this\s+model)\s+(?:know|see|recogni[sz]e)\s+(?P<name>.*?)\s*\??$", _F),
-]
-_SETTINGS = [
-    ("tau", re.compile(rf"^(?:set\s+)?(?:tau|τ|threshold){_VERB}(?P<v>\S+)$", _F)),
-    ("n_candidates", re.compile(rf"^(?:set\s+)?(?:pool(?:\s+size)?|n_candidates|candidates|pool of){_VERB}(?P<v>\S+)(?:\s+names)?$", _F)),
-    ("n_candidates", re.compile(r"^(?:use\s+|with\s+)?(?:a\s+pool\s+of\s+)?(?P<v>[-+]?[\d_,.]+(?:e\d+)?)\s+(?:candidate\s+)?(?:names|candidates)$", _F)),
-    ("seed", re.compile(rf"^(?:set\s+)?(?:the\s+)?seed{_VERB}(?P<v>\S+)$", _F)),
-    ("model", re.compile(rf"^(?:set\s+|use\s+|switch\s+to\s+|change\s+)?(?:the\s+)?model{_VERB}(?P<v>\S+)$", _F)),
-    ("model", re.compile(r"^(?:use|switch to)\s+(?P<v>(?:sandbox|hf-hub:\S+|local-dir:\S+|[A-Za-z][\w.-]*:\S+))$", _F)),
-    ("template_set", re.compile(rf"^(?:set\s+|use\s+)?(?:the\s+)?template(?:\s+set|s){_VERB}(?P<v>\S+)$", _F)),
-    ("template_set", re.compile(r"^(?:use\s+)?(?:the\s+)?(?P<v>[\w-]+)\s+templates$", _F)),
-    ("name_mode", re.compile(r"^(?:use\s+)?(?:the\s+)?(?P<v>paper|mixed)\s+(?:names|name pool|pool|distractors)$", _F)),
-    ("name_mode", re.compile(rf"^(?:set\s+)?(?:name[\s_]mode){_VERB}(?P<v>\S+)$", _F)),
-]
-TEMPLATE_ALIASES = {"paper": "paper21", "paper's": "paper21", "default": "paper21", "21": "paper21"}
+_I = re.IGNORECASE
+_END_PUNCT = " ?!.…;,"
+_QUOTES = "\"'“”‘’`«»„"
+
+# -- whole-message commands (on the folded text without end punctuation) ----------------------
+_COMMANDS: list[tuple[str, re.Pattern]] = [(kind, re.compile(p + "$", _I)) for kind, p in [
+    ("help", r"(?:help|commands|what can you do|how does (?:this|it) work|menu|what is this|what does this do"
+             r"|what is idia|how do i use (?:this|it)|instructions)"),
+    ("reset", r"(?:reset|start over|start again|restart|new session|clear all|forget everything)"),
+    ("share", r"(?:share(?: (?:it|this|a link|the link|link))?|(?:get |give me )?(?:a )?(?:share )?link|permalink)"),
+    ("report", r"(?:(?:download|get|make|export)(?: (?:a|the))? )?(?:report|evidence(?: bundle)?|json|html)(?: please)?"),
+    ("explain", r"(?:why|why not|explain(?: (?:it|this|that|more))?|details?|more details|how come|per[- ]template"
+                r"|show (?:the )?(?:templates|votes))"),
+    ("status", r"(?:status|settings|show settings|current settings|show (?:me )?the settings|which model|what model)"),
+    ("clear_photos", r"(?:clear|remove|delete|forget|drop)(?: (?:the|all|my|all my|all the))? (?:photos|images|pictures|uploads)"),
+    ("undo", r"(?:undo|undo (?:that|it|the last change|last change)|go back|revert(?: that| it)?|take (?:that|it) back)"),
+    ("paper_settings", r"(?:(?:please )?(?:use|apply|switch to|go with|give me) )?(?:the )?(?:paper'?s?|paper’s|original)"
+                       r" (?:settings|setup|configuration|config|defaults)|(?:do it |set it up )?(?:(?:the )?same |exactly )?"
+                       r"(?:as|like) (?:in )?the paper"),
+    ("ack", r"(?:thanks?(?: you)?(?: (?:so|very) much| a lot)?|thx|ty|ok(?:ay)?(?: thanks?(?: you)?)?|k|cool|great|nice"
+            r"|got it|perfect|alright|all right|fine|awesome|cheers|sounds good|understood|i see|good|great thanks"
+            r"|👍|🙏|merci|danke)"),
+]]
+_ADJUST = re.compile(r"(?:(?:please )?(?:make|be|set)(?: it| the (?:check|test|threshold|verdict))? )?"
+                     r"(?P<dir>stricter|more strict|harsher|tougher|looser|less strict|more lenient|lenient|laxer)$", _I)
+_STRICTER = ("stricter", "more strict", "harsher", "tougher")
+
+# -- settings -------------------------------------------------------------------------------------
+_SET_VERB = r"(?:(?:please )?(?:set|change|make|put|switch|update|use) (?:the )?)?"
+_TO = r"(?: ?(?:=|:) ?| (?:to|is|at|of|as) | )"
+_SETTINGS = [(fld, re.compile(p + "$", _I)) for fld, p in [
+    ("tau", _SET_VERB + r"(?:tau|τ|threshold|the threshold)" + _TO + r"(?P<v>[^ ]+)"),
+    ("n_candidates", _SET_VERB + r"(?:pool(?: size)?|n_candidates|candidates|pool of|number of (?:names|candidates))"
+     + _TO + r"(?P<v>[^ ]+)(?: names)?"),
+    ("n_candidates", r"(?:use |with |try )?(?:a pool of )?(?P<v>[-+]?[\d_,.]+(?:e\d+)?) (?:candidate )?(?:names|candidates)"),
+    ("seed", _SET_VERB + r"(?:random )?seed" + _TO + r"(?P<v>[^ ]+)"),
+    ("model", r"(?:(?:please )?(?:set|use|switch to|change|switch) )?(?:the )?model" + _TO + r"(?P<v>[^ ]+)"),
+    ("model", r"(?:use|switch to) (?P<v>sandbox|hf-hub:[^ ]+|local-dir:[^ ]+|[A-Za-z][\w.-]*:[^ ]+)"),
+    ("template_set", _SET_VERB + r"template(?: set|s)" + _TO + r"(?P<v>[^ ]+)"),
+    ("template_set", r"(?:use )?(?:the )?(?P<v>[\w'’-]+) templates"),
+    ("name_mode", r"(?:use )?(?:the )?(?P<v>paper|mixed|paper's|paper’s) (?:names|name pool|pool|distractors)"),
+    ("name_mode", _SET_VERB + r"name[ _]mode" + _TO + r"(?P<v>[^ ]+)"),
+]]
+TEMPLATE_ALIASES = {"paper": "paper21", "paper's": "paper21", "paper’s": "paper21", "default": "paper21",
+                    "21": "paper21"}
+
+# -- naming the person ----------------------------------------------------------------------------
+_PRONOUN = r"(?:this|that|it|she|he|they|these|those|this person|the person|these photos|this photo|the photos)"
+# Cues after which the rest of the message is the name (the core validates it and says what is
+# wrong). ``explicit``: the cue itself says "this is a name" ("my name is", "check"), so a lone
+# lower-case word counts; after "is this …" it must be capitalised ("is it working?" is no name).
+_STRONG_CUES = [(re.compile(p + " ?", _I), explicit) for p, explicit in (
+    (r"(?:my|his|her|their|the|its|the person'?s|the person’s) (?:full )?name is", True),
+    (r"(?:name|the name|person|target) ?[:=]", True),
+    (r"(?:name|the name)", True),
+    (r"(?:(?:i want to|i'd like to|i would like to|i wanna|can you|could you|would you|please) )?"
+     r"(?:check|verify|look up|lookup)(?: for| the name| name)? ?:?", True),
+    (r"(?:is|does) " + _PRONOUN + r"(?: (?:photo|photos|person|picture|pictures))?(?: (?:show|depict|of))?(?: be)?", False),
+    (r"are (?:these|those|they)(?: (?:photos|pictures|images))?(?: of)?", False),
+    (r"(?:could|might|would|can|may) (?:this|it|that|these|they|she|he) be", False),
+    (r"(?:does|did|do|has|would) (?:the model|it|clip|this model|the ai|you) (?:know|see|recogni[sz]e|seen|remember)", False),
+    (r"(?:this|that|it|these|they|those) (?:is|are|'s|’s)(?: (?:photos?|pictures?) of)?", False),
+    (r"(?:it's|it’s|its|this's|thats|that's|that’s)", False),
+)]
+# Weaker cues: the rest must look like a name ("I am confused" is not one).
+_WEAK_CUES = [re.compile(p + " ", _I) for p in (
+    r"(?:i am|i'm|i’m|im|me,? i am|call me|try|test|maybe|perhaps|what about|how about)",
+    r"(?:is|was|has)",   # "is Jane Doe in the training data?" (needs a training-data tail, below)
+)]
+_TRAINING_TAILS = tuple(f" in {owner}{what}" for owner in ("the ", "your ", "its ", "their ", "this model's ", "")
+                        for what in ("training data", "training set", "training", "data", "dataset", "data set",
+                                     "model", "sandbox")) + (
+    " in laion", " in there", " in it", " in clip", " known to the model", " known", " a member",
+    " seen by the model", " in the training data of this model",
+)
+_POLITE_TAILS = (" please", " pls", " thanks", " thank you", " for me", " now", " then", " or not", " right")
+_POLITE_HEADS = ("please", "pls", "ok", "okay", "so", "and", "now", "hi", "hey", "hello", "well", "yes", "right")
+_PARTICLES = frozenset(
+    "van von de der den del della dei di da das dos du la le lo bin binti bint ibn ben bat al el ter ten zu y e "
+    "st st. mac mc abu ap ó o d' dela degli".split())
+# Everyday words that are never (part of) a person's name here; chosen so that names which are
+# also words ("Will", "Rose", "Young", "King", "Grace") are NOT among them.
+NON_NAME_WORDS = frozenset("""
+a an the this that these those it its it's this's that's is are was were be been being am do does did
+done have has had having i me my mine we us our you your yours he him his she her hers they them their
+who whom whose what which when where why how whats who's what's where's there here there's here's
+and or but if then so than too very just not no yes yeah yep nope of to in on at by for with without
+from into onto about again also only even still please thanks thank thx ok okay sorry hello hi hey
+try tried check checked test tested photo photos picture pictures image images pic pics upload uploads
+file files name names person people someone somebody anyone anybody everyone nobody something anything
+everything nothing model models clip data training dataset sandbox tau seed pool threshold template
+templates setting settings report share link help reset undo why explain verdict result results member
+members chance score p value some any all more most less many much few each every other another same
+new old good bad nice great cool fine sure right wrong true false real fake right now later today
+tomorrow yesterday can could would should shall might must one two three four five six seven
+eight nine ten again please work works working worked do doing go going get getting got make making
+made know known knows see seen look looking show shows tell give want need like hate think thought
+please use using used run running time times way thing things lot bit kind sort stuff joke weather
+there game app tool page site face faces find search identify recognise recognize guess please
+not sure idea maybe perhaps probably really actually also already almost over under up down out off
+more less again first last next previous before after while because since until unless though
+""".split())
 
 
-def parse(text: str | None) -> Intent:
-    """The intent of a message's text (files are handled by the controller, not here)."""
-    raw = unicodedata.normalize("NFC", text or "").strip()
+def normalise(text: str | None) -> str:
+    """NFC and every run of white space folded to one space (one linear pass)."""
+    return " ".join(unicodedata.normalize("NFC", text or "").split())
+
+
+def parse(text: str | None, *, expecting_name: bool = False) -> Intent:
+    """The intent of a message's text (files are handled by the controller, not here).
+
+    ``expecting_name``: the agent's last turn asked "Who is it?", so a bare word or two that look
+    like a name (any case, one word allowed) are taken as the name."""
+    raw = text or ""
+    if len(raw) > limits.MAX_MESSAGE_CHARS:
+        return Intent("too_long", value=str(len(raw)))
+    raw = unicodedata.normalize("NFC", raw).strip()
     if not raw:
         return Intent("none")
     one_line = " ".join(raw.split())
-    for kind, pattern in _PATTERNS:
-        if pattern.match(one_line):
+    core = one_line.rstrip(_END_PUNCT).strip()
+    if not core:                                   # "?", "???", "..."
+        return Intent("help")
+    core = _strip_polite(core)
+
+    for kind, pattern in _COMMANDS:
+        if pattern.match(core):
             return Intent(kind)
-    m = _LINK.match(one_line)
+    m = _ADJUST.match(core)
     if m:
-        return Intent("open_link", value=m.group("query"))
-    m = _COMPARE.match(one_line)
-    if m:
-        specs = [s for s in re.split(r"\s*(?:,|;|\band\b|\bvs\.?|\bversus\b|\s)\s*", m.group("rest").strip(" .")) if s]
-        return Intent("compare", items=tuple(specs))
-    m = _ADD.match(raw)
-    if m:
-        return Intent("add_names", value=m.group("rest"), items=tuple(_split_names(m.group("rest"))))
-    m = _REMOVE.match(raw)
-    if m:
-        return Intent("remove_names", value=m.group("rest"), items=tuple(_split_names(m.group("rest"))))
+        return Intent("adjust", value="+1" if m.group("dir").lower() in _STRICTER else "-1", setting="tau")
+    link = _share_query(one_line)
+    if link is not None:
+        return Intent("open_link", value=link)
+    intent = _compare(core) or _names_list_command(raw)
+    if intent:
+        return intent
+    intent = _setting(core)
+    if intent:
+        return intent
+    words = _words(core)
+    if _is_who_is_this(words):
+        return Intent("who_is_this")
+    lines = [] if "\n" not in raw else [" ".join(ln.split()) for ln in raw.splitlines() if ln.strip()]
+    if len(lines) >= 2 and all(looks_like_name(ln.rstrip(_END_PUNCT)) for ln in lines):
+        return Intent("add_names", value=raw, items=tuple(ln.rstrip(_END_PUNCT) for ln in lines))
+    intent = _named(core, expecting_name)
+    if intent:
+        return intent
+    topic = _question_topic(words, one_line.endswith("?"))
+    if topic:
+        return Intent("question", value=topic)
+    return Intent("unknown", value=raw)
+
+
+# -- helpers (each linear in the message length) ----------------------------------------------------
+def _strip_polite(core: str) -> str:
+    for _ in range(3):   # "ok so please check …", "hello, I am …"
+        first = core[:12].split(" ", 1)[0]
+        word = first.rstrip(",!.").lower()
+        if word not in _POLITE_HEADS or len(first) >= len(core):
+            break
+        core = core[len(first):].lstrip(_END_PUNCT).strip()
+    return core
+
+
+def _words(text: str) -> list[str]:
+    """Lower-case words without the punctuation around them."""
+    return [w.strip(".,;:!?\"'“”‘’()[]") for w in text.lower().split(" ") if w.strip(".,;:!?\"'“”‘’()[]")]
+
+
+def _share_query(one_line: str) -> str | None:
+    """A pasted share link (``…?idia=1&…`` or ``open …``) → its query, else None."""
+    text = one_line[5:] if one_line[:5].lower() == "open " else one_line
+    if " " in text or "?" not in text:
+        return None
+    query = text.split("?", 1)[1]
+    if query.startswith("idia=") or "&idia=" in query:
+        return query
+    return None
+
+
+_COMPARE = re.compile(r"compare(?: (?:models?|with|on|against))?(?: ?:)?(?: |$)", _I)
+
+
+def _compare(core: str) -> Intent | None:
+    m = _COMPARE.match(core)
+    if not m:
+        return None
+    rest = core[m.end():].replace(",", " ").replace(";", " ").strip(" .")
+    specs = [s for s in rest.split(" ") if s and s.lower() not in ("and", "vs", "vs.", "versus", "with")]
+    return Intent("compare", items=tuple(specs))
+
+
+_LIST_HEAD = re.compile(r"(?P<verb>add|include|also try|also consider|also include|candidates? ?:|remove|drop|delete|exclude)"
+                        r"(?=[\s:]|$)[ \t]*(?:(?:the )?names? ?:?)?", _I)
+
+
+def _names_list_command(raw: str) -> Intent | None:
+    """'add Jane Dow, Janet Doe' / 'remove …' / 'add' + a pasted list (the text keeps its lines)."""
+    m = _LIST_HEAD.match(raw)
+    if not m:
+        return None
+    rest = raw[m.end():].lstrip(" \t:").strip()
+    kind = "remove_names" if m.group("verb").lower() in ("remove", "drop", "delete", "exclude") else "add_names"
+    return Intent(kind, value=rest, items=tuple(_split_names(rest)))
+
+
+def _setting(core: str) -> Intent | None:
     for setting, pattern in _SETTINGS:
-        m = pattern.match(one_line)
+        m = pattern.match(core)
         if m:
             value = m.group("v").strip(" .!?")
             if setting == "template_set":
                 value = TEMPLATE_ALIASES.get(value.lower(), value)
+            if setting == "name_mode":
+                value = "paper" if value.lower().startswith("paper") else value
             if setting == "n_candidates":
                 value = value.replace(",", "").replace("_", "")
             return Intent("set", value=value, setting=setting)
-    for pattern in _NAME:
-        m = pattern.match(raw if "\n" not in raw else one_line)
+    return None
+
+
+_WHO_WORDS = frozenset("who whos who's is are this it that he she they these those person the in photo photos "
+                       "picture pictures one guy man woman girl boy lady on here there".split())
+
+
+def _is_who_is_this(words: list[str]) -> bool:
+    """'who is this?', 'who's that?', 'can you identify him?', 'do you know who this is?'."""
+    if not words:
+        return False
+    if words[0] in ("who", "whos", "who's") and 1 < len(words) <= 8 and all(w in _WHO_WORDS for w in words):
+        return True
+    head = " ".join(words[:8])
+    return head.startswith(("identify", "can you identify", "could you identify", "please identify",
+                            "do you know who", "tell me who", "find out who", "recognise this", "recognize this",
+                            "who is in the", "who is on the", "who are these people", "who are they"))
+
+
+def _named(core: str, expecting_name: bool) -> Intent | None:
+    """A name given by a cue ("is this …", "my name is …"), followed by a question about it, or
+    bare (any case; a single word only when the agent just asked for the name)."""
+    for cue, explicit in _STRONG_CUES:
+        m = cue.match(core)
+        if not m or not (m.end() == len(core) or core[m.end() - 1] in " :=" or core[m.end()] in " :="):
+            continue
+        value = _clean_value(core[m.end():])
+        head, _ = _split_name_and_question(value)
+        value = head or value
+        if value == "" and explicit:
+            return Intent("name", value="")
+        if _could_be_name(value, single_lowercase_ok=explicit or expecting_name):
+            return Intent("name", value=value)
+    for cue in _WEAK_CUES:
+        m = cue.match(core)
         if m:
-            return Intent("name", value=_strip_quotes(m.group("name")))
-    lines = [ln.strip() for ln in raw.splitlines() if ln.strip()]
-    if len(lines) >= 2 and all(_looks_like_name(ln) for ln in lines):
-        return Intent("add_names", value=raw, items=tuple(lines))
-    if _looks_like_name(one_line):
-        return Intent("name", value=one_line)
-    return Intent("unknown", value=raw)
+            rest = core[m.end():]
+            value = _clean_value(rest)
+            needs_tail = cue is _WEAK_CUES[-1]
+            if needs_tail and value == _clean_value(rest, tails=False):
+                continue
+            if looks_like_name(value, single_ok=True):
+                return Intent("name", value=value)
+    at = core.lower().find("my name is ")   # "is this me? my name is Jane Doe"
+    if at > 0:
+        value = _clean_value(core[at + len("my name is "):])
+        if _could_be_name(value, single_lowercase_ok=True):
+            return Intent("name", value=value)
+    head, tail = _split_name_and_question(core)
+    if head and looks_like_name(head, single_ok=expecting_name):
+        return Intent("name", value=head)
+    value = _clean_value(core)
+    if looks_like_name(value, single_ok=expecting_name, any_case_single=expecting_name):
+        return Intent("name", value=value)
+    return None
+
+
+def _clean_value(text: str, *, tails: bool = True) -> str:
+    """Quotes, end punctuation and polite or training-data tails removed ('Jane Doe in the training
+    data please?' → 'Jane Doe')."""
+    value = text.strip().rstrip(_END_PUNCT).strip().strip(_QUOTES).strip()
+    if tails:
+        changed = True
+        for _ in range(4):   # a few polite words at most; more are simply part of the text
+            if not changed or not value:
+                break
+            changed = False
+            low_tail = value[-40:].lower()
+            for tail in _POLITE_TAILS + _TRAINING_TAILS:
+                if low_tail.endswith(tail):
+                    value = value[: len(value) - len(tail)].rstrip(_END_PUNCT).strip().strip(_QUOTES).strip()
+                    changed = True
+                    break
+    return value
+
+
+_QUESTION_AFTER_NAME = frozenset("is does did do was has can could would are she he they her him them known know "
+                                 "model training data member in check how what why which where please".split())
+
+
+def _split_name_and_question(core: str) -> tuple[str | None, str]:
+    """'Jane Doe, is she in the training data?' → ('Jane Doe', 'is she in the training data')."""
+    cut = -1
+    for sep in (",", "?", " - ", " — ", " – ", ":", "!", "."):
+        i = core.find(sep)
+        if i > 0 and (cut < 0 or i < cut):
+            cut = i
+    if cut <= 0:
+        return None, ""
+    head = core[:cut].strip().strip(_QUOTES).strip()
+    tail = core[cut:].lstrip(",?-—–:!. ")
+    first = tail.split(" ", 1)[0].lower() if tail else ""
+    if not tail or first not in _QUESTION_AFTER_NAME:
+        return None, ""
+    return head, tail
+
+
+def _could_be_name(value: str, *, single_lowercase_ok: bool) -> bool:
+    """After a strong cue: anything that is not plainly everyday words (the core validates the
+    rest and says what is wrong, e.g. curly braces or digits)."""
+    words = value.split(" ")
+    if not value or len(words) > 12:
+        return bool(value) and not any(_plain_word(w) in NON_NAME_WORDS for w in words[:12])
+    if any(_plain_word(w) in NON_NAME_WORDS for w in words):
+        return False
+    if not any(ch.isalpha() for ch in value):
+        return len(value) <= 40 and not value.replace(" ", "").isdigit()
+    if len(words) == 1 and not single_lowercase_ok and value[:1].islower() and \
+            all(ch.isalpha() or ch in "'’-." for ch in value):
+        return False   # "is it working?" — a lone everyday-looking word; odd characters go on to validation
+    return True
+
+
+def _plain_word(word: str) -> str:
+    return word.strip(".,;:!?\"'“”‘’()").casefold()
+
+
+def looks_like_name(text: str, *, single_ok: bool = False, any_case_single: bool = False) -> bool:
+    """Whether ``text`` has the shape of a person's name: 1–6 words (two or more unless
+    ``single_ok``) of letters with apostrophes, hyphens or periods, particles allowed ("van", "de",
+    "bin"), none an everyday word. A lone word must be capitalised unless ``any_case_single``."""
+    if not text or len(text) > limits.MAX_NAME_LENGTH:
+        return False
+    words = text.split(" ")
+    if not (1 if single_ok else 2) <= len(words) <= 6:
+        return False
+    proper = 0
+    for w in words:
+        core = w.strip(".,")
+        if not core or not any(ch.isalpha() for ch in core):
+            return False
+        if not all(ch.isalpha() or unicodedata.category(ch) == "Mn" or ch in "'’-." for ch in core):
+            return False
+        low = core.casefold()
+        if low in NON_NAME_WORDS:
+            return False
+        if low not in _PARTICLES:
+            proper += 1
+    if proper == 0:
+        return False
+    if len(words) == 1 and not any_case_single and not text[:1].isupper():
+        return False
+    return True
+
+
+_TOPIC_WORDS = {
+    "tau": ("tau", "τ", "threshold"),
+    "p": ("p", "p-value", "pvalue", "p-values", "chance", "significance", "significant", "probability"),
+    "sandbox": ("sandbox",),
+}
+_QUESTION_STARTS = frozenset("what whats what's how why who where which is are does do can could will explain "
+                             "meaning define tell whats".split())
+_PRIVACY_NOUNS = frozenset("photo photos pictures picture images image uploads upload data face faces".split())
+_PRIVACY_VERBS = frozenset("happens happen stored store kept keep saved save go goes deleted delete private safe "
+                           "privacy uploaded shared share see sees access who where used use".split())
+
+
+def _question_topic(words: list[str], asked: bool) -> str | None:
+    """The topic of a question people ask about the check ('what is tau?' → 'tau'), or None."""
+    if not words or len(words) > 20:
+        return None
+    question = asked or words[0] in _QUESTION_STARTS or len(words) == 1
+    if not question:
+        return None
+    ws = set(words)
+    text = " ".join(words)
+    if "privacy" in ws or (ws & _PRIVACY_NOUNS and ws & _PRIVACY_VERBS and ("my" in ws or "the" in ws or "your" in ws)
+                           and "how many" not in text):
+        return "privacy"
+    if "how many" in text and ws & {"photos", "photo", "pictures", "images", "pics", "need"}:
+        return "photos"
+    if text.startswith(("how sure", "how confident", "how reliable", "how accurate", "how certain", "can i trust",
+                        "is it certain", "is this certain", "how good is", "is it reliable", "is this reliable",
+                        "how trustworthy", "is the verdict", "what does the verdict mean")) or "confidence" in ws:
+        return "sure"
+    if (words[0] == "who" and ws & {"made", "created", "invented", "wrote", "developed", "designed", "built"}) or \
+            ws & {"paper", "cite", "citation", "authors", "author", "reference", "method", "attack", "idia"}:
+        return "method"
+    for topic, keys in _TOPIC_WORDS.items():
+        if ws & set(keys):
+            return topic
+    return None
 
 
 def _split_names(text: str) -> list[str]:
@@ -123,17 +458,4 @@ def _split_names(text: str) -> list[str]:
 
 
 def _strip_quotes(text: str) -> str:
-    return text.strip().strip("\"'“”‘’`").strip()
-
-
-def _looks_like_name(text: str) -> bool:
-    """A bare 'Jane Doe' (2–5 capitalised words of letters) counts as naming the person; anything
-    less name-like is left to the help reply rather than guessed at."""
-    words = text.split()
-    if not 2 <= len(words) <= 5 or len(text) > 80:
-        return False
-    for w in words:
-        core = w.strip(".,'’-")
-        if not core or not core[0].isupper() or not all(ch.isalpha() or ch in ".'’-" for ch in core):
-            return False
-    return True
+    return text.strip().strip(_QUOTES).strip()

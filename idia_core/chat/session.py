@@ -29,6 +29,7 @@ class PhotoRef:
     path: str
     sha256: str
     label: str
+    phash: str = ""          # perceptual hashes "pHash/dHash" (hex), to spot the same photo re-encoded or resized
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class ChatSession:
     last_run_key: tuple | None = None       # what the last result was computed from
     shared: SharedRun | None = None         # set when the session was opened from a share link
     workdir: str | None = None              # per-session temp folder (charts, reports); see close()
+    awaiting_name: bool = False             # the last reply asked "Who is it?": a bare reply is the name
+    settings_history: list[IdiaSettings] = field(default_factory=list)   # for "undo", newest last
     # prompts of the names this session typed: never in the shared cache (see runner.PrivateEmbeddings)
     private_embeddings: PrivateEmbeddings = field(default_factory=PrivateEmbeddings, repr=False)
 

@@ -167,14 +167,27 @@ def test_chat_one_photo_then_more(launched_app, tmp_path, tiny_model):
 
 
 def test_chat_51_photos_capped(launched_app, tmp_path):
-    """51 photos in one message: the chat keeps the first 50, says so, and checks those."""
-    case = next(c for c in CASES if c.code == "too_many_photos")
-    photos = case.photos(tmp_path)
-    assert len(photos) == limits.MAX_PHOTOS + 1
+    """51 distinct photos in one message: the chat keeps the first 50, says so, and checks those.
+    The catalogue's 51 photos are 17 copies of 3: the chat counts photos by content, so only the
+    3 distinct ones count and the copies are named and set aside."""
+    from idia_core.sandbox.world import load_world, render_attack_photos
+
+    person = load_world().people_with_role("non-member")[0]
+    photos = []
+    for i, img in enumerate(render_attack_photos(person, limits.MAX_PHOTOS + 1, seed=7)):
+        photos.append(tmp_path / f"distinct{i}.png")
+        img.save(photos[-1])
     c = open_client(launched_app)
     reply = text_of(say(c, f"Is this {NAME}?", photos))
     assert chat_text("photos_capped", max=limits.MAX_PHOTOS, dropped=1) in reply, reply
     assert "of 21 templates" in reply
+    case = next(c for c in CASES if c.code == "too_many_photos")
+    (tmp_path / "copies").mkdir()
+    copies = case.photos(tmp_path / "copies")
+    assert len(copies) == limits.MAX_PHOTOS + 1
+    reply = text_of(say(open_client(launched_app), f"Is this {NAME}?", copies))
+    assert chat_text("photos_distinct_count", count=3) in reply and "same file as good3_0.jpg" in reply, reply
+    assert "of 21 templates" in reply and "over 3 photos" in reply, reply
     _alive(launched_app)
     c.close()
 
