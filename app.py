@@ -12,6 +12,7 @@ import tempfile
 import threading
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import gradio as gr
 
@@ -20,6 +21,7 @@ from idia_core.chat import controller as C
 from idia_core.chat import session as chat_session
 from idia_core.chat.examples import sandbox_examples
 from idia_core.chat.uploads import SessionFiles
+from idia_core.chat import views as C_VIEWS
 from idia_core.chat.views import result_views
 from idia_core.models import CATALOGUE
 from idia_core.templates import available_template_sets
@@ -106,18 +108,39 @@ def _return_free_memory() -> None:
 
 
 # -- glue: controller values ⇄ gradio values ------------------------------------------------------
+def _file_url(path: str) -> str:
+    """Where the page fetches a file gradio serves (the session's folder is inside its upload folder)."""
+    return "/gradio_api/file=" + quote(str(path), safe="/")
+
+
+def _image_markdown(path: str, alt: str) -> str:
+    """An image inside a message's markdown rather than a file message: gradio 6.31 gives every
+    file message its own share-to-Hub button, which would upload the picture; the app promises
+    photos stay in the session, so pictures in the chat are plain images."""
+    return f"![{alt}]({_file_url(path)})"
+
+
 def _history_messages(replies) -> list[dict]:
-    """One assistant message per reply: its text, then its charts and downloads in the same bubble."""
+    """One assistant message per reply: its text, then its chart inline, then its downloads."""
     out = []
     for r in replies:
-        parts = [r.text] + [{"path": p, "alt_text": "chart"} for p in r.images] + [{"path": p} for p in r.files]
-        out.append({"role": "assistant", "content": parts if len(parts) > 1 else r.text})
+        text = "\n\n".join([r.text] + [_image_markdown(p, f"chart {Path(p).stem.split('-')[0]}") for p in r.images])
+        parts = [text] + [{"path": p} for p in r.files]
+        out.append({"role": "assistant", "content": parts if len(parts) > 1 else text})
     return out
 
 
-def _user_messages(text: str, files) -> list[dict]:
-    parts = [{"path": f} for f in files] + ([text] if text else [])
-    return [{"role": "user", "content": parts if len(parts) > 1 else parts[0]}] if parts else []
+def _user_messages(text: str, files, strip: str | None = None) -> list[dict]:
+    """The user's message: their photos as one thumbnail strip (not a screen per photo), then
+    their words."""
+    parts = []
+    if strip:
+        parts.append(_image_markdown(strip, f"{len(files)} photo(s)"))
+    elif files:
+        parts.append(f"*{len(files)} file(s)*")
+    if text:
+        parts.append(text)
+    return [{"role": "user", "content": "\n\n".join(parts)}] if parts else []
 
 
 def _file_paths(files) -> tuple[str, ...]:
@@ -148,7 +171,7 @@ def _outputs(state, history):
     views = result_views(state)
     s = state.settings
     return (
-        history, state, views.top_names, views.votes, views.gallery, views.summary or "*No verdict yet.*",
+        history, state, views.top_names, views.votes, views.gallery, views.summary,
         _model_line(s.model), s.model, s.tau, s.n_candidates, s.seed, s.template_set, s.name_mode,
     )
 
@@ -170,7 +193,7 @@ def chat(message: dict, history: list, state, request: gr.Request, progress=gr.P
     turn = C.handle(C.UserMessage(text, files), state, progress=_progress_adapter(progress),
                     base_url=_base_url(request))
     SESSION_FILES.claim_folder(sid, turn.state.workdir)
-    history = list(history or []) + _user_messages(text, files) + _history_messages(turn.replies)
+    history = list(history or []) + _user_messages(text, files, turn.photo_strip) + _history_messages(turn.replies)
     return (gr.MultimodalTextbox(value=None),) + _outputs(turn.state, history)
 
 
@@ -238,6 +261,24 @@ def check(photos, name: str, options: dict | None, progress=gr.Progress()):
 
 
 # -- layout ------------------------------------------------------------------------------------------
+# Pictures in messages fit the chat column; on a phone the chat is shorter so the message box is on
+# the first screen, the side panel (verdict, charts, gallery) follows under the chat, buttons stay small.
+CSS = """
+#chat .message img { width: auto !important; max-width: 100% !important; height: auto !important; max-height: none !important; }
+#title h2 { margin: 0.2em 0; }
+#actions button { min-width: 0; }
+@media (max-width: 640px) {
+  .gradio-container { padding-left: 6px !important; padding-right: 6px !important; }
+  #title h2 { font-size: 1.15rem; }
+  #chat { height: 56vh !important; max-height: 56vh; }
+  #chat .message-row.bot-row, #chat .message-row.user-row { max-width: 100% !important; margin-left: 0 !important;
+    margin-right: 0 !important; }
+  #chat .message.bot, #chat .message.user { padding-left: 6px !important; padding-right: 6px !important; }
+  #actions { gap: 4px; flex-wrap: nowrap; }
+  #actions button { padding: 4px 6px; font-size: 0.85rem; }
+}
+"""
+
 def build_app() -> gr.Blocks:
     examples = sandbox_examples(EXAMPLES_DIR) if DEFAULT_MODEL == "sandbox" else []
     catalogue = [(f"{e.label} — {e.spec}", e.spec) for e in CATALOGUE]
@@ -245,29 +286,32 @@ def build_app() -> gr.Blocks:
         catalogue.insert(0, (DEFAULT_MODEL, DEFAULT_MODEL))
     with gr.Blocks(title="idia — does CLIP know this face?", delete_cache=(1800, 3600)) as demo:
         state = gr.State(None, delete_callback=C.close_session)
-        gr.Markdown("## idia — does this CLIP model know this face?\n"
-                    "The Identity Inference Attack of *Does CLIP Know My Face?* (Hintersdorf et al., JAIR 2024). "
-                    "Photos stay in this session's memory and temporary upload folder and are deleted, with the "
-                    "session's charts and reports, when you close the page; reports and links hold only their "
-                    "SHA-256 hashes.")
-        gr.Markdown(RESPONSIBLE_USE, elem_id="responsible-use")
+        gr.Markdown("## idia — does this CLIP model know this face?", elem_id="title")
         model_line = gr.Markdown(_model_line(DEFAULT_MODEL), elem_id="active-model")
-        with gr.Row():
-            with gr.Column(scale=3):
-                chatbot = gr.Chatbot(label="idia", height=620, elem_id="chat", buttons=["copy"])
+        with gr.Row(elem_id="main-row"):
+            with gr.Column(scale=3, min_width=300):
+                chatbot = gr.Chatbot(label="idia", height=560, elem_id="chat", buttons=["copy"],
+                                     allow_file_downloads=False)
                 box = gr.MultimodalTextbox(
                     placeholder=f"Drop 3–{limits.MAX_PHOTOS} photos of one person, then ask: Is this Jane Doe?",
                     file_types=["image"], file_count="multiple", show_label=False, elem_id="box",
                 )
-                with gr.Row():
-                    share_btn = gr.Button("Share link", size="sm")
-                    report_btn = gr.Button("Report", size="sm")
-                    why_btn = gr.Button("Why?", size="sm")
-                    reset_btn = gr.Button("Reset", size="sm")
+                with gr.Row(elem_id="actions"):
+                    share_btn = gr.Button("Share link", size="sm", min_width=60)
+                    report_btn = gr.Button("Report", size="sm", min_width=60)
+                    why_btn = gr.Button("Why?", size="sm", min_width=60)
+                    reset_btn = gr.Button("Reset", size="sm", min_width=60)
                 if examples:
                     gr.Examples([e.message for e in examples], inputs=[box],
                                 example_labels=[f"{e.name} ({e.label})" for e in examples], label="Sandbox people")
-            with gr.Column(scale=2):
+            with gr.Column(scale=2, min_width=300, elem_id="side"):
+                summary = gr.Markdown(C_VIEWS.EMPTY_SUMMARY, elem_id="summary")
+                top_plot = gr.Plot(label="Names closest to the photos", show_label=False, format="png",
+                                   elem_id="top-names")
+                gallery = gr.Gallery(label="What the model saw in each photo (top name, ✓ = the name asked about)",
+                                     columns=3, height=300, buttons=["fullscreen"], elem_id="gallery",
+                                     preview=False, allow_preview=True, object_fit="cover")
+                votes_plot = gr.Plot(label="Each template's vote", show_label=False, format="png", elem_id="votes")
                 with gr.Accordion("Settings (the chat can change them too)", open=False):
                     model_dd = gr.Dropdown(catalogue, value=DEFAULT_MODEL, allow_custom_value=True, label="Model",
                                            info="A catalogue model or any spec (ARCH:TAG, hf-hub:ORG/NAME, local-dir:PATH)")
@@ -276,15 +320,11 @@ def build_app() -> gr.Blocks:
                     seed_in = gr.Number(0, precision=0, label="Seed of the distractor names")
                     tset_in = gr.Dropdown(list(available_template_sets()), value="paper21", label="Template set")
                     mode_in = gr.Radio(["mixed", "paper"], value="mixed", label="Distractor names")
-                summary = gr.Markdown("*No verdict yet.*")
-                top_plot = gr.BarPlot(None, x="name", y="similarity", color="kind",
-                                      color_map={"true name": "#2e7d32", "other": "#90a4ae"}, sort="-y",
-                                      title="Top names by mean similarity", height=300, x_label_angle=-40)
-                votes_plot = gr.BarPlot(None, x="template", y="votes", color="kind",
-                                        color_map={"picked the name": "#2e7d32", "did not": "#c62828"},
-                                        title="Photos voting for the name, per template", height=300,
-                                        x_label_angle=-60, sort="x")
-                gallery = gr.Gallery(label="Photos and their top names", columns=4, height=240)
+        gr.Markdown("The Identity Inference Attack of *Does CLIP Know My Face?* (Hintersdorf et al., JAIR 2024). "
+                    "Photos stay in this session's memory and temporary upload folder and are deleted, with the "
+                    "session's charts and reports, when you close the page; reports and links hold only their "
+                    "SHA-256 hashes.", elem_id="about")
+        gr.Markdown(RESPONSIBLE_USE, elem_id="responsible-use")
         with gr.Group(visible=False):
             api_photos = gr.File(file_count="multiple", label="photos")
             api_name = gr.Textbox(label="name")
@@ -294,14 +334,15 @@ def build_app() -> gr.Blocks:
 
         views = [chatbot, state, top_plot, votes_plot, gallery, summary, model_line,
                  model_dd, tau_in, pool_in, seed_in, tset_in, mode_in]
-        box.submit(chat, [box, chatbot, state], [box] + views, api_name="chat",
+        box.submit(chat, [box, chatbot, state], [box] + views, api_name="chat", show_progress_on=[chatbot],
                    concurrency_limit=COMPUTE_LIMIT, concurrency_id="compute")
         for btn, text in ((share_btn, "share"), (report_btn, "report"), (why_btn, "why?"), (reset_btn, "reset")):
-            btn.click(command(text), [chatbot, state], views, api_name=False,
+            btn.click(command(text), [chatbot, state], views, api_name=False, show_progress_on=[chatbot],
                       concurrency_limit=COMPUTE_LIMIT, concurrency_id="compute")
         for comp, fld in zip((model_dd, tau_in, pool_in, seed_in, tset_in, mode_in), SETTING_FIELDS):
             (comp.release if isinstance(comp, gr.Slider) else comp.input)(
                 setting(fld), [comp, chatbot, state], views, api_name=False, trigger_mode="always_last",
+                show_progress_on=[chatbot],
                 concurrency_limit=COMPUTE_LIMIT, concurrency_id="compute")
         api_btn.click(check, [api_photos, api_name, api_options], api_out, api_name="check",
                       concurrency_limit=COMPUTE_LIMIT, concurrency_id="compute")
@@ -328,5 +369,5 @@ demo = build_app()
 if __name__ == "__main__":
     _warm_up_in_background()
     demo.queue(default_concurrency_limit=COMPUTE_LIMIT, max_size=QUEUE_MAX).launch(
-        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), show_error=True,
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), show_error=True, css=CSS,
     )
