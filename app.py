@@ -162,8 +162,9 @@ def _base_url(request: gr.Request | None) -> str:
 
 
 def _progress_adapter(progress: gr.Progress):
+    """The core's progress as one line of words (and a share done), shown over the chat only."""
     def report(done: int, total: int, message: str):
-        progress((done, total) if total else None, desc=message)
+        progress(done / total if total else None, desc=message)
     return report
 
 
@@ -190,6 +191,7 @@ def chat(message: dict, history: list, state, request: gr.Request, progress=gr.P
     sid = getattr(request, "session_hash", None) or "anonymous"
     SESSION_FILES.claim(sid, files)
     SESSION_FILES.claim_folder(sid, state.workdir)
+    progress(0.0, desc=C.say("progress_start"))   # words at once, before the core reports its own
     turn = C.handle(C.UserMessage(text, files), state, progress=_progress_adapter(progress),
                     base_url=_base_url(request))
     SESSION_FILES.claim_folder(sid, turn.state.workdir)
@@ -267,6 +269,7 @@ CSS = """
 #chat .message img { width: auto !important; max-width: 100% !important; height: auto !important; max-height: none !important; }
 #title h2 { margin: 0.2em 0; }
 #actions button { min-width: 0; }
+#gallery .grid-container { grid-template-rows: none !important; grid-auto-rows: auto !important; }
 @media (max-width: 640px) {
   .gradio-container { padding-left: 6px !important; padding-right: 6px !important; }
   #title h2 { font-size: 1.15rem; }
@@ -276,6 +279,7 @@ CSS = """
   #chat .message.bot, #chat .message.user { padding-left: 6px !important; padding-right: 6px !important; }
   #actions { gap: 4px; flex-wrap: nowrap; }
   #actions button { padding: 4px 6px; font-size: 0.85rem; }
+  #gallery .grid-container { grid-template-columns: repeat(2, minmax(0, 1fr)) !important; }
 }
 """
 
@@ -308,8 +312,11 @@ def build_app() -> gr.Blocks:
                 summary = gr.Markdown(C_VIEWS.EMPTY_SUMMARY, elem_id="summary")
                 top_plot = gr.Plot(label="Names closest to the photos", show_label=False, format="png",
                                    elem_id="top-names")
-                gallery = gr.Gallery(label="What the model saw in each photo (top name, ✓ = the name asked about)",
-                                     columns=3, height=300, buttons=["fullscreen"], elem_id="gallery",
+                gr.Markdown("**What the model saw in each photo**: its top name, ✓ when that is the name "
+                            "asked about (✗ when not), how many templates picked it, then the file name.",
+                            elem_id="gallery-head")
+                gallery = gr.Gallery(label="What the model saw in each photo", show_label=False,
+                                     columns=3, height="auto", buttons=["fullscreen"], elem_id="gallery",
                                      preview=False, allow_preview=True, object_fit="cover")
                 votes_plot = gr.Plot(label="Each template's vote", show_label=False, format="png", elem_id="votes")
                 with gr.Accordion("Settings (the chat can change them too)", open=False):

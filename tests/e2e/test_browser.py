@@ -133,6 +133,22 @@ def _third_party_buttons(page) -> list[str]:
     return [f for f in found if SHARE_OR_DOWNLOAD.search(f)]
 
 
+def _watch_progress(page) -> None:
+    """Record, every 50 ms, how many progress overlays are visible at once and the words they say."""
+    page.evaluate("""() => {
+      window.__idiaMaxOverlays = 0; window.__idiaProgress = [];
+      setInterval(() => {
+        const shown = [...document.querySelectorAll('.wrap.default')].filter(
+          e => !e.classList.contains('hide') && e.offsetParent !== null && e.innerText.trim());
+        window.__idiaMaxOverlays = Math.max(window.__idiaMaxOverlays, shown.length);
+        for (const e of shown) {
+          const t = e.innerText.replace(/\\s+/g, ' ').trim();
+          if (!window.__idiaProgress.includes(t)) window.__idiaProgress.push(t);
+        }
+      }, 50);
+    }""")
+
+
 def _smallest_text_px(page, base_url: str, img) -> tuple[float, dict]:
     """The figure's smallest text as shown: its font size (pt, from the PNG's own record) at its
     DPI, scaled by the rendered <img> width over the PNG's width."""
@@ -166,8 +182,13 @@ def test_welcome_verdicts_and_compare_at_laptop_and_phone_size(launched_app, san
     _shot(page, f"{size}-welcome")
 
     member = sandbox_cases["member"]
+    _watch_progress(page)
     _send(page, f"Is this {member.name}?", member.photos)
     chat.get_by_text("Sandbox truth: member").first.wait_for(timeout=240_000)
+    overlays, lines = page.evaluate("() => [window.__idiaMaxOverlays, window.__idiaProgress]")
+    worded = sorted({re.sub(r"[\d.]+(s|%)", "#", line) for line in lines if re.search("[a-z]{4}", line)})
+    print(f"{size}: progress overlays at once (max) {overlays}; lines in words: {worded}")
+    assert overlays == 1 and any("Working on your message" in line for line in lines), (overlays, lines)
     chart = chat.locator("img[alt^='chart']").last
     chart.wait_for(timeout=60_000)
     page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=chart.element_handle(), timeout=30_000)
