@@ -150,8 +150,9 @@ def chat_figure(result, k: int = 4) -> Figure:
     bx.set_ylim(blocks[-1], blocks[-1] + sum(row_px))
     bx.set_yticks(centres, names, fontsize=CHAT_FONT_PT)
     for yi, sv in zip(centres, sims):
-        bx.text(sv, yi, f" {sv:.2f}", va="center", ha="left", fontsize=CHAT_FONT_PT)
-    bx.set_xlim(0, max(max(sims), 1e-6) * 1.28)
+        bx.text(sv, yi, f" {sv:.2f}" if sv >= 0 else f"{sv:.2f} ", va="center", ha="left" if sv >= 0 else "right",
+                fontsize=CHAT_FONT_PT)
+    bx.set_xlim(min(0.0, min(sims)) * 1.6, max(max(sims), 1e-6) * 1.28)   # from 0 (below it if negative)
     bx.set_xticks([])
     bx.tick_params(axis="y", length=0, pad=4)
     for side in ("top", "right", "bottom"):
@@ -181,7 +182,7 @@ def votes_figure(result) -> Figure:
     labels = [("✓ " if ok else "tie · " if tie else "") + _wrap(template_label(tpl), 30)
               for tpl, ok, tie in zip(result.templates, picked, tied)]
     heights = [lab.count("\n") + 1 for lab in labels]
-    fig = _new_figure(SIDE_WIDTH_IN, 1.9 + 0.2 * sum(heights) + 0.06 * n_t)
+    fig = _new_figure(SIDE_WIDTH_IN, max(3.4, 1.9 + 0.2 * sum(heights) + 0.06 * n_t))   # room for title + key
     ax = fig.add_subplot(1, 1, 1)
     y = -np.cumsum([0] + [(a + b) * 0.3 + 0.5 for a, b in zip(heights[:-1], heights[1:])], dtype=float)
     bar_h = 0.8
@@ -201,8 +202,8 @@ def votes_figure(result) -> Figure:
     fig.suptitle(title, fontsize=10, x=0.02, ha="left")
     key = matplotlib.patches.Patch(color="none", label="✓ its majority is the true name;\ntie · no unique majority")
     handles, _ = ax.get_legend_handles_labels()
-    ax.legend(handles + [key], [h.get_label() for h in handles + [key]], loc="upper right",
-              bbox_to_anchor=(1.0, -1.2 / max(sum(heights), 1) - 0.04), ncol=1, fontsize=9, frameon=False)
+    fig.legend(handles + [key], [h.get_label() for h in handles + [key]], loc="outside lower right", ncol=1,
+               fontsize=9, frameon=False)
     return fig
 
 
@@ -226,8 +227,9 @@ def top_names_figure(result, k: int = 10) -> Figure:
     ax.barh(y, sims, color=colours)
     ax.set_yticks(y, labels, fontsize=9)
     for yi, s in zip(y, sims):
-        ax.text(s, yi, f" {s:.3f}", va="center", ha="left", fontsize=9)
-    ax.set_xlim(min(0.0, min(sims)), max(max(sims), 1e-6) * 1.2)
+        ax.text(s, yi, f" {s:.3f}" if s >= 0 else f"{s:.3f} ", va="center", ha="left" if s >= 0 else "right",
+                fontsize=9)
+    ax.set_xlim(min(0.0, min(sims)) * 1.35, max(max(sims), 1e-6) * 1.2)
     ax.tick_params(axis="x", labelsize=9)
     ax.set_xlabel("mean cosine similarity (photos × templates)", fontsize=9)
     fig.suptitle(f"Names closest to the photos\n(mean over templates and photos; pool of {result.n_candidates})",
@@ -247,14 +249,12 @@ def compare_figure(rows) -> Figure:
     height = sum(blocks)
     fig.text(0.03, tops[0] - 6 / height, "Each template's outcome, per model", fontsize=CHAT_FONT_PT + 1,
              va="top", weight="bold")
-    counts = [0, 0, 0]
     ax = fig.add_axes((0.40, tops[3], 0.57, sum(row_px) / height))
     centres = sum(row_px) - (np.cumsum(row_px) - np.asarray(row_px) / 2)
     for centre, h, (_, r) in zip(centres, row_px, rows):
         picked, other, tied = template_outcomes(r)
         for t in range(len(picked)):
             code = 0 if picked[t] else 1 if other[t] else 2
-            counts[code] += 1
             ax.add_patch(matplotlib.patches.Rectangle((t + 0.05, centre - (h - 6) / 2), 0.9, h - 6,
                                                       color=OUTCOME_COLOURS[code]))
     _outcome_key(fig, tops[1] - 4 / height, 0.03, ("", "", ""), 19, height)
