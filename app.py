@@ -121,12 +121,14 @@ def _image_markdown(path: str, alt: str) -> str:
 
 
 def _history_messages(replies) -> list[dict]:
-    """One assistant message per reply: its text, then its chart inline, then its downloads."""
+    """One assistant message per reply: its text, then its chart inline, then its downloads as plain
+    links (a file message would carry gradio's share-to-Hub button too)."""
     out = []
     for r in replies:
-        text = "\n\n".join([r.text] + [_image_markdown(p, f"chart {Path(p).stem.split('-')[0]}") for p in r.images])
-        parts = [text] + [{"path": p} for p in r.files]
-        out.append({"role": "assistant", "content": parts if len(parts) > 1 else text})
+        parts = [r.text] + [_image_markdown(p, f"chart {Path(p).stem.split('-')[0]}") for p in r.images]
+        if r.files:
+            parts.append("Download: " + " · ".join(f"[{Path(p).name}]({_file_url(p)})" for p in r.files))
+        out.append({"role": "assistant", "content": "\n\n".join(parts)})
     return out
 
 

@@ -126,9 +126,9 @@ def _shot(page, name: str) -> Path:
 
 def _third_party_buttons(page) -> list[str]:
     """Buttons or links in the chat and the gallery that share or download (by label or title):
-    only the app's own "Share link" and its report downloads may do that, and neither is in there."""
+    only the app's own "Share link" button (below the chat) and its report links may do that."""
     found = page.eval_on_selector_all(
-        "#chat button, #chat a, #gallery button, #gallery a",
+        "#chat button, #gallery button, #gallery a",
         "els => els.map(e => [e.getAttribute('aria-label') || '', e.title || '', e.innerText || ''].join(' | '))")
     return [f for f in found if SHARE_OR_DOWNLOAD.search(f)]
 
@@ -210,6 +210,10 @@ def test_welcome_verdicts_and_compare_at_laptop_and_phone_size(launched_app, san
     assert any(text.startswith(f"{member.name} ✓") for text in texts), texts
     assert _third_party_buttons(page) == []
     _shot(page, f"{size}-member")
+    # the report: downloads the app offers, as links, with no share button beside them
+    page.get_by_role("button", name="Report").click()
+    chat.get_by_role("link", name="evidence.html").last.wait_for(timeout=60_000)
+    assert _third_party_buttons(page) == []
 
     non = sandbox_cases["non-member"]
     _send(page, f"Is this {non.name}?", non.photos)
