@@ -603,9 +603,9 @@ def _on_compare(intent, state, replies, *, progress, **_):
             errors.append(say("compare_error", model=_code(spec), message=err.message))
             continue
         answered.append((spec, r))
-        verdict = "✓ **member**" if r.member else "✗ no sign"
-        rows.append(f"| {_code(spec)} | {verdict} | {r.correct_templates} of {r.n_templates} | "
-                    f"{r.true_name_median_rank:g} of {r.n_candidates} | {r.p_value:.3g} |")
+        verdict = "✓\u00a0**member**" if r.member else "✗\u00a0no\u00a0sign"   # no-break spaces: a cell never
+        rows.append(f"| {_code(spec)} | {verdict} | {r.correct_templates}\u00a0of\u00a0{r.n_templates} | "   # wraps
+                    f"{r.true_name_median_rank:g}\u00a0of\u00a0{r.n_candidates} | {r.p_value:.3g} |")
     head = say("compare_header", P=len(state.photos), N=s.n_candidates, seed=s.seed, tau=s.tau)
     parts = notes + [head]
     parts += ["\n".join(rows)] if answered else [say("compare_no_answer")]
