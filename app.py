@@ -174,7 +174,11 @@ def _outputs(state, history):
     views = result_views(state)
     s = state.settings
     return (
-        history, state, views.top_names, views.votes, views.gallery, views.summary,
+        history, state,
+        # empty until a check: hidden rather than blank boxes (the summary says what will appear)
+        gr.Plot(views.top_names, visible=views.top_names is not None),
+        gr.Plot(views.votes, visible=views.votes is not None),
+        gr.Gallery(views.gallery, visible=bool(views.gallery)), views.summary,
         _model_line(s.model), s.model, s.tau, s.n_candidates, s.seed, s.template_set, s.name_mode,
     )
 
@@ -313,14 +317,15 @@ def build_app() -> gr.Blocks:
             with gr.Column(scale=2, min_width=300, elem_id="side"):
                 summary = gr.Markdown(C_VIEWS.EMPTY_SUMMARY, elem_id="summary")
                 top_plot = gr.Plot(label="Names closest to the photos", show_label=False, format="png",
-                                   elem_id="top-names")
+                                   elem_id="top-names", visible=False)
                 gr.Markdown("**What the model saw in each photo**: its top name, ✓ when that is the name "
                             "asked about (✗ when not), how many templates picked it, then the file name.",
                             elem_id="gallery-head")
                 gallery = gr.Gallery(label="What the model saw in each photo", show_label=False,
                                      columns=3, height="auto", buttons=["fullscreen"], elem_id="gallery",
-                                     preview=False, allow_preview=True, object_fit="cover")
-                votes_plot = gr.Plot(label="Each template's vote", show_label=False, format="png", elem_id="votes")
+                                     preview=False, allow_preview=True, object_fit="cover", visible=False)
+                votes_plot = gr.Plot(label="Each template's vote", show_label=False, format="png", elem_id="votes",
+                                     visible=False)
                 with gr.Accordion("Settings (the chat can change them too)", open=False):
                     model_dd = gr.Dropdown(catalogue, value=DEFAULT_MODEL, allow_custom_value=True, label="Model",
                                            info="A catalogue model or any spec (ARCH:TAG, hf-hub:ORG/NAME, local-dir:PATH)")
