@@ -12,6 +12,7 @@ import tempfile
 import threading
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import gradio as gr
 
@@ -20,6 +21,7 @@ from idia_core.chat import controller as C
 from idia_core.chat import session as chat_session
 from idia_core.chat.examples import sandbox_examples
 from idia_core.chat.uploads import SessionFiles
+from idia_core.chat import views as C_VIEWS
 from idia_core.chat.views import result_views
 from idia_core.models import CATALOGUE
 from idia_core.templates import available_template_sets
@@ -106,18 +108,41 @@ def _return_free_memory() -> None:
 
 
 # -- glue: controller values ⇄ gradio values ------------------------------------------------------
+def _file_url(path: str) -> str:
+    """Where the page fetches a file gradio serves (the session's folder is inside its upload folder)."""
+    return "/gradio_api/file=" + quote(str(path), safe="/")
+
+
+def _image_markdown(path: str, alt: str) -> str:
+    """An image inside a message's markdown rather than a file message: gradio 6.31 gives every
+    file message its own share-to-Hub button, which would upload the picture; the app promises
+    photos stay in the session, so pictures in the chat are plain images."""
+    return f"![{alt}]({_file_url(path)})"
+
+
 def _history_messages(replies) -> list[dict]:
-    """One assistant message per reply: its text, then its charts and downloads in the same bubble."""
+    """One assistant message per reply: its text, then its chart inline, then its downloads as plain
+    links (a file message would carry gradio's share-to-Hub button too)."""
     out = []
     for r in replies:
-        parts = [r.text] + [{"path": p, "alt_text": "chart"} for p in r.images] + [{"path": p} for p in r.files]
-        out.append({"role": "assistant", "content": parts if len(parts) > 1 else r.text})
+        parts = [r.text] + [_image_markdown(p, f"chart {Path(p).stem.split('-')[0]}") for p in r.images]
+        if r.files:
+            parts.append("Download: " + " · ".join(f"[{Path(p).name}]({_file_url(p)})" for p in r.files))
+        out.append({"role": "assistant", "content": "\n\n".join(parts)})
     return out
 
 
-def _user_messages(text: str, files) -> list[dict]:
-    parts = [{"path": f} for f in files] + ([text] if text else [])
-    return [{"role": "user", "content": parts if len(parts) > 1 else parts[0]}] if parts else []
+def _user_messages(text: str, files, strip: str | None = None) -> list[dict]:
+    """The user's message: their photos as one thumbnail strip (not a screen per photo), then
+    their words."""
+    parts = []
+    if strip:
+        parts.append(_image_markdown(strip, f"{len(files)} photo(s)"))
+    elif files:
+        parts.append(f"*{len(files)} file(s)*")
+    if text:
+        parts.append(text)
+    return [{"role": "user", "content": "\n\n".join(parts)}] if parts else []
 
 
 def _file_paths(files) -> tuple[str, ...]:
@@ -139,8 +164,9 @@ def _base_url(request: gr.Request | None) -> str:
 
 
 def _progress_adapter(progress: gr.Progress):
+    """The core's progress as one line of words (and a share done), shown over the chat only."""
     def report(done: int, total: int, message: str):
-        progress((done, total) if total else None, desc=message)
+        progress(done / total if total else None, desc=message)
     return report
 
 
@@ -148,7 +174,11 @@ def _outputs(state, history):
     views = result_views(state)
     s = state.settings
     return (
-        history, state, views.top_names, views.votes, views.gallery, views.summary or "*No verdict yet.*",
+        history, state,
+        # empty until a check: hidden rather than blank boxes (the summary says what will appear)
+        gr.Plot(views.top_names, visible=views.top_names is not None),
+        gr.Plot(views.votes, visible=views.votes is not None),
+        gr.Gallery(views.gallery, visible=bool(views.gallery)), views.summary,
         _model_line(s.model), s.model, s.tau, s.n_candidates, s.seed, s.template_set, s.name_mode,
     )
 
@@ -184,10 +214,12 @@ def _content_text(message) -> str:
 
 def _without_echo(history: list, text: str, files) -> list:
     """The history as it was before ``echo`` added this message and its "Checking …" line."""
-    if len(history) >= 2 and isinstance(history[-1], dict) and isinstance(history[-2], dict) and \
-            history[-1].get("role") == "assistant" and _content_text(history[-1]) == C.say("echo_working") and \
-            history[-2].get("role") == "user" and _content_text(history[-2]).strip() == text:
-        return history[:-2]
+    echoed = _user_messages(text, files) + [{"role": "assistant", "content": C.say("echo_working")}]
+    tail = history[-len(echoed):]
+    if len(tail) == len(echoed) and all(isinstance(m, dict) and m.get("role") == e["role"] and
+                                        _content_text(m).strip() == e["content"].strip()
+                                        for m, e in zip(tail, echoed)):
+        return history[:-len(echoed)]
     return history
 
 
@@ -204,6 +236,7 @@ def chat(message: dict, history: list, state, request: gr.Request, progress=gr.P
     history = _without_echo(list(history or []), text, files)
     box = gr.MultimodalTextbox(value=None, interactive=True, placeholder=BOX_PLACEHOLDER)
     sent = C.UserMessage(text, files)
+    progress(0.0, desc=C.say("progress_start"))   # words at once, before the core reports its own
     turns = C.handle_in_order(sid, sent, state, progress=_progress_adapter(progress), base_url=_base_url(request))
     if not turns:   # kept: the running turn answers it (and its reply replaces this whole history)
         history += _user_messages(text, files) + _history_messages([C.busy_reply(sent)])
@@ -211,7 +244,7 @@ def chat(message: dict, history: list, state, request: gr.Request, progress=gr.P
     for msg, turn in turns:
         SESSION_FILES.claim(sid, msg.files)
         SESSION_FILES.claim_folder(sid, turn.state.workdir)
-        history += _user_messages(msg.text, msg.files) + _history_messages(turn.replies)
+        history += _user_messages(msg.text, msg.files, turn.photo_strip) + _history_messages(turn.replies)
     return (box,) + _outputs(turns[-1][1].state, history)
 
 
@@ -279,6 +312,26 @@ def check(photos, name: str, options: dict | None, progress=gr.Progress()):
 
 
 # -- layout ------------------------------------------------------------------------------------------
+# Pictures in messages fit the chat column; on a phone the chat is shorter so the message box is on
+# the first screen, the side panel (verdict, charts, gallery) follows under the chat, buttons stay small.
+CSS = """
+#chat .message img { width: auto !important; max-width: 100% !important; height: auto !important; max-height: none !important; }
+#title h2 { margin: 0.2em 0; }
+#actions button { min-width: 0; }
+#gallery .grid-container { grid-template-rows: none !important; grid-auto-rows: auto !important; }
+@media (max-width: 640px) {
+  .gradio-container { padding-left: 6px !important; padding-right: 6px !important; }
+  #title h2 { font-size: 1.15rem; }
+  #chat { height: 56vh !important; max-height: 56vh; }
+  #chat .message-row.bot-row, #chat .message-row.user-row { max-width: 100% !important; margin-left: 0 !important;
+    margin-right: 0 !important; }
+  #chat .message.bot, #chat .message.user { padding-left: 6px !important; padding-right: 6px !important; }
+  #actions { gap: 4px; flex-wrap: nowrap; }
+  #actions button { padding: 4px 6px; font-size: 0.85rem; }
+  #gallery .grid-container { grid-template-columns: repeat(2, minmax(0, 1fr)) !important; }
+}
+"""
+
 def build_app() -> gr.Blocks:
     examples = sandbox_examples(EXAMPLES_DIR) if DEFAULT_MODEL == "sandbox" else []
     catalogue = [(f"{e.label} — {e.spec}", e.spec) for e in CATALOGUE]
@@ -286,29 +339,36 @@ def build_app() -> gr.Blocks:
         catalogue.insert(0, (DEFAULT_MODEL, DEFAULT_MODEL))
     with gr.Blocks(title="idia — does CLIP know this face?", delete_cache=(1800, 3600)) as demo:
         state = gr.State(None, delete_callback=C.close_session)
-        gr.Markdown("## idia — does this CLIP model know this face?\n"
-                    "The Identity Inference Attack of *Does CLIP Know My Face?* (Hintersdorf et al., JAIR 2024). "
-                    "Photos stay in this session's memory and temporary upload folder and are deleted, with the "
-                    "session's charts and reports, when you close the page; reports and links hold only their "
-                    "SHA-256 hashes.")
-        gr.Markdown(RESPONSIBLE_USE, elem_id="responsible-use")
+        gr.Markdown("## idia — does this CLIP model know this face?", elem_id="title")
         model_line = gr.Markdown(_model_line(DEFAULT_MODEL), elem_id="active-model")
-        with gr.Row():
-            with gr.Column(scale=3):
-                chatbot = gr.Chatbot(label="idia", height=620, elem_id="chat", buttons=["copy"])
+        with gr.Row(elem_id="main-row"):
+            with gr.Column(scale=3, min_width=300):
+                chatbot = gr.Chatbot(label="idia", height=560, elem_id="chat", buttons=["copy"],
+                                     allow_file_downloads=False)
                 box = gr.MultimodalTextbox(
                     placeholder=BOX_PLACEHOLDER,
                     file_types=["image"], file_count="multiple", show_label=False, elem_id="box",
                 )
-                with gr.Row():
-                    share_btn = gr.Button("Share link", size="sm")
-                    report_btn = gr.Button("Report", size="sm")
-                    why_btn = gr.Button("Why?", size="sm")
-                    reset_btn = gr.Button("Reset", size="sm")
+                with gr.Row(elem_id="actions"):
+                    share_btn = gr.Button("Share link", size="sm", min_width=60)
+                    report_btn = gr.Button("Report", size="sm", min_width=60)
+                    why_btn = gr.Button("Why?", size="sm", min_width=60)
+                    reset_btn = gr.Button("Reset", size="sm", min_width=60)
                 if examples:
                     gr.Examples([e.message for e in examples], inputs=[box],
                                 example_labels=[f"{e.name} ({e.label})" for e in examples], label="Sandbox people")
-            with gr.Column(scale=2):
+            with gr.Column(scale=2, min_width=300, elem_id="side"):
+                summary = gr.Markdown(C_VIEWS.EMPTY_SUMMARY, elem_id="summary")
+                top_plot = gr.Plot(label="Names closest to the photos", show_label=False, format="png",
+                                   elem_id="top-names", visible=False)
+                gr.Markdown("**What the model saw in each photo**: its top name, ✓ when that is the name "
+                            "asked about (✗ when not), how many templates picked it, then the file name.",
+                            elem_id="gallery-head")
+                gallery = gr.Gallery(label="What the model saw in each photo", show_label=False,
+                                     columns=3, height="auto", buttons=["fullscreen"], elem_id="gallery",
+                                     preview=False, allow_preview=True, object_fit="cover", visible=False)
+                votes_plot = gr.Plot(label="Each template's vote", show_label=False, format="png", elem_id="votes",
+                                     visible=False)
                 with gr.Accordion("Settings (the chat can change them too)", open=False):
                     model_dd = gr.Dropdown(catalogue, value=DEFAULT_MODEL, allow_custom_value=True, label="Model",
                                            info="A catalogue model or any spec (ARCH:TAG, hf-hub:ORG/NAME, local-dir:PATH)")
@@ -317,15 +377,11 @@ def build_app() -> gr.Blocks:
                     seed_in = gr.Number(0, precision=0, label="Seed of the distractor names")
                     tset_in = gr.Dropdown(list(available_template_sets()), value="paper21", label="Template set")
                     mode_in = gr.Radio(["mixed", "paper"], value="mixed", label="Distractor names")
-                summary = gr.Markdown("*No verdict yet.*")
-                top_plot = gr.BarPlot(None, x="name", y="similarity", color="kind",
-                                      color_map={"true name": "#2e7d32", "other": "#90a4ae"}, sort="-y",
-                                      title="Top names by mean similarity", height=300, x_label_angle=-40)
-                votes_plot = gr.BarPlot(None, x="template", y="votes", color="kind",
-                                        color_map={"picked the name": "#2e7d32", "did not": "#c62828"},
-                                        title="Photos voting for the name, per template", height=300,
-                                        x_label_angle=-60, sort="x")
-                gallery = gr.Gallery(label="Photos and their top names", columns=4, height=240)
+        gr.Markdown("The Identity Inference Attack of *Does CLIP Know My Face?* (Hintersdorf et al., JAIR 2024). "
+                    "Photos stay in this session's memory and temporary upload folder and are deleted, with the "
+                    "session's charts and reports, when you close the page; reports and links hold only their "
+                    "SHA-256 hashes.", elem_id="about")
+        gr.Markdown(RESPONSIBLE_USE, elem_id="responsible-use")
         with gr.Group(visible=False):
             api_photos = gr.File(file_count="multiple", label="photos")
             api_name = gr.Textbox(label="name")
@@ -336,15 +392,16 @@ def build_app() -> gr.Blocks:
         views = [chatbot, state, top_plot, votes_plot, gallery, summary, model_line,
                  model_dd, tau_in, pool_in, seed_in, tset_in, mode_in]
         box.submit(echo, [box, chatbot], [box, chatbot], queue=False, api_name=False).then(
-            chat, [box, chatbot, state], [box] + views, api_name="chat",
+            chat, [box, chatbot, state], [box] + views, api_name="chat", show_progress_on=[chatbot],
             concurrency_limit=COMPUTE_LIMIT, concurrency_id="compute").then(
             lambda: gr.MultimodalTextbox(interactive=True), None, box, queue=False, api_name=False)  # even after an error
         for btn, text in ((share_btn, "share"), (report_btn, "report"), (why_btn, "why?"), (reset_btn, "reset")):
-            btn.click(command(text), [chatbot, state], views, api_name=False,
+            btn.click(command(text), [chatbot, state], views, api_name=False, show_progress_on=[chatbot],
                       concurrency_limit=COMPUTE_LIMIT, concurrency_id="compute")
         for comp, fld in zip((model_dd, tau_in, pool_in, seed_in, tset_in, mode_in), SETTING_FIELDS):
             (comp.release if isinstance(comp, gr.Slider) else comp.input)(
                 setting(fld), [comp, chatbot, state], views, api_name=False, trigger_mode="always_last",
+                show_progress_on=[chatbot],
                 concurrency_limit=COMPUTE_LIMIT, concurrency_id="compute")
         api_btn.click(check, [api_photos, api_name, api_options], api_out, api_name="check",
                       concurrency_limit=COMPUTE_LIMIT, concurrency_id="compute")
@@ -371,5 +428,5 @@ demo = build_app()
 if __name__ == "__main__":
     _warm_up_in_background()
     demo.queue(default_concurrency_limit=COMPUTE_LIMIT, max_size=QUEUE_MAX).launch(
-        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), show_error=True,
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), show_error=True, css=CSS,
     )

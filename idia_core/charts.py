@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -20,10 +21,13 @@ matplotlib.use("Agg", force=False)
 import numpy as np  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+import matplotlib.patches  # noqa: E402
 
 TRUE_COLOUR = "#2e7d32"     # the true name
 OTHER_COLOUR = "#c62828"    # the strongest other name
 REST_COLOUR = "#b0bec5"     # all other votes
+NO_MAJORITY_COLOUR = "#fbc02d"   # a template without a unique majority (a tie)
 LINE_COLOURS = {"tpr": "#2e7d32", "fpr": "#c62828", "accuracy": "#1565c0",
                 "balanced_accuracy": "#6a1b9a", "tnr": "#ef6c00", "fnr": "#6d4c41"}
 
@@ -39,9 +43,127 @@ def _short(text: str, width: int = 34) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _wrap(text: str, width: int, max_lines: int | None = None) -> str:
+    """Wrap a label onto lines of at most ``width`` characters (whole words where possible), so a
+    label is shown in full instead of cut; ``max_lines`` bounds a label from outside (a name)."""
+    lines = textwrap.wrap(str(text), width, break_long_words=True, break_on_hyphens=False) or [""]
+    if max_lines is not None and len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = _short(lines[-1] + " …", width)
+    return "\n".join(lines)
+
+
+def template_label(template: str) -> str:
+    """A prompt template as a person reads it: the name's slot shown as "[name]"."""
+    return str(template).replace("{0}", "[name]")
+
+
+def min_font_pt(fig: Figure) -> float:
+    """The smallest font size (points) of any visible text in the figure; with the DPI and the
+    width it is shown at, this says how large its smallest text is on screen (px = pt × dpi / 72 ×
+    shown width / drawn width)."""
+    from matplotlib.text import Text
+
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return float(min(sizes)) if sizes else 0.0
+
+
+def template_outcomes(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per template, boolean masks: its unique majority is the true name / another name / there
+    is no unique majority (a tie, which the paper's rule counts as not correct). Shapes [T]."""
+    majority = np.asarray(result.majority)
+    picked = majority == int(result.true_index)
+    tied = majority < 0
+    return picked, ~picked & ~tied, tied
+
+
+OUTCOME_COLOURS = (TRUE_COLOUR, OTHER_COLOUR, NO_MAJORITY_COLOUR)
+CHAT_WIDTH_IN = 3.6         # 360 px at 100 dpi: the chat column on a phone shows it at ≥ 300 px
+CHAT_FONT_PT = 10           # 13.9 px drawn; ≥ 11 px down to a 285 px wide rendering
+SIDE_WIDTH_IN = 4.6         # the side panel beside the chat (~ 410–460 px) and the reports
+
+
+def _fixed_figure(width_px: float, blocks: list[float]) -> tuple[Figure, list[float]]:
+    """A figure ``width_px`` wide (at 100 dpi) made of vertical blocks of the given pixel heights,
+    laid out by hand (constrained layout squeezes small figures unpredictably). Returns the
+    figure and the top edge of each block as a figure fraction."""
+    height = sum(blocks)
+    fig = Figure(figsize=(width_px / 100, height / 100), dpi=100)
+    FigureCanvasAgg(fig)
+    tops, y = [], height
+    for h in blocks:
+        tops.append(y / height)
+        y -= h
+    return fig, tops
+
+
+def _outcome_key(fig: Figure, top: float, left: float, counts, line_px: float, height_px: float) -> None:
+    """The colour key of the template outcomes, one line each with its count."""
+    labels = ("picked the name", "another name", "no majority (tie)")
+    for i, (label, colour, n) in enumerate(zip(labels, OUTCOME_COLOURS, counts)):
+        y = top - (i + 0.5) * line_px / height_px
+        fig.text(left, y, "■", color=colour, fontsize=CHAT_FONT_PT + 2, va="center")
+        fig.text(left + 0.06, y, f"{label}: {n}" if n != "" else label, fontsize=CHAT_FONT_PT, va="center")
+
+
+def chat_figure(result, k: int = 4) -> Figure:
+    """The one compact figure a verdict shows in the chat: each template's outcome (picked the
+    name / another name / no majority) as a strip of cells, and the top competitors by mean
+    similarity (axis from 0), the true name always among them. Drawn 360 px wide with 10 pt text,
+    so it is readable at 1x in the chat column of a laptop or a phone."""
+    picked, other, tied = template_outcomes(result)
+    n_t = len(picked)
+    top = [(n, s) for n, s in result.top_names(k + 1) if n != result.true_name][:k]
+    true_sim = float(np.asarray(result.mean_similarity)[result.true_index])
+    rows = sorted(top + [(result.true_name, true_sim)], key=lambda r: -r[1])
+    names = [_wrap(n, 16, max_lines=2) for n, _ in rows]
+    row_px = [12 + 16 * (n.count("\n") + 1) for n in names]
+    title = _wrap(f"{int(picked.sum())} of {n_t} templates picked {result.true_name}", 40, max_lines=3)
+    title_px = 10 + 18 * (title.count("\n") + 1)
+    blocks = [title_px, 26, 22, 3 * 19 + 8, 24, sum(row_px), 8]
+    fig, tops = _fixed_figure(CHAT_WIDTH_IN * 100, blocks)
+    height = sum(blocks)
+    fig.text(0.03, tops[0] - 6 / height, title, fontsize=CHAT_FONT_PT + 1, va="top", weight="bold")
+    ax = fig.add_axes((0.03, tops[2], 0.94, 26 / height))
+    codes = np.where(picked, 0, np.where(other, 1, 2))
+    for t, code in enumerate(codes):
+        ax.add_patch(matplotlib.patches.Rectangle((t + 0.06, 0.0), 0.88, 1.0, color=OUTCOME_COLOURS[code]))
+    ax.set_xlim(0, n_t)
+    ax.set_ylim(0, 1)
+    ax.set_yticks([])
+    step = 5 if n_t > 10 else 1
+    ticks = [t for t in range(n_t) if (t + 1) % step == 0 or t == 0]
+    ax.set_xticks([t + 0.5 for t in ticks], [str(t + 1) for t in ticks], fontsize=CHAT_FONT_PT)
+    ax.tick_params(length=0, pad=2)
+    for side in ("top", "right", "left", "bottom"):
+        ax.spines[side].set_visible(False)
+    _outcome_key(fig, tops[3] - 4 / height, 0.03, (int(picked.sum()), int(other.sum()), int(tied.sum())),
+                 19, height)
+    fig.text(0.03, tops[4] - 12 / height, "closest names (mean cosine similarity)", fontsize=CHAT_FONT_PT,
+             va="center")
+    bx = fig.add_axes((0.40, tops[6], 0.57, sum(row_px) / height))
+    centres = height - (blocks[0] + blocks[1] + blocks[2] + blocks[3] + blocks[4]) - (
+        np.cumsum(row_px) - np.asarray(row_px) / 2)
+    sims = [s for _, s in rows]
+    colours = [TRUE_COLOUR if n == result.true_name else REST_COLOUR for n, _ in rows]
+    bx.barh(centres, sims, height=np.asarray(row_px) - 8, color=colours)
+    bx.set_ylim(blocks[-1], blocks[-1] + sum(row_px))
+    bx.set_yticks(centres, names, fontsize=CHAT_FONT_PT)
+    for yi, sv in zip(centres, sims):
+        bx.text(sv, yi, f" {sv:.2f}" if sv >= 0 else f"{sv:.2f} ", va="center", ha="left" if sv >= 0 else "right",
+                fontsize=CHAT_FONT_PT)
+    bx.set_xlim(min(0.0, min(sims)) * 1.6, max(max(sims), 1e-6) * 1.28)   # from 0 (below it if negative)
+    bx.set_xticks([])
+    bx.tick_params(axis="y", length=0, pad=4)
+    for side in ("top", "right", "bottom"):
+        bx.spines[side].set_visible(False)
+    return fig
+
+
 def votes_figure(result) -> Figure:
     """Per template: how many photos voted for the true name, for the strongest other name, and
-    for anyone else; a tick marks templates whose unique majority is the true name.
+    for anyone else; ✓ marks templates whose unique majority is the true name, "tie" those
+    without a unique majority. Every template is labelled in full (wrapped, never cut).
 
     Why: the verdict is a count of templates, so the picture a person needs is one bar per
     template showing whether the true name won that template's vote."""
@@ -50,40 +172,45 @@ def votes_figure(result) -> Figure:
     true_idx = int(result.true_index)
     true_votes = (pred == true_idx).sum(axis=1)
     other_votes = np.zeros(n_t, dtype=int)
-    other_names: list[str] = []
     for t in range(n_t):
         counts = np.bincount(pred[t], minlength=len(result.candidates))
         counts[true_idx] = -1
-        best = int(np.argmax(counts))
-        other_votes[t] = max(int(counts[best]), 0)
-        other_names.append(result.candidates[best] if counts[best] > 0 else "")
+        other_votes[t] = max(int(counts[int(np.argmax(counts))]), 0)
     rest = n_p - true_votes - other_votes
-    correct = np.asarray(result.majority) == true_idx
+    picked, _, tied = template_outcomes(result)
 
-    fig = _new_figure(8.0, max(3.0, 0.32 * n_t + 1.4))
+    labels = [("✓ " if ok else "tie · " if tie else "") + _wrap(template_label(tpl), 30)
+              for tpl, ok, tie in zip(result.templates, picked, tied)]
+    heights = [lab.count("\n") + 1 for lab in labels]
+    fig = _new_figure(SIDE_WIDTH_IN, max(3.4, 1.9 + 0.2 * sum(heights) + 0.06 * n_t))   # room for title + key
     ax = fig.add_subplot(1, 1, 1)
-    y = np.arange(n_t)[::-1]
-    ax.barh(y, true_votes, color=TRUE_COLOUR, label=_short(result.true_name, 40) + " (true name)")
-    ax.barh(y, other_votes, left=true_votes, color=OTHER_COLOUR, label="strongest other name")
-    ax.barh(y, rest, left=true_votes + other_votes, color=REST_COLOUR, label="other names")
-    labels = [("✓ " if ok else "   ") + _short(tpl) for tpl, ok in zip(result.templates, correct)]
-    ax.set_yticks(y, labels, fontsize=8)
-    for yi, ov, tv, name in zip(y, other_votes, true_votes, other_names):
-        if ov > 0 and name:
-            ax.text(tv + ov / 2, yi, _short(name, 18), ha="center", va="center", fontsize=6, color="white")
+    y = -np.cumsum([0] + [(a + b) * 0.3 + 0.5 for a, b in zip(heights[:-1], heights[1:])], dtype=float)
+    bar_h = 0.8
+    ax.barh(y, true_votes, height=bar_h, color=TRUE_COLOUR, label=_short(result.true_name, 28) + " (true name)")
+    ax.barh(y, other_votes, height=bar_h, left=true_votes, color=OTHER_COLOUR, label="strongest other name")
+    ax.barh(y, rest, height=bar_h, left=true_votes + other_votes, color=REST_COLOUR, label="other names")
+    ax.set_yticks(y, labels, fontsize=9)
+    ax.set_ylim(y[-1] - 0.7, y[0] + 0.7)
     ax.set_xlim(0, n_p)
-    ax.set_xlabel(f"photos voting (of {n_p})")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=min(n_p, 6), integer=True))
+    ax.set_xlabel(f"photos voting (of {n_p})", fontsize=9)
+    ax.tick_params(axis="x", labelsize=9)
     verdict = "member" if result.member else "not a member"
-    ax.set_title(f"{int(result.correct_templates)}/{n_t} templates pick the true name "
-                 f"(tau = {int(result.tau)}): {verdict}", fontsize=10)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.6 / max(n_t, 1) - 0.06), ncol=3, fontsize=7,
-              frameon=False)
+    title = f"{int(picked.sum())}/{n_t} templates pick the true name\n(tau = {int(result.tau)}): {verdict}"
+    if not picked.any():
+        title += "\n" + _wrap("no template's majority picked " + result.true_name, 44, max_lines=2)
+    fig.suptitle(title, fontsize=10, x=0.02, ha="left")
+    key = matplotlib.patches.Patch(color="none", label="✓ its majority is the true name;\ntie · no unique majority")
+    handles, _ = ax.get_legend_handles_labels()
+    fig.legend(handles + [key], [h.get_label() for h in handles + [key]], loc="outside lower right", ncol=1,
+               fontsize=9, frameon=False)
     return fig
 
 
 def top_names_figure(result, k: int = 10) -> Figure:
     """The k names the photos are most similar to on average (over all templates and photos),
-    the true name highlighted and added at the bottom when it is not among them.
+    the true name highlighted and added at the bottom when it is not among them. The similarity
+    axis starts at 0, so bar lengths compare honestly.
 
     Why: it shows who the model thinks the person is, and how far the true name is from the top."""
     top = result.top_names(k)
@@ -93,16 +220,53 @@ def top_names_figure(result, k: int = 10) -> Figure:
         names.append(result.true_name)
         sims.append(float(np.asarray(result.mean_similarity)[result.true_index]))
     colours = [TRUE_COLOUR if n == result.true_name else REST_COLOUR for n in names]
-    fig = _new_figure(7.0, max(2.6, 0.3 * len(names) + 1.2))
+    labels = [_wrap(n, 24, max_lines=2) for n in names]
+    fig = _new_figure(SIDE_WIDTH_IN, max(2.6, 0.3 * sum(lab.count("\n") + 1 for lab in labels) + 1.3))
     ax = fig.add_subplot(1, 1, 1)
     y = np.arange(len(names))[::-1]
     ax.barh(y, sims, color=colours)
-    ax.set_yticks(y, [_short(n, 30) for n in names], fontsize=8)
-    lo, hi = min(sims), max(sims)
-    pad = max((hi - lo) * 0.15, 1e-3)
-    ax.set_xlim(lo - pad, hi + pad)
-    ax.set_xlabel("mean cosine similarity (photos × templates)")
-    ax.set_title(f"Names closest to the photos (pool of {result.n_candidates})", fontsize=10)
+    ax.set_yticks(y, labels, fontsize=9)
+    for yi, s in zip(y, sims):
+        ax.text(s, yi, f" {s:.3f}" if s >= 0 else f"{s:.3f} ", va="center", ha="left" if s >= 0 else "right",
+                fontsize=9)
+    ax.set_xlim(min(0.0, min(sims)) * 1.35, max(max(sims), 1e-6) * 1.2)
+    ax.tick_params(axis="x", labelsize=9)
+    ax.set_xlabel("mean cosine similarity (photos × templates)", fontsize=9)
+    fig.suptitle(f"Names closest to the photos\n(mean over templates and photos; pool of {result.n_candidates})",
+                 fontsize=10, x=0.02, ha="left")
+    return fig
+
+
+def compare_figure(rows) -> Figure:
+    """Models × templates: each cell is the template's outcome on that model (picked the name /
+    another name / no majority). ``rows``: ``[(model label, IdiaResult)]``, at least one. Sized for
+    the chat column like ``chat_figure`` (360 px, 10 pt)."""
+    n_t = max(len(r.templates) for _, r in rows)
+    labels = [_wrap(m, 15, max_lines=3) for m, _ in rows]
+    row_px = [max(30, 10 + 16 * (lab.count("\n") + 1)) for lab in labels]
+    blocks = [28, 3 * 19 + 8, sum(row_px), 26, 6]
+    fig, tops = _fixed_figure(CHAT_WIDTH_IN * 100, blocks)
+    height = sum(blocks)
+    fig.text(0.03, tops[0] - 6 / height, "Each template's outcome, per model", fontsize=CHAT_FONT_PT + 1,
+             va="top", weight="bold")
+    ax = fig.add_axes((0.40, tops[3], 0.57, sum(row_px) / height))
+    centres = sum(row_px) - (np.cumsum(row_px) - np.asarray(row_px) / 2)
+    for centre, h, (_, r) in zip(centres, row_px, rows):
+        picked, other, tied = template_outcomes(r)
+        for t in range(len(picked)):
+            code = 0 if picked[t] else 1 if other[t] else 2
+            ax.add_patch(matplotlib.patches.Rectangle((t + 0.05, centre - (h - 6) / 2), 0.9, h - 6,
+                                                      color=OUTCOME_COLOURS[code]))
+    _outcome_key(fig, tops[1] - 4 / height, 0.03, ("", "", ""), 19, height)
+    ax.set_xlim(0, n_t)
+    ax.set_ylim(0, sum(row_px))
+    ax.set_yticks(centres, labels, fontsize=CHAT_FONT_PT)
+    step = 5 if n_t > 10 else 1
+    ticks = [t for t in range(n_t) if (t + 1) % step == 0 or t == 0]
+    ax.set_xticks([t + 0.5 for t in ticks], [str(t + 1) for t in ticks], fontsize=CHAT_FONT_PT)
+    ax.tick_params(length=0, pad=3)
+    for side in ("top", "right", "left", "bottom"):
+        ax.spines[side].set_visible(False)
     return fig
 
 
@@ -189,9 +353,12 @@ def tpr_by_occurrence_figure(df) -> Figure:
 
 
 def figure_to_png(fig: Figure, dpi: int = 100) -> bytes:
-    """PNG bytes of a figure (for embedding as base64 in HTML or sending to a chat)."""
+    """PNG bytes of a figure (for embedding as base64 in HTML or sending to a chat). The PNG says
+    its DPI and its smallest font size (text chunks ``idia-dpi``, ``idia-min-font-pt``), so a page
+    that shows it can work out how large its smallest text is on screen."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    fig.savefig(buf, format="png", dpi=dpi,
+                metadata={"idia-dpi": str(dpi), "idia-min-font-pt": f"{min_font_pt(fig):g}"})
     return buf.getvalue()
 
 

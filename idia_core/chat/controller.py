@@ -31,7 +31,7 @@ from ..result import IdiaResult
 from ..runner import PrivateEmbeddings, run_idia
 from ..settings import IdiaSettings, validate_seed, validate_tau
 from ..templates import load_templates, validate_template_set_name
-from . import share
+from . import share, views
 from .intents import Intent, parse
 from .session import ChatSession, PhotoRef, SharedRun
 
@@ -66,6 +66,7 @@ class Reply:
 class Turn:
     state: ChatSession
     replies: list[Reply] = field(default_factory=list)
+    photo_strip: str | None = None   # thumbnails of this message's accepted photos (one PNG)
 
     @property
     def result(self) -> IdiaResult | None:
@@ -173,8 +174,9 @@ def handle(message: UserMessage, state: ChatSession, *, progress: Progress | Non
     replies: list[Reply] = []
     photos_changed = False
     expecting_name, state.awaiting_name = state.awaiting_name, False
+    thumbs: list = []
     if message.files:
-        photos_changed = _accept_photos(state, message.files, replies)
+        photos_changed = _accept_photos(state, message.files, replies, thumbs)
     intent = parse(message.text, expecting_name=expecting_name)
     handler = _HANDLERS.get(intent.kind, _on_unknown)
     if intent.kind == "unknown" and photos_changed:
@@ -183,7 +185,8 @@ def handle(message: UserMessage, state: ChatSession, *, progress: Progress | Non
                     photos_changed=photos_changed) or state
     if not replies:
         replies.append(Reply(say("unknown"), kind="help"))
-    return Turn(state, replies)
+    strip = views.photo_strip(thumbs, state.ensure_workdir()) if thumbs else None
+    return Turn(state, replies, photo_strip=str(strip) if strip else None)
 
 
 class TurnGate:
@@ -263,7 +266,7 @@ NEAR_DUPLICATE_PHASH_BITS = 4
 NEAR_DUPLICATE_DHASH_BITS = 2
 
 
-def _accept_photos(state: ChatSession, files, replies: list[Reply]) -> bool:
+def _accept_photos(state: ChatSession, files, replies: list[Reply], thumbs: list | None = None) -> bool:
     """Decode each upload once to check it; keep references to the good ones. A new upload after a
     check of the current photos starts a new set (a new person, or the share-link's photos).
     Photos are counted by content: an identical file (SHA-256) or the same picture re-encoded or
@@ -278,6 +281,8 @@ def _accept_photos(state: ChatSession, files, replies: list[Reply]) -> bool:
             lines.append(say("photos_rejected", label=label, reason=err.message))
             continue
         accepted.append(PhotoRef(path=str(path), sha256=photo.sha256, label=label, phash=_perceptual_hash(photo.image)))
+        if thumbs is not None:
+            thumbs.append(views.thumbnail(photo.image))
     if accepted:
         replace_set = bool(state.photos) and state.last_result is not None and \
             state.last_run_key is not None and state.last_run_key[3] == tuple(p.sha256 for p in state.photos)
@@ -287,6 +292,8 @@ def _accept_photos(state: ChatSession, files, replies: list[Reply]) -> bool:
         room = limits.MAX_PHOTOS - len(base)
         dropped = max(0, len(accepted) - room)
         state.photos = base + accepted[:room]
+        if thumbs is not None:
+            del thumbs[max(room, 0):]
         added = len(accepted) - dropped
         head = say("photos_replaced", count=added, old=old) if replace_set else \
             say("photos_added", count=added, total=len(state.photos))
@@ -403,26 +410,58 @@ def verdict_text(result: IdiaResult) -> str:
 
 def verdict_reply(result: IdiaResult, state: ChatSession) -> Reply:
     text = verdict_text(result)
+    truth = sandbox_truth_line(result)
+    if truth:
+        text = text.replace("\n\n", "\n\n" + truth + "\n\n", 1)
     note = reproduction_note(result, state)
     if note:
         text = note + "\n\n" + text
     return Reply(text, images=tuple(chart_pngs(result, state)), kind="verdict")
 
 
+def sandbox_truth_line(result: IdiaResult) -> str | None:
+    """On the sandbox model: what the world says about this name (its role and how often it was in
+    training) and whether the verdict matches, so a demo visitor sees what the attack can and cannot
+    do. None on any other model, whose training data nobody knows."""
+    if result.model_spec != "sandbox":
+        return None
+    from ..sandbox.world import load_world
+
+    try:
+        person = _sandbox_world(load_world).person(result.true_name)
+    except (KeyError, ValueError, OSError):
+        return say("sandbox_truth_unknown", name=result.true_name)
+    if person.role == "member":
+        key = "sandbox_truth_member_found" if result.member else "sandbox_truth_member_missed"
+    elif person.role == "non-member":
+        key = "sandbox_truth_never_false_alarm" if result.member else "sandbox_truth_never_correct"
+    else:   # controls: the face or the name was in training, never the two together
+        key = "sandbox_truth_control_member" if result.member else "sandbox_truth_control_correct"
+    return say(key, k=person.k, role=person.role)
+
+
+_WORLD_CACHE: dict = {}
+
+
+def _sandbox_world(loader):
+    """The shipped world, read once per process (it is a few hundred KB of JSON)."""
+    if "world" not in _WORLD_CACHE:
+        _WORLD_CACHE["world"] = loader()
+    return _WORLD_CACHE["world"]
+
+
 def chart_pngs(result: IdiaResult, state: ChatSession) -> list[str]:
-    """The result's charts as PNGs in the session's folder (a chat message shows images; a native
-    plot inside a chat message breaks gradio 6.31's chat)."""
+    """The verdict's one compact chart (``charts.chat_figure``) as a PNG in the session's folder:
+    a chat message shows images, and a native plot inside a chat message breaks gradio 6.31's chat.
+    The full per-template and closest-names charts are beside the chat and in the report."""
     from .. import charts
 
     folder = state.ensure_workdir()
     stamp = f"{result.fingerprint[-8:]}-{abs(hash(state.run_key())) % 10**8:08d}"
-    out = []
-    for name, fn in (("votes", charts.votes_figure), ("top-names", charts.top_names_figure)):
-        path = folder / f"{name}-{stamp}.png"
-        if not path.exists():
-            charts.save_figure(fn(result), path)
-        out.append(str(path))
-    return out
+    path = folder / f"verdict-{stamp}.png"
+    if not path.exists():
+        charts.save_figure(charts.chat_figure(result), path)
+    return [str(path)]
 
 
 def reproduction_note(result: IdiaResult, state: ChatSession) -> str | None:
@@ -827,7 +866,9 @@ def _on_compare(intent, state, replies, *, progress, **_):
         notes.append(say("compare_too_many", max=MAX_COMPARE))
         specs = specs[:MAX_COMPARE]
     s = state.settings
-    rows = ["| model | verdict | templates | median rank | chance (p) |", "|---|---|---|---|---|"]
+    rows = ["| model | verdict | templates picking the name | median rank | chance (p) |",
+            "|---|---|---|---|---|"]
+    errors, answered = [], []
     for spec in specs:
         try:
             spec = public_model(spec)
@@ -835,14 +876,39 @@ def _on_compare(intent, state, replies, *, progress, **_):
                          n_candidates=s.n_candidates, tau=s.tau, seed=s.seed, template_set=s.template_set,
                          name_mode=s.name_mode, progress=progress, private_cache=state.private_embeddings)
         except IdiaInputError as err:
-            rows.append(f"| `{spec}` | — | — | — | {err.message} |")
+            errors.append(say("compare_error", model=_code(spec), message=err.message))
             continue
-        verdict = "**member**" if r.member else "no sign"
-        rows.append(f"| `{spec}` | {verdict} | {r.correct_templates} of {r.n_templates} | "
-                    f"{r.true_name_median_rank:g} of {r.n_candidates} | {r.p_value:.3g} |")
+        answered.append((spec, r))
+        verdict = "✓\u00a0**member**" if r.member else "✗\u00a0no\u00a0sign"   # no-break spaces: a cell never
+        rows.append(f"| {_code(spec)} | {verdict} | {r.correct_templates}\u00a0of\u00a0{r.n_templates} | "   # wraps
+                    f"{r.true_name_median_rank:g}\u00a0of\u00a0{r.n_candidates} | {r.p_value:.3g} |")
     head = say("compare_header", P=len(state.photos), N=s.n_candidates, seed=s.seed, tau=s.tau)
-    replies.append(Reply("\n\n".join(notes + [head, "\n".join(rows)]), kind="compare"))
+    parts = notes + [head]
+    parts += ["\n".join(rows)] if answered else [say("compare_no_answer")]
+    if errors:
+        parts.append(say("compare_errors_head") + "\n" + "\n".join(f"- {e}" for e in errors))
+    images = ()
+    if len(answered) > 1:
+        images = (_compare_png(answered, state),)
+    replies.append(Reply("\n\n".join(parts), images=images, kind="compare"))
     return state
+
+
+def _code(text: str) -> str:
+    """Text shown as inline code, safe whatever it holds (a model spec typed by a visitor)."""
+    text = str(text).replace("`", "'").replace("\n", " ")[:200]
+    return f"`{text}`"
+
+
+def _compare_png(answered, state: ChatSession) -> str:
+    from .. import charts
+
+    folder = state.ensure_workdir()
+    stamp = abs(hash((tuple(r.fingerprint for _, r in answered), state.run_key()))) % 10**10
+    path = folder / f"compare-{stamp:010d}.png"
+    if not path.exists():
+        charts.save_figure(charts.compare_figure([(model_label(m), r) for m, r in answered]), path)
+    return str(path)
 
 
 def _on_open_link(intent, state, replies, **_):

@@ -366,9 +366,16 @@ def _could_be_name(value: str, *, single_lowercase_ok: bool) -> bool:
     """After a strong cue: anything that is not plainly everyday words (the core validates the
     rest and says what is wrong, e.g. curly braces or digits)."""
     words = value.split(" ")
+    # A capitalised everyday word is a name's word ("Jane Nobody", "Emma Good") when another
+    # capitalised word of the value is plainly not an everyday one.
+    anchored = any(w[:1].isupper() and _plain_word(w) not in NON_NAME_WORDS for w in words[:12])
+
+    def everyday(w: str) -> bool:
+        return _plain_word(w) in NON_NAME_WORDS and not (anchored and w[:1].isupper())
+
     if not value or len(words) > 12:
-        return bool(value) and not any(_plain_word(w) in NON_NAME_WORDS for w in words[:12])
-    if any(_plain_word(w) in NON_NAME_WORDS for w in words):
+        return bool(value) and not any(everyday(w) for w in words[:12])
+    if any(everyday(w) for w in words):
         return False
     if not any(ch.isalpha() for ch in value):
         return len(value) <= 40 and not value.replace(" ", "").isdigit()

@@ -1,61 +1,106 @@
-"""The data behind the result views beside the chat (native plots and a photo gallery), as plain
-tables, so the app only hands them to its components. Everything is read from the ``IdiaResult``."""
+"""What the app shows beside the chat (the full charts and a photo gallery) and the compact photo
+strip in the user's message, all read from the session and its ``IdiaResult``; the app only hands
+them to its components. The charts are the ones the reports draw (``idia_core.charts``)."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
-import pandas as pd
+from PIL import Image, ImageDraw, ImageFont
 
+from .. import charts
 from ..result import IdiaResult
 from .session import ChatSession
 
-TOP_K = 12
+EMPTY_SUMMARY = ("*No verdict yet.* After a check, this panel shows the verdict in one line, the names "
+                 "closest to the photos, each photo with the name the model gave it (✓ when it is the "
+                 "name you asked about) and every template's vote.")
+STRIP_TILE = 72         # px: a thumbnail's side in the user's message strip
+STRIP_COLUMNS = 6
+STRIP_MAX_TILES = 12    # more photos: the first 11 and a "+N" tile
 
 
 @dataclass(frozen=True)
 class ResultViews:
-    top_names: pd.DataFrame | None   # name, similarity, kind ("true name" / "other"), order
-    votes: pd.DataFrame | None       # template, votes, kind ("picked the name" / "did not")
+    top_names: object | None = None   # matplotlib Figure (charts.top_names_figure) or None
+    votes: object | None = None       # matplotlib Figure (charts.votes_figure) or None
     gallery: list = field(default_factory=list)   # [(photo path, caption)]
-    summary: str = ""
+    summary: str = EMPTY_SUMMARY
 
 
 def empty_views() -> ResultViews:
-    """No tables at all (None): gradio 6.31's BarPlot stays blank if its first value is an empty
-    table and later values arrive, but draws correctly when it starts from None."""
-    return ResultViews(top_names=None, votes=None)
+    return ResultViews()
+
+
+def photo_caption(result: IdiaResult, photo_index: int) -> str:
+    """A gallery caption: the photo's top name (the one most of its templates picked) with ✓ when
+    it is the true name or ✗ when not, how many templates picked it, then the file name."""
+    (top, count), = result.photo_top_names(photo_index, 1)
+    mark = "✓" if top == result.true_name else "✗"
+    return f"{top} {mark} · {count} of {result.n_templates} templates · {result.photo_labels[photo_index]}"
 
 
 def result_views(state: ChatSession) -> ResultViews:
-    """Top names by mean similarity (the true name always shown and marked), the true name's votes
-    per template (of the photos), and each photo with the names its predictions went to."""
+    """The closest names and each template's vote (the report's own charts), and each photo with
+    the name its predictions went to most."""
     result: IdiaResult | None = state.last_result
     if result is None:
         return empty_views()
-    top = result.top_names(TOP_K)
-    if all(n != result.true_name for n, _ in top):
-        top = top[: TOP_K - 1] + [(result.true_name, float(result.mean_similarity[result.true_index]))]
-    top_df = pd.DataFrame({
-        "name": [n for n, _ in top],
-        "similarity": [round(s, 4) for _, s in top],
-        "kind": ["true name" if n == result.true_name else "other" for n, _ in top],
-    })
-    labels = [f"{i + 1:02d} {t.replace('{0}', '…')}" for i, t in enumerate(result.templates)]
-    votes_df = pd.DataFrame({
-        "template": labels,
-        "votes": [int(result.votes(i).get(result.true_name, 0)) for i in range(result.n_templates)],
-        "kind": ["picked the name" if ok else "did not" for ok in result.template_correct],
-    })
     by_hash = {p.sha256: p.path for p in state.photos}
     gallery = []
     for i, sha in enumerate(result.photo_hashes):
         path = by_hash.get(sha)
-        if path is None:
-            continue
-        names = ", ".join(f"{n} ({c})" for n, c in result.photo_top_names(i, 3))
-        gallery.append((path, f"{result.photo_labels[i]}: {names}"))
+        if path is not None:
+            gallery.append((path, photo_caption(result, i)))
     verdict = "member" if result.member else "no sign"
     summary = (f"**{result.true_name}** on `{result.model_spec}`: {verdict} — {result.correct_templates} of "
-               f"{result.n_templates} templates (tau {result.tau}), {result.n_photos} photos, "
-               f"{result.n_candidates} names")
-    return ResultViews(top_df, votes_df, gallery, summary)
+               f"{result.n_templates} templates picked the name (tau {result.tau}), {result.n_photos} photos, "
+               f"{result.n_candidates} names. Gallery captions: each photo's top name (✓ = the name you "
+               f"asked about) and how many of the {result.n_templates} templates picked it.")
+    return ResultViews(charts.top_names_figure(result), charts.votes_figure(result), gallery, summary)
+
+
+def thumbnail(img: Image.Image) -> Image.Image:
+    """A square ``STRIP_TILE`` px thumbnail (centre crop), made as soon as a photo is decoded so
+    that a turn with many uploads never holds their full-size pixels at once."""
+    thumb = img.convert("RGB")
+    thumb.thumbnail((STRIP_TILE * 2, STRIP_TILE * 2))
+    side = min(thumb.size)
+    left, top = (thumb.width - side) // 2, (thumb.height - side) // 2
+    return thumb.crop((left, top, left + side, top + side)).resize((STRIP_TILE, STRIP_TILE))
+
+
+def photo_strip(images, folder) -> Path | None:
+    """One PNG of square thumbnails (rows of ``STRIP_COLUMNS``) of already decoded photos, written
+    in the session's folder, so a message with many photos takes one line or two instead of a
+    screen per photo. Past ``STRIP_MAX_TILES`` the last tile says how many more there are.
+    ``images``: thumbnails (``thumbnail``) of photos decoded and checked by ``images.load_photo``.
+    None when there are none."""
+    images = list(images)
+    if not images:
+        return None
+    shown = images if len(images) <= STRIP_MAX_TILES else images[: STRIP_MAX_TILES - 1]
+    tiles = len(shown) + (len(images) > STRIP_MAX_TILES)
+    cols = min(tiles, STRIP_COLUMNS)
+    rows = -(-tiles // STRIP_COLUMNS)
+    gap = 4
+    sheet = Image.new("RGB", (cols * (STRIP_TILE + gap) - gap, rows * (STRIP_TILE + gap) - gap), "white")
+    digest = hashlib.sha256()
+    for i, img in enumerate(shown):
+        thumb = img if img.size == (STRIP_TILE, STRIP_TILE) else thumbnail(img)
+        digest.update(thumb.tobytes())
+        sheet.paste(thumb, ((i % STRIP_COLUMNS) * (STRIP_TILE + gap), (i // STRIP_COLUMNS) * (STRIP_TILE + gap)))
+    if len(images) > STRIP_MAX_TILES:
+        i = len(shown)
+        x, y = (i % STRIP_COLUMNS) * (STRIP_TILE + gap), (i // STRIP_COLUMNS) * (STRIP_TILE + gap)
+        draw = ImageDraw.Draw(sheet)
+        draw.rectangle((x, y, x + STRIP_TILE, y + STRIP_TILE), fill="#e0e0e0")
+        text = f"+{len(images) - len(shown)}"
+        font = ImageFont.load_default(size=22)
+        w = draw.textlength(text, font=font)
+        draw.text((x + (STRIP_TILE - w) / 2, y + STRIP_TILE / 2 - 13), text, fill="#333333", font=font)
+        digest.update(text.encode())
+    path = Path(folder) / f"photos-{digest.hexdigest()[:16]}.png"
+    sheet.save(path, format="PNG")
+    return path
