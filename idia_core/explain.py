@@ -88,9 +88,9 @@ def evidence_lines(result, k_competitors: int = 3) -> list[str]:
 def user_rival_lines(result, limit: int = 3) -> list[str]:
     """Names the user added that won at least as many templates as the true name (and at least
     one): each is called a namesake (it shares a first name or surname with the true name) or a
-    look-alike (it does not)."""
+    look-alike (another spelling of the same name, or a name the model confuses with it)."""
     from .attack import template_wins
-    from .names import name_parts
+    from .names import name_key, name_parts
 
     if not result.user_names:
         return []
@@ -105,7 +105,7 @@ def user_rival_lines(result, limit: int = 3) -> list[str]:
         if w == 0 or w < k or len(lines) >= limit:
             break
         shared = sorted(name_parts(who) & own_parts)
-        if shared:
+        if shared and name_key(who) != name_key(result.true_name):
             part = next((p for p in who.replace("-", " ").split() if name_parts(p) & set(shared[:1])), shared[0])
             lines.append(text("evidence", "user_namesake", who=who, w=w, T=result.n_templates, k=k,
                               name=result.true_name, part=part))

@@ -104,8 +104,7 @@ def validate_name(name, *, what: str = "The name") -> str:
             "name_braces",
             f"{what} '{_preview(text)}' contains curly braces; a name cannot contain {{ or }}.",
         )
-    if not any(_visible_letter(ch) for ch in text) and all(
-            _name_char_ok(ch) or ch in _INVISIBLE_LETTERS for ch in text):
+    if all(ch in _INVISIBLE_LETTERS or ch in _ZERO_WIDTH_JOINERS or ch.isspace() for ch in text):
         raise IdiaInputError(
             "name_empty",
             f"{what} shows nothing: it is made only of invisible characters ({_codes(text.replace(' ', ''))}). "
