@@ -72,19 +72,34 @@ def _separable(template: str) -> bool:
     return "{0}" not in right and (not left or left[-1].isspace()) and (not right or right[0].isspace())
 
 
+_SPLIT_CHECKED: "weakref.WeakKeyDictionary[object, dict[tuple, bool]]" = weakref.WeakKeyDictionary()
+_SPOT_NAMES = ("Karl-Heinrich Mende", "Karl - Heinrich Mende", "Zoë Saldaña", "O’Brien Jr.", "山田・太郎",
+               "مهدی\u200cزاده", "María de los Ángeles Fernández-Villaverde y Gutiérrez de la Concha")
+
+
 def _bpe_splits_at_spaces(tokenizer, templates, names, ctx) -> bool:
+    """Whether names can be tokenised alone: open_clip's BPE tokenizer without a reduction, every
+    template separating the name by white space, and a spot check of whole prompts agreeing
+    (once per tokenizer and template set)."""
     from open_clip.tokenizer import SimpleTokenizer
 
     if not isinstance(tokenizer, SimpleTokenizer) or getattr(tokenizer, "reduction_fn", None) is not None:
         return False
     if not all(_separable(t) for t in templates):
         return False
-    sample = list(dict.fromkeys(list(names[:4]) + list(names[-4:])))
+    with _LOCK:
+        known = _SPLIT_CHECKED.setdefault(tokenizer, {}).get(templates)
+    if known is not None:
+        return known
+    sample = list(dict.fromkeys(_SPOT_NAMES + tuple(names[:2])))
     whole = _measure_whole_prompts(tokenizer, templates, sample, ctx)
     parts = _measure_by_name(tokenizer, templates, sample, ctx)
-    return whole.templates_cut == parts.templates_cut and whole.longest_prompt == parts.longest_prompt and all(
+    ok = whole.templates_cut == parts.templates_cut and whole.longest_prompt == parts.longest_prompt and all(
         (a == b) == (c == d) for a, c in zip(whole.signatures, parts.signatures)
         for b, d in zip(whole.signatures, parts.signatures))
+    with _LOCK:
+        _SPLIT_CHECKED.setdefault(tokenizer, {})[templates] = ok
+    return ok
 
 
 def _name_tokens(tokenizer, name: str) -> tuple[int, ...]:
