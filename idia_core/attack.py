@@ -4,7 +4,8 @@ Shapes: T templates, P photos, C candidate names, D embedding size, and any lead
 (people, draws) in front. The rule, exactly as in the paper:
 
 1. per photo and template, the predicted name is the argmax over candidates of the cosine
-   similarity between the photo's embedding and the filled template's embedding;
+   similarity between the photo's embedding and the filled template's embedding (a tie with the
+   true name, within ``TIE_TOLERANCE``, goes to the other name: see ``predict``);
 2. per template, the name predicted for the most photos; a tie for the top count means the template
    has no majority (-1) and cannot count as correct;
 3. member iff the number of templates whose unique majority is the true name is >= tau.
@@ -23,9 +24,33 @@ def cosine_similarities(image_emb: np.ndarray, text_emb: np.ndarray) -> np.ndarr
     return np.einsum("pd,tcd->tpc", image_emb, text_emb, optimize=True)
 
 
-def predict(similarities: np.ndarray) -> np.ndarray:
-    """[..., C] → [...] index of the most similar candidate (the first on an exact tie)."""
-    return np.argmax(similarities, axis=-1)
+TIE_TOLERANCE = 1e-5   # cosine similarity; well above float32 rounding of a 512-1024-d dot product
+
+
+def predict(similarities: np.ndarray, true_index=None, tie_tolerance: float = TIE_TOLERANCE) -> np.ndarray:
+    """[..., C] → [...] index of the most similar candidate.
+
+    With ``true_index`` (an int, or an array of the leading batch shape, e.g. [B] for
+    [B, T, P, C]): the true name is predicted only when it beats every other name by more than
+    ``tie_tolerance``; an exact tie, or a last-bit one that BLAS rounding or the pool order could
+    flip, goes to the best other name. So no tie ever counts for the person checked, whatever
+    their place in the pool. (The paper's code takes the first index of an exact tie in a shuffled
+    pool; this is the conservative reading of it.) Without ``true_index``: the plain argmax, the
+    first index on an exact tie."""
+    similarities = np.asarray(similarities)
+    if true_index is None:
+        return np.argmax(similarities, axis=-1)
+    ti = np.asarray(true_index, dtype=np.int64)
+    ti = ti.reshape(ti.shape + (1,) * (similarities.ndim - 1 - ti.ndim))
+    ti = np.broadcast_to(ti, similarities.shape[:-1])
+    if similarities.shape[-1] < 2:
+        return ti.copy()
+    true_sim = np.take_along_axis(similarities, ti[..., None], axis=-1)[..., 0]
+    others = similarities.copy()
+    np.put_along_axis(others, ti[..., None], -np.inf, axis=-1)
+    best_other = np.argmax(others, axis=-1)
+    best_other_sim = np.take_along_axis(others, best_other[..., None], axis=-1)[..., 0]
+    return np.where(true_sim > best_other_sim + tie_tolerance, ti, best_other)
 
 
 def majority_votes(pred: np.ndarray) -> np.ndarray:
@@ -69,10 +94,11 @@ def is_member(n_correct, tau: int) -> np.ndarray:
     return np.asarray(n_correct) >= tau
 
 
-def true_name_ranks(similarities: np.ndarray, true_index: int) -> np.ndarray:
-    """[..., C] similarities → [...] rank of the true name (1 = most similar; ties count against it)."""
+def true_name_ranks(similarities: np.ndarray, true_index: int, tie_tolerance: float = TIE_TOLERANCE) -> np.ndarray:
+    """[..., C] similarities → [...] rank of the true name (1 = most similar; ties, within
+    ``tie_tolerance`` as in ``predict``, count against it)."""
     true_sim = similarities[..., true_index]
-    return (similarities >= true_sim[..., None]).sum(axis=-1)
+    return (similarities >= true_sim[..., None] - tie_tolerance).sum(axis=-1)
 
 
 def top_k(similarities: np.ndarray, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
@@ -126,7 +152,7 @@ def batch_idia(image_emb: np.ndarray, text_emb: np.ndarray, true_index, tau: int
     image_emb = np.asarray(image_emb, dtype=np.float32)
     text_emb = np.asarray(text_emb, dtype=np.float32)
     sims = np.einsum("bpd,tcd->btpc", image_emb, text_emb, optimize=True)
-    pred = predict(sims)
+    pred = predict(sims, np.asarray(true_index))
     majority = majority_votes(pred)
     correct = correct_templates(majority, np.asarray(true_index))
     return {"predictions": pred, "majority": majority, "correct": correct, "member": correct >= tau}

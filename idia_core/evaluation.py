@@ -39,7 +39,7 @@ from . import attack, limits
 Z95 = 1.959963984540054          # two-sided 95% normal quantile
 RATE_NAMES = ("tpr", "fnr", "fpr", "tnr", "accuracy", "balanced_accuracy")
 COUNT_NAMES = ("tp", "fn", "fp", "tn")
-DEFAULT_SIZES = (1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 30)   # 15 sizes up to the paper's 30
+DEFAULT_SIZES = tuple(range(1, 30, 2)) + (30,)   # the paper's photo counts: 1, 3, 5, …, 29, 30
 SANDBOX_SIZES = (1, 3, 5, 10)
 PAPER_BIN_WIDTH = 25
 PAD = -2                          # prediction table padding where a person has fewer photos
@@ -638,7 +638,7 @@ def build_pool(people_names: Sequence[str], n_candidates: int, seed: int, mode: 
     """One pool for the whole evaluation, as in the paper: every audited person plus seeded
     distractors up to ``n_candidates``. Returns (names, index of each person's name)."""
     from .errors import IdiaInputError
-    from .names import fill_with_distractors, name_key
+    from .names import fill_with_distractors, identity_key, name_key, namesake_parts
 
     keys = [name_key(n) for n in people_names]
     if len(set(keys)) != len(keys):
@@ -648,7 +648,11 @@ def build_pool(people_names: Sequence[str], n_candidates: int, seed: int, mode: 
                              f"{n_candidates} names; raise --candidates to at least {len(people_names)}.")
     if n_candidates > limits.MAX_POOL:
         raise IdiaInputError("pool_too_large", f"--candidates {n_candidates} exceeds the limit of {limits.MAX_POOL}.")
-    names = list(people_names) + fill_with_distractors(set(keys), n_candidates - len(people_names), seed, mode)
+    # mixed: namesake-free (no distractor shares a first name or surname with anyone audited);
+    # paper: the paper's random first+last pairs beside its real identities (the people audited)
+    avoid = namesake_parts(people_names) if mode == "mixed" else frozenset()
+    names = list(people_names) + fill_with_distractors({identity_key(n) for n in people_names},
+                                                       n_candidates - len(people_names), seed, mode, avoid)
     return tuple(names), np.arange(len(people_names))
 
 
@@ -748,8 +752,11 @@ def run_evaluation(config: EvaluationConfig, dataset: EvalDataset, out_dir, *, m
                           "build": model.build.to_dict() if getattr(model, "build", None) else {}}
         names = [p.name for p in dataset.people]
         pool, true_index = build_pool(names, config.n_candidates, seed, config.name_mode)
+        from .name_fit import fit_evaluation_pool
+        pool, fit_dropped = fit_evaluation_pool(model, templates, pool, tuple(names))
+        true_index = np.array([pool.index(n) for n in names])
         state["pool"] = {"size": len(pool), "distractors": len(pool) - len(names), "seed": seed,
-                         "mode": config.name_mode, "sha256": hashlib.sha256("\n".join(pool).encode()).hexdigest()}
+                         "mode": config.name_mode, **fit_dropped, "sha256": hashlib.sha256("\n".join(pool).encode()).hexdigest()}
         state["templates"] = list(templates)
         _atomic_write(out / "candidates.txt", "\n".join(pool) + "\n")
         files["candidates.txt"] = out / "candidates.txt"
@@ -780,8 +787,8 @@ def run_evaluation(config: EvaluationConfig, dataset: EvalDataset, out_dir, *, m
                     raise IdiaInputError("dataset_no_photos", f"{person.name} has no photos.")
                 emb = model.encode_images(photos).numpy()
                 sims = attack.cosine_similarities(emb, text_emb)          # [T, P, C]
-                pred = attack.predict(sims)                               # [T, P]
                 ti = int(true_index[i])
+                pred = attack.predict(sims, ti)                           # [T, P], ties not for ti
                 ranks = attack.true_name_ranks(sims, ti)                   # [T, P]
                 pred_sim = np.take_along_axis(sims, pred[..., None], axis=-1)[..., 0]
                 probs = np.array([attack.true_name_probability(sims[:, j:j + 1], ti, model.logit_scale)

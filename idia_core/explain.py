@@ -72,8 +72,13 @@ def evidence_lines(result, k_competitors: int = 3) -> list[str]:
         shown = list(result.user_names[:10])
         more = len(result.user_names) - len(shown)
         lines.append(text("evidence", "user_names", list=", ".join(shown) + (f" and {more} more" if more > 0 else "")))
+    lines += user_rival_lines(result)
     if result.duplicates_dropped:
         lines.append(text("evidence", "duplicates", list=", ".join(result.duplicates_dropped[:10])))
+    for key, dropped in (("too_long", result.too_long_dropped), ("indistinct", result.indistinct_dropped)):
+        if dropped:
+            more = len(dropped) - 10
+            lines.append(text("evidence", key, list=", ".join(dropped[:10]) + (f" and {more} more" if more > 0 else "")))
     s = result.settings
     lines.append(text("evidence", "model", model=result.model_spec, N=result.n_candidates, seed=s.seed,
                       mode=s.name_mode, templates=s.template_set))
@@ -87,6 +92,36 @@ def build_description(build: dict) -> str:
     """``QuickGELU, context 77, float16 on CUDA`` from a ``ModelBuild.to_dict()``."""
     return (f"{build.get('activation', '?')}, context {build.get('context_length', '?')}, "
             f"{build.get('precision', '?')} on {str(build.get('device', '?')).upper()}")
+
+
+def user_rival_lines(result, limit: int = 3) -> list[str]:
+    """Names the user added that won at least as many templates as the true name (and at least
+    one): each is called a namesake (it shares a first name or surname with the true name) or a
+    look-alike (another spelling of the same name, or a name the model confuses with it)."""
+    from .attack import template_wins
+    from .names import name_key, name_parts
+
+    if not result.user_names:
+        return []
+    wins = template_wins(result.majority, result.n_candidates)
+    k = int(wins[result.true_index])
+    index = {n: i for i, n in enumerate(result.candidates)}
+    rivals = sorted(((int(wins[index[n]]), n) for n in result.user_names if n in index),
+                    key=lambda r: -r[0])
+    own_parts = name_parts(result.true_name)
+    lines = []
+    for w, who in rivals:
+        if w == 0 or w < k or len(lines) >= limit:
+            break
+        shared = sorted(name_parts(who) & own_parts)
+        if shared and name_key(who) != name_key(result.true_name):
+            part = next((p for p in who.replace("-", " ").split() if name_parts(p) & set(shared[:1])), shared[0])
+            lines.append(text("evidence", "user_namesake", who=who, w=w, T=result.n_templates, k=k,
+                              name=result.true_name, part=part))
+        else:
+            lines.append(text("evidence", "user_lookalike", who=who, w=w, T=result.n_templates, k=k,
+                              name=result.true_name))
+    return lines
 
 
 def significance_sentence(result) -> str:

@@ -36,6 +36,8 @@ class IdiaResult:
     fingerprint: str
     user_names: tuple[str, ...] = ()
     duplicates_dropped: tuple[str, ...] = ()
+    too_long_dropped: tuple[str, ...] = ()      # candidates whose prompts the model would cut
+    indistinct_dropped: tuple[str, ...] = ()    # candidates tokenised exactly like an earlier one
     timings: dict = field(default_factory=dict)
     model_build: dict = field(default_factory=dict)   # models.ModelBuild.to_dict(): weights, config, precision, notes
 
@@ -127,6 +129,8 @@ class IdiaResult:
             "photo_sha256": list(self.photo_hashes),
             "user_names": list(self.user_names),
             "duplicates_dropped": list(self.duplicates_dropped),
+            "too_long_dropped": list(self.too_long_dropped),
+            "indistinct_dropped": list(self.indistinct_dropped),
             "settings": self.settings.to_dict(),
             "timings": {k: round(float(v), 4) for k, v in self.timings.items()},
         }

@@ -18,7 +18,8 @@ from .cache import TextEmbeddingCache, default_cache
 from .errors import IdiaInputError
 from .images import Photo, check_photo_count, load_photo
 from .models import IdiaModel, load_model
-from .names import CandidatePool, build_candidate_pool, name_key, unique_names, validate_name
+from .name_fit import fit_pool_to_model
+from .names import CandidatePool, build_candidate_pool, identity_key, unique_names, validate_name
 from .result import IdiaResult
 from .settings import IdiaSettings, validate_seed, validate_tau
 from .templates import DEFAULT_TEMPLATE_SET, fill_template, load_templates, validate_templates
@@ -118,14 +119,26 @@ def clear_pool_memo() -> None:
         _POOL_MEMO.clear()
 
 
-def resolve_pool(name: str, candidates, extra_names, n_candidates: int, seed: int, mode: str) -> CandidatePool:
+def paper_real_identities(model) -> tuple[str, ...] | None:
+    """The real identities of the ``paper`` pool for this model: the sandbox world's own names on
+    the sandbox, the paper's 548 (None = the default) on every other model."""
+    spec = model.spec if isinstance(model, IdiaModel) else str(model or "").strip()
+    if spec == "sandbox":
+        from .sandbox.world import load_world
+
+        return load_world().names
+    return None
+
+
+def resolve_pool(name: str, candidates, extra_names, n_candidates: int, seed: int, mode: str,
+                 real_identities=None) -> CandidatePool:
     """The candidate pool: an explicit list (the target added if absent) or a seeded pool."""
     if candidates is None:
-        return build_candidate_pool(name, extra_names, n_candidates, seed, mode)
+        return build_candidate_pool(name, extra_names, n_candidates, seed, mode, real_identities=real_identities)
     target = validate_name(name)
     names, dropped = unique_names(candidates, set(), what="A candidate name")
-    tkey = name_key(target)
-    names = [n for n in names if name_key(n) != tkey] + [target]
+    tkey = identity_key(target)
+    names = [n for n in names if identity_key(n) != tkey] + [target]
     if len(names) < limits.MIN_POOL or len(names) > limits.MAX_POOL:
         raise IdiaInputError(
             "pool_size_range",
@@ -172,7 +185,8 @@ def run_idia(
         templates = validate_templates(templates)
         template_set = template_set or "custom"
     tau = validate_tau(tau, len(templates))
-    pool = resolve_pool(name, candidates, extra_names, n_candidates, seed, name_mode)
+    real = paper_real_identities(model) if name_mode == "paper" and candidates is None else None
+    pool = resolve_pool(name, candidates, extra_names, n_candidates, seed, name_mode, real)
     photos: list[Photo] = [load_photo(im) for im in items]
     timings["decode"] = time.perf_counter() - t0
 
@@ -180,6 +194,7 @@ def run_idia(
     if not isinstance(model, IdiaModel):
         model = load_model(model)
     timings["load_model"] = time.perf_counter() - t
+    pool = fit_pool_to_model(pool, model, templates)   # a cut target is refused before any encoding
 
     t = time.perf_counter()
     text_emb = candidate_text_embeddings(model, templates, pool, cache, progress, private_cache)
@@ -206,9 +221,9 @@ def evaluate_embeddings(image_emb, text_emb, pool: CandidatePool, templates, *, 
                         photos, model, settings, timings) -> IdiaResult:
     """The attack and its evidence on embeddings already computed."""
     sims = attack.cosine_similarities(image_emb, text_emb)          # [T, P, C]
-    pred = attack.predict(sims)
-    majority = attack.majority_votes(pred)
     true_index = pool.target_index
+    pred = attack.predict(sims, true_index)
+    majority = attack.majority_votes(pred)
     n_correct = int(attack.correct_templates(majority, true_index))
     prob = attack.true_name_probability(sims, true_index, logit_scale)
     top_idx, top_sim = attack.top_k(sims, TOP_K)
@@ -237,5 +252,7 @@ def evaluate_embeddings(image_emb, text_emb, pool: CandidatePool, templates, *, 
         model_build=model.build.to_dict() if getattr(model, "build", None) else {},
         user_names=pool.user_names,
         duplicates_dropped=pool.duplicates_dropped,
+        too_long_dropped=pool.too_long_dropped,
+        indistinct_dropped=pool.indistinct_dropped,
         timings=timings,
     )

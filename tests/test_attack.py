@@ -3,6 +3,12 @@ import numpy as np
 import pytest
 
 from idia_core import attack, majority_votes
+from idia_core.attack import batch_idia, cosine_similarities
+
+
+def _unit(x):
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
 def test_clear_majority_per_template():
@@ -119,3 +125,44 @@ def test_result_rival_count_matches_its_p_value(tiny_model):
 
     r = run_idia(tiny_model, draw_face_photos(4, seed=6), "Jane Doe", n_candidates=30)
     assert r.p_value == pytest.approx((1 + r.rivals_reaching_true_count) / r.n_candidates)
+
+
+# -- ties never count for the person checked ---------------------------------------------------
+
+def test_exact_and_last_bit_ties_go_to_the_other_name_whatever_the_order():
+    from idia_core.attack import TIE_TOLERANCE, predict
+
+    for t_index in (0, 2, 4):
+        sims = np.full((3, 5), 0.1, dtype=np.float32)
+        sims[:, t_index] = 0.3
+        other = (t_index + 1) % 5
+        sims[0, other] = 0.3                                   # exact tie
+        sims[1, other] = np.nextafter(np.float32(0.3), np.float32(0))   # target ahead by one ulp
+        sims[2, other] = 0.3 - 10 * TIE_TOLERANCE              # a real lead for the target
+        assert predict(sims, t_index).tolist() == [other, other, t_index]
+        assert predict(sims).tolist()[2] == t_index             # plain argmax unchanged
+
+
+def test_tie_rule_is_order_free_and_the_same_for_batches():
+    from idia_core.attack import predict
+
+    rng = np.random.default_rng(0)
+    img = _unit(rng.normal(size=(6, 4, 16)))                   # [B, P, D]
+    text = _unit(rng.normal(size=(3, 9, 16)))                  # [T, C, D]
+    text[:, 8] = text[:, 3]                                    # candidate 3 is the target's twin
+    truth = np.full(6, 8)
+    res = batch_idia(img, text, truth)
+    assert not (res["predictions"] == 8).any() and (res["correct"] == 0).all()
+    for b in range(6):                                          # one person at a time: identical
+        sims = cosine_similarities(img[b], text)
+        assert np.array_equal(predict(sims, 8), res["predictions"][b])
+    perm = rng.permutation(9)                                   # any pool order: same verdicts
+    res_p = batch_idia(img, text[:, perm], np.full(6, int(np.where(perm == 8)[0][0])))
+    assert np.array_equal(res_p["correct"], res["correct"])
+    assert np.array_equal(perm[res_p["predictions"]], res["predictions"])
+
+
+def test_paper_photo_counts_are_the_evaluation_default():
+    from idia_core.evaluation import DEFAULT_SIZES
+
+    assert DEFAULT_SIZES == (1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 30)

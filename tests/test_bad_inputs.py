@@ -23,7 +23,10 @@ def test_core(case, tmp_path, tiny_model):
         result = _run_core(case, tmp_path, tiny_model)
         assert result.n_photos >= 5
         if case.extra_names:
-            assert set(result.duplicates_dropped) == {"JANE DOE", "Jané Doe", "ann lée"}
+            # the same name in other case is a duplicate; accented spellings are names the
+            # model tokenises differently, so they stay candidates (or are reported if it cannot)
+            assert set(result.duplicates_dropped) == {"JANE DOE"}
+            assert {"Ann Lee", "Jané Doe", "ann lée"} <= set(result.candidates) | set(result.indistinct_dropped)
             assert "Ann Lee" in result.candidates
         return
     with pytest.raises(IdiaInputError) as err:

@@ -388,3 +388,17 @@ def test_sandbox_dataset_from_a_generated_world(tmp_path, tiny_model):
     assert [o["bin"] for o in out.metrics["headline"]["tpr_by_occurrence"]] == ["1", "50"]
     sub = ev.load_sandbox_dataset(4, seed=1, world_path=path, max_people=4)
     assert 4 <= len(sub.people) <= 6 and {p.group for p in sub.people} == roles
+
+
+def test_evaluation_pool_is_namesake_free_in_mixed_mode_and_the_papers_in_paper_mode():
+    from idia_core.evaluation import build_pool
+    from idia_core.names import name_parts, paper_first_names, paper_surnames
+
+    people = ["Ann Lee", "Bo Li", "Dana Tichá"]
+    names, idx = build_pool(people, 300, seed=0, mode="mixed")
+    parts = set().union(*(name_parts(p) for p in people))
+    assert len(names) == 300 and [names[i] for i in idx] == people
+    assert not [n for n in names[3:] if name_parts(n) & parts]
+    names, _ = build_pool(people, 300, seed=0, mode="paper")
+    firsts = set(paper_first_names()[0]) | set(paper_first_names()[1])
+    assert all(n.split(" ", 1)[0] in firsts and n.split(" ", 1)[1] in set(paper_surnames()) for n in names[3:])

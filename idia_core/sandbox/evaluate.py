@@ -58,27 +58,29 @@ def run_world_idia(
 ) -> list[PersonOutcome]:
     """Run the attack on `people`; `model` is an IdiaModel. One text encoding for all people."""
     from ..attack import batch_idia
-    from ..names import build_candidate_pool, name_key
+    from ..name_fit import fit_pool_to_model
+    from ..names import build_candidate_pool
     from ..runner import pool_text_embeddings
     from ..templates import load_templates
 
     templates = load_templates("paper21")
     all_names = list(world.names)
-    # The pool for any person is {all world names} + the same seeded distractors; only the
-    # order differs (the target goes last). Encode the union once, then gather per person.
-    base = build_candidate_pool(all_names[0], all_names[1:], POOL_SIZE, seed=seed)
+    # The pool for any person is {all world names} + the same namesake-free seeded distractors
+    # (none shares a first name or surname with anyone in the world), exactly what `check` builds
+    # with the other people added. Ties never count for the person checked whatever the order
+    # (`attack.predict`), so one pool order serves everyone: encode it once, index the target.
+    base = fit_pool_to_model(build_candidate_pool(all_names[0], all_names[1:], POOL_SIZE, seed=seed),
+                             model, templates)
     union = tuple(base.names)
-    pos = {name_key(n): i for i, n in enumerate(union)}
+    pos = {n: i for i, n in enumerate(union)}
     text_emb = pool_text_embeddings(model, templates, union)  # [T, C, D]
 
     outcomes: list[PersonOutcome] = []
     for j, person in enumerate(people):
-        others = [n for n in all_names if n != person.name]
-        pool = build_candidate_pool(person.name, others, POOL_SIZE, seed=seed)
-        order = np.fromiter((pos[name_key(n)] for n in pool.names), dtype=np.int64, count=len(pool.names))
+        target = pos[person.name]
         photos = render_attack_photos(person, n_photos * n_draws, seed)
         img = model.encode_images(photos).numpy().reshape(n_draws, n_photos, -1)
-        res = batch_idia(img, text_emb[:, order, :], np.full(n_draws, pool.target_index), tau=TAU)
+        res = batch_idia(img, text_emb, np.full(n_draws, target), tau=TAU)
         outcomes.append(PersonOutcome(person.index, person.name, person.role, person.k,
                                       tuple(bool(m) for m in res["member"]),
                                       tuple(int(c) for c in res["correct"])))
