@@ -26,7 +26,7 @@ from ..errors import IdiaInputError
 from ..explain import load_message_file
 from ..images import check_photo_count, load_photo
 from ..models import CATALOGUE, check_public_spec, load_model
-from ..names import name_key, validate_name, validate_pool_size
+from ..names import identity_key, name_key, validate_name, validate_pool_size
 from ..result import IdiaResult
 from ..runner import PrivateEmbeddings, run_idia
 from ..settings import IdiaSettings, validate_seed, validate_tau
@@ -474,9 +474,9 @@ def reproduction_note(result: IdiaResult, state: ChatSession) -> str | None:
         now, then = getattr(state.settings, fld), getattr(shared.settings, fld)
         if now != then:
             diffs.append(f"{fld} {now} (link: {then})")
-    if name_key(state.name or "") != name_key(shared.name):
+    if identity_key(state.name or "") != identity_key(shared.name):
         diffs.append(f"name {state.name} (link: {shared.name})")
-    if [name_key(n) for n in state.added_names] != [name_key(n) for n in shared.added_names]:
+    if [identity_key(n) for n in state.added_names] != [identity_key(n) for n in shared.added_names]:
         diffs.append(f"added names ({len(state.added_names)} here, {len(shared.added_names)} in the link)")
     if diffs:
         return say("not_reproduced_settings", details="; ".join(diffs))
@@ -663,7 +663,7 @@ def _on_name(intent, state, replies, *, progress, **_):
     if hint:
         replies.append(Reply(hint, kind="info"))
     state.name = name
-    state.added_names = [n for n in state.added_names if name_key(n) != name_key(name)]
+    state.added_names = [n for n in state.added_names if identity_key(n) != identity_key(name)]
     return _maybe_run(state, replies, progress, explicit=True)
 
 
@@ -703,8 +703,9 @@ def _on_add_names(intent, state, replies, *, progress, **_):
     if not intent.items:
         replies.append(Reply(say("names_empty"), kind="error"))
         return state
-    keys = {name_key(n) for n in state.added_names}
-    target = name_key(state.name) if state.name else None
+    # the pool's own identity (case only): names the model can tell apart ("Zoë"/"Zoe") stay apart
+    keys = {identity_key(n) for n in state.added_names}
+    target = identity_key(state.name) if state.name else None
     added, lines, dupes = [], [], []
     for raw in intent.items:
         try:
@@ -712,7 +713,7 @@ def _on_add_names(intent, state, replies, *, progress, **_):
         except IdiaInputError as err:
             lines.append(say("names_skipped", label=f"'{raw[:40]}'", reason=err.message))
             continue
-        key = name_key(name)
+        key = identity_key(name)
         if key == target:
             lines.append(say("names_is_target", name=name))
         elif key in keys:

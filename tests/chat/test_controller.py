@@ -349,3 +349,13 @@ def test_session_state_survives_deepcopy_and_closes(fresh, photos):
     C.close_session(base)
     assert not folder.exists() and base.workdir is None
     C.close_session(base)   # twice is fine
+
+
+def test_added_names_that_differ_only_by_accents_are_kept(fresh):
+    """The pool keeps names the model can tell apart ("Zoë" and "Zoe" tokenise differently), so the
+    chat does too; only the same name in another case is the target or a duplicate."""
+    state = send(fresh, "Is this Zoë Saldaña?").state
+    turn = send(state, "add Zoe Saldana, ZOË SALDAÑA, Zoe Saldana")
+    assert turn.state.added_names == ["Zoe Saldana"], texts(turn)
+    assert C.say("names_is_target", name="ZOË SALDAÑA") in texts(turn)
+    assert "Already in the pool: Zoe Saldana" in texts(turn)
