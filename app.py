@@ -15,7 +15,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from idia_core import limits
+from idia_core import limits, public
 from idia_core.chat import controller as C
 from idia_core.chat import session as chat_session
 from idia_core.chat.examples import sandbox_examples
@@ -154,7 +154,7 @@ def _outputs(state, history):
 
 
 def _model_line(spec: str) -> str:
-    return f"Active model: **{C.model_label(spec)}** (`{spec}`)"
+    return f"Active model: **{public.plain(C.model_label(spec))}** ({public.code(spec)})"   # a spec may come from a link
 
 
 # -- event handlers ------------------------------------------------------------------------------

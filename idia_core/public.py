@@ -96,6 +96,15 @@ def check_added_names_limit(count: int, environ=None) -> int:
     return count
 
 
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def plain(text: str) -> str:
+    """Text shown as plain text in markdown: every ASCII punctuation character backslash-escaped
+    (CommonMark renders it literally), line breaks folded; so no tag, link or emphasis survives."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", _CODE_UNSAFE.sub(" ", str(text)))
+
+
 _CODE_UNSAFE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 
 

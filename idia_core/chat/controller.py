@@ -149,9 +149,12 @@ def open_link(query, state: ChatSession | None = None) -> Turn:
     state = state or new_session()
     if not share.is_share_query(query):
         return Turn(state, [welcome(state)])
-    try:
+    try:   # share.decode's messages show link values as code only; the model gate's are made plain
         shared = share.decode(query)
-        shared = replace(shared, settings=public_settings(shared.settings))
+        try:
+            shared = replace(shared, settings=public_settings(shared.settings))
+        except IdiaInputError as err:
+            raise IdiaInputError(err.code, public.plain(public.client_message(err))) from None
     except IdiaInputError as err:
         return Turn(state, [Reply(say("shared_bad", message=err.message), kind="error"), welcome(state)])
     state = _copy(state)
