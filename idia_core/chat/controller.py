@@ -521,7 +521,8 @@ def _write_report(result: IdiaResult, folder: Path) -> list[Path]:
     """The evidence bundle (evidence.json + evidence.html; photos only as SHA-256)."""
     from ..reports import write_evidence_bundle
 
-    written = write_evidence_bundle(result, folder)
+    # no timings: on a shared server they would tell which names other visitors checked (cache hits)
+    written = write_evidence_bundle(replace(result, timings={}), folder)
     return [Path(p) for p in written.values()]
 
 

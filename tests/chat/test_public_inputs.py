@@ -98,3 +98,32 @@ def test_pool_of_only_added_names_is_a_check_not_a_crash(photos, spec):
 def test_options_that_are_not_an_object_are_refused(options, photos, spec):
     out = C.api_check(photos[:3], "Jane Doe", options, default_model=spec)
     assert out["ok"] is False and out["error"]["code"] == "option_type"
+
+
+def test_evidence_bundles_made_in_the_chat_carry_no_timings(spec, photos):
+    import json
+
+    state = ChatSession(settings=IdiaSettings(model=spec, n_candidates=POOL))
+    turn = send(checked(state, photos).state, "report")
+    bundle = next(p for p in turn.replies[-1].files if p.endswith(".json"))
+    text = open(bundle).read()
+    assert not json.loads(text)["result"].get("timings") and "decode" not in text and "load_model" not in text
+    turn.state.close()
+
+
+def test_model_that_fails_to_load_is_named_without_internal_text(monkeypatch, spec, photos):
+    """A load failure's internal cause (e.g. 'Please `pip install transformers`') stays in the log."""
+    from idia_core import models
+    from idia_core.errors import ModelUnavailableError
+
+    def broken(spec_, device=None):
+        raise ModelUnavailableError("model_load_failed", f"The model '{spec_}' could not be loaded: "
+                                                         "ImportError: Please `pip install transformers`.")
+    monkeypatch.setattr(C, "load_model", broken)
+    state = ChatSession(settings=IdiaSettings(model=spec, n_candidates=POOL))
+    turn = send(state, "model ViT-B-32:openai")
+    assert "pip install" not in texts(turn) and "could not be loaded" in texts(turn)
+    monkeypatch.setattr("idia_core.runner.load_model", broken)
+    out = C.api_check(photos[:3], "Jane Doe", {"model": "ViT-B-32:openai"}, default_model=spec)
+    assert out["error"]["code"] == "model_load_failed" and "pip install" not in out["error"]["message"]
+    assert models is not None
