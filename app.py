@@ -348,6 +348,31 @@ def check(photos, name: str, options: dict | None, progress=gr.Progress()):
         _return_free_memory()
 
 
+MAX_URL_CHARS = 16000   # twice a share link's limit (chat.share.MAX_LINK_CHARS); gradio fails beyond 64 kB
+
+
+class _UrlLengthLimit:
+    """ASGI middleware: a request whose URL is longer than MAX_URL_CHARS gets HTTP 414 and a page
+    that says why (gradio would answer a 64 kB link with an internal error)."""
+
+    def __init__(self, app, max_chars: int = MAX_URL_CHARS):
+        self.app, self.max_chars = app, max_chars
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") \
+                > self.max_chars:
+            body = ("<!doctype html><meta charset=utf-8><title>Link too long</title><p>This link is too long for "
+                    f"idia (more than {self.max_chars} characters). Share links made by idia stay well under "
+                    "that, so it was cut, joined or edited: ask whoever sent it for a new link, or open "
+                    "<a href='/'>idia</a> without it.</p>").encode()
+            await send({"type": "http.response.start", "status": 414,
+                        "headers": [(b"content-type", b"text/html; charset=utf-8"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
 def _no_empty_temp_files(component: gr.File) -> None:
     """gr.File(type="filepath") opens an empty NamedTemporaryFile in gradio's cache for every file
     of every call and never removes it (thousands of 0-byte files after a busy day); this input
@@ -453,10 +478,13 @@ def _warm_up_in_background() -> None:
 demo = build_app()
 
 if __name__ == "__main__":
+    from starlette.middleware import Middleware
+
     _warm_up_in_background()
     threading.Thread(target=_reap_idle_sessions, name="idia-idle-sessions", daemon=True).start()
     signal.signal(signal.SIGTERM, _on_sigterm)
     demo.queue(default_concurrency_limit=COMPUTE_LIMIT, max_size=QUEUE_MAX).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), show_error=False,
         max_file_size=limits.MAX_FILE_BYTES,   # a bigger upload is refused at the door (HTTP 413)
+        app_kwargs={"middleware": [Middleware(_UrlLengthLimit)]},
     )
