@@ -196,17 +196,15 @@ def chat(message: dict, history: list, state, request: gr.Request, progress=gr.P
     token = f"request-{uuid.uuid4().hex}"   # this turn's uploads: kept by the session only if accepted
     SESSION_FILES.claim(token, files)
     SESSION_FILES.reopen(sid)
-    IDLE.touch(sid)
     SESSION_FILES.claim_folder(sid, state.workdir)
     try:
-        with _compute_slot(needs_compute(text, files), progress):
+        with IDLE.busy(sid), _compute_slot(needs_compute(text, files), progress):
             turn = C.handle(C.UserMessage(text, files), state, progress=_progress_adapter(progress),
                             base_url=_base_url(request))
     except Exception as exc:   # a bug, not a user mistake: log it, tell the visitor nothing internal
         print(f"idia: chat turn failed: {type(exc).__name__}: {exc}")
         turn = C.Turn(state, [C.Reply(INTERNAL_ERROR, kind="error")])
     _keep_turn_files(sid, token, turn.state)
-    IDLE.touch(sid)
     history = list(history or []) + _user_messages(text, files) + _history_messages(turn.replies)
     return (gr.MultimodalTextbox(value=None),) + _outputs(turn.state, history)
 
@@ -237,9 +235,8 @@ def setting(fld: str):
     def handler(value, history, state, request: gr.Request, progress=gr.Progress()):
         state = state if isinstance(state, C.ChatSession) else C.new_session()
         sid = getattr(request, "session_hash", None) or "anonymous"
-        IDLE.touch(sid)
         try:
-            with _compute_slot(True, progress):
+            with IDLE.busy(sid), _compute_slot(True, progress):
                 turn = C.change_setting(state, fld, value, progress=_progress_adapter(progress))
         except Exception as exc:
             print(f"idia: setting {fld} failed: {type(exc).__name__}: {exc}")

@@ -30,6 +30,7 @@ No gradio import: plain paths in, paths deleted out, testable on its own.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
@@ -233,16 +234,33 @@ class TrackedUploads(set):
 
 
 class IdleSessions:
-    """When each session last did something; which have been idle longer than ``idle_s``."""
+    """When each session last did something; which have been idle longer than ``idle_s``. A session
+    with a turn in progress (``busy``) is never idle, however long the turn takes."""
 
     def __init__(self, idle_s: float):
         self.idle_s = idle_s
         self._lock = threading.Lock()
         self._seen: dict[str, float] = {}
+        self._busy: dict[str, int] = defaultdict(int)
 
     def touch(self, session: str) -> None:
         with self._lock:
             self._seen[session] = time.monotonic()
+
+    @contextlib.contextmanager
+    def busy(self, session: str):
+        """While the block runs the session is in use; it is touched when the block ends."""
+        with self._lock:
+            self._busy[session] += 1
+            self._seen[session] = time.monotonic()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._busy[session] -= 1
+                if self._busy[session] <= 0:
+                    del self._busy[session]
+                self._seen[session] = time.monotonic()
 
     def forget(self, session: str) -> None:
         with self._lock:
@@ -252,7 +270,7 @@ class IdleSessions:
         """Sessions idle longer than ``idle_s``; they are forgotten here (the caller releases them)."""
         now = time.monotonic()
         with self._lock:
-            old = [s for s, t in self._seen.items() if now - t > self.idle_s]
+            old = [s for s, t in self._seen.items() if now - t > self.idle_s and s not in self._busy]
             for s in old:
                 del self._seen[s]
         return old

@@ -134,3 +134,17 @@ def test_idle_sessions():
     time.sleep(0.06)
     idle.touch("T")
     assert idle.expired() == ["S"] and idle.expired() == []
+
+
+def test_a_session_in_a_long_turn_is_not_idle():
+    import time
+
+    from idia_core.chat.uploads import IdleSessions
+
+    idle = IdleSessions(idle_s=0.05)
+    with idle.busy("S"):
+        time.sleep(0.08)
+        assert idle.expired() == []
+    assert idle.expired() == []
+    time.sleep(0.06)
+    assert idle.expired() == ["S"]
