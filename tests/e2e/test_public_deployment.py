@@ -223,6 +223,32 @@ def test_help_is_answered_while_two_long_checks_run(public_app, tmp_path):
     assert answered < min(done.values()), "help waited for a check"
 
 
+def test_a_turn_finishing_after_its_page_closed_leaves_nothing(public_app, tmp_path):
+    """The visitor leaves while their check encodes a new pool: when the check finishes, its charts
+    are deleted rather than kept for a session that is gone, and so are its uploads."""
+    from gradio_client import handle_file
+
+    name, photos = _photos(tmp_path, 6)
+    hashes = {hashlib.sha256(p.read_bytes()).hexdigest() for p in photos}
+    c = open_client(public_app)
+    say(c, "seed 31337")
+    job = c.submit({"text": f"Is this {name}?", "files": [handle_file(str(p)) for p in photos]}, [],
+                   api_name="/chat")
+    deadline = time.monotonic() + 120
+    seen = []
+    while not job.done() and time.monotonic() < deadline and not seen:
+        seen += [u.desc for u in (job.status().progress_data or []) if u.desc and "Encoding" in u.desc]
+        time.sleep(0.1)
+    assert seen and not job.done(), "the check was not caught encoding"
+    before = set((public_app.gradio_temp / "idia-sessions").glob("idia-session-*"))
+    c.close()   # the page goes away mid-check
+    # the turn holds its uploads until it ends: once they are gone, the turn has finished
+    assert _wait_until(lambda: not _held(public_app, hashes), 240)
+    time.sleep(0.5)
+    after = set((public_app.gradio_temp / "idia-sessions").glob("idia-session-*"))
+    assert after <= before, after - before
+
+
 def test_sigterm_removes_what_the_server_wrote(public_app, tmp_path):
     name, photos = _photos(tmp_path, 5)
     c = open_client(public_app)
