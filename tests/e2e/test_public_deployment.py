@@ -36,7 +36,7 @@ def public_app(tmp_path_factory):
     env.update({
         "HF_HUB_OFFLINE": "1", "IDIA_CACHE_DIR": str(tmp / "cache"), "GRADIO_SERVER_PORT": str(port),
         "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(tmp / "gradio"),
-        "MPLBACKEND": "Agg", "IDIA_WARMUP": "0", "TMPDIR": str(tmp / "tmp"), "GRADIO_HEARTBEAT_INTERVAL": "2",
+        "MPLBACKEND": "Agg", "IDIA_WARMUP": "1", "TMPDIR": str(tmp / "tmp"), "GRADIO_HEARTBEAT_INTERVAL": "2",
         "IDIA_PUBLIC": "1", "IDIA_SESSION_IDLE_S": str(IDLE_S),
     })
     (tmp / "tmp").mkdir()
