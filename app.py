@@ -7,20 +7,25 @@ name, options → the core's JSON verdict).
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import signal
 import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import quote
 
 import gradio as gr
 
-from idia_core import limits
+from idia_core import limits, public
 from idia_core.chat import controller as C
 from idia_core.chat import session as chat_session
 from idia_core.chat.examples import sandbox_examples
-from idia_core.chat.uploads import SessionFiles
+from idia_core.chat.routing import needs_compute
+from idia_core.chat.uploads import IdleSessions, SessionFiles, TrackedUploads
 from idia_core.chat import views as C_VIEWS
 from idia_core.chat.views import result_views
 from idia_core.models import CATALOGUE
@@ -59,8 +64,28 @@ def _compute_limit() -> int:
     return 2
 
 
-COMPUTE_LIMIT = _compute_limit()   # shared by the chat and check endpoints (one concurrency group)
+COMPUTE_LIMIT = _compute_limit()   # checks running at once, over the chat and check endpoints
+COMPUTE = threading.BoundedSemaphore(COMPUTE_LIMIT)
+CHEAP_SLOTS = 16                   # turns that run no check (help, status, share, ...) beside them
 QUEUE_MAX = 64                     # waiting events beyond this are refused with "queue full"
+SESSION_IDLE_S = float(os.environ.get("IDIA_SESSION_IDLE_S", "1800"))   # then a session is closed
+
+
+@contextlib.contextmanager
+def _compute_slot(needed: bool, progress=None):
+    """Hold one of the COMPUTE_LIMIT slots while a turn may run a check. Chat events run in their
+    own, wider concurrency group, so a turn that runs no check never waits behind checks."""
+    if not needed:
+        yield
+        return
+    if not COMPUTE.acquire(blocking=False):
+        if progress is not None:
+            progress(None, desc="Waiting for a free slot (other checks are running)")
+        COMPUTE.acquire()
+    try:
+        yield
+    finally:
+        COMPUTE.release()
 
 
 def _upload_folder() -> str:
@@ -85,6 +110,9 @@ def _protected_files():
 
 
 SESSION_FILES = SessionFiles(UPLOAD_ROOT, protected=_protected_files)
+IDLE = IdleSessions(SESSION_IDLE_S)
+INTERNAL_ERROR = ("Something went wrong on the server while answering this; nothing you sent was kept from "
+                  "it. Try again, or say **reset** to start over.")
 
 
 def _libc_malloc_trim():
@@ -184,7 +212,7 @@ def _outputs(state, history):
 
 
 def _model_line(spec: str) -> str:
-    return f"Active model: **{C.model_label(spec)}** (`{spec}`)"
+    return f"Active model: **{public.plain(C.model_label(spec))}** ({public.code(spec)})"   # a spec may come from a link
 
 
 # -- event handlers ------------------------------------------------------------------------------
@@ -228,24 +256,46 @@ def chat(message: dict, history: list, state, request: gr.Request, progress=gr.P
     """The chat endpoint: one message (text + files) in the session, replies out. A message that
     arrives while this session's previous turn runs is kept and answered right after it."""
     state = state if isinstance(state, C.ChatSession) else C.new_session()
-    message = message or {}
-    text, files = (message.get("text") or "").strip(), _file_paths(message.get("files"))
+    message = message if isinstance(message, dict) else {}
+    text, files = str(message.get("text") or "").strip(), _file_paths(message.get("files"))
     sid = getattr(request, "session_hash", None) or "anonymous"
-    SESSION_FILES.claim(sid, files)
+    token = f"request-{uuid.uuid4().hex}"   # this turn's uploads: kept by the session only if accepted
+    SESSION_FILES.claim(token, files)
+    SESSION_FILES.reopen(sid)
     SESSION_FILES.claim_folder(sid, state.workdir)
     history = _without_echo(list(history or []), text, files)
     box = gr.MultimodalTextbox(value=None, interactive=True, placeholder=BOX_PLACEHOLDER)
     sent = C.UserMessage(text, files)
     progress(0.0, desc=C.say("progress_start"))   # words at once, before the core reports its own
-    turns = C.handle_in_order(sid, sent, state, progress=_progress_adapter(progress), base_url=_base_url(request))
+    try:
+        with IDLE.busy(sid), _compute_slot(needs_compute(text, files), progress):
+            turns = C.handle_in_order(sid, sent, state, progress=_progress_adapter(progress),
+                                      base_url=_base_url(request))
+    except Exception as exc:   # a bug, not a user mistake: log it, tell the visitor nothing internal
+        print(f"idia: chat turn failed: {type(exc).__name__}: {exc}")
+        turns = [(sent, C.Turn(state, [C.Reply(INTERNAL_ERROR, kind="error")]))]
     if not turns:   # kept: the running turn answers it (and its reply replaces this whole history)
+        SESSION_FILES.claim(sid, files)   # held by the session until that turn has used them
+        SESSION_FILES.release(token)
         history += _user_messages(text, files) + _history_messages([C.busy_reply(sent)])
         return (box, history) + (gr.skip(),) * (len(_outputs(state, history)) - 1)
     for msg, turn in turns:
-        SESSION_FILES.claim(sid, msg.files)
-        SESSION_FILES.claim_folder(sid, turn.state.workdir)
         history += _user_messages(msg.text, msg.files, turn.photo_strip) + _history_messages(turn.replies)
+    _keep_turn_files(sid, token, turns[-1][1].state)
     return (box,) + _outputs(turns[-1][1].state, history)
+
+
+def _keep_turn_files(sid: str, token: str, state) -> None:
+    """After a turn: the session keeps the uploads it accepted and its folder; the turn's refused
+    uploads go now. When the session was closed while the turn ran (the page went away), what the
+    turn wrote (charts, reports) is deleted instead of being claimed by a session no one will close."""
+    if SESSION_FILES.is_closed(sid):
+        C.close_session(state)
+        SESSION_FILES.release(token)
+        return
+    SESSION_FILES.claim(sid, [p.path for p in getattr(state, "photos", ())], upload=False)
+    SESSION_FILES.claim_folder(sid, getattr(state, "workdir", None))
+    SESSION_FILES.release(token)
 
 
 def command(text: str):
@@ -258,9 +308,19 @@ def command(text: str):
 
 def setting(fld: str):
     @gpu   # a changed setting re-runs the check (or loads a model)
-    def handler(value, history, state, progress=gr.Progress()):
+    def handler(value, history, state, request: gr.Request, progress=gr.Progress()):
         state = state if isinstance(state, C.ChatSession) else C.new_session()
-        turn = C.change_setting(state, fld, value, progress=_progress_adapter(progress))
+        sid = getattr(request, "session_hash", None) or "anonymous"
+        try:
+            with IDLE.busy(sid), _compute_slot(True, progress):
+                turn = C.change_setting(state, fld, value, progress=_progress_adapter(progress))
+        except Exception as exc:
+            print(f"idia: setting {fld} failed: {type(exc).__name__}: {exc}")
+            turn = C.Turn(state, [C.Reply(INTERNAL_ERROR, kind="error")])
+        if SESSION_FILES.is_closed(sid):
+            C.close_session(turn.state)
+        else:
+            SESSION_FILES.claim_folder(sid, turn.state.workdir)
         return _outputs(turn.state, list(history or []) + _history_messages(turn.replies))
     handler.__name__ = f"set_{fld}"
     return handler
@@ -277,6 +337,13 @@ async def on_unload(request: gr.Request):
     sid = getattr(request, "session_hash", None)
     if not sid:
         return
+    _drop_state(sid)
+    IDLE.forget(sid)
+    await anyio.to_thread.run_sync(SESSION_FILES.release, sid)
+    await anyio.to_thread.run_sync(_return_free_memory)
+
+
+def _drop_state(sid: str) -> None:
     holder = getattr(globals().get("demo"), "state_holder", None)
     if holder is not None:
         try:
@@ -285,9 +352,48 @@ async def on_unload(request: gr.Request):
                 holder.session_data.pop(sid, None)
                 holder.time_last_used.pop(sid, None)
         except Exception as exc:  # pragma: no cover - gradio internals
-            print(f"idia: could not drop the state of a closed session: {exc}")
-    await anyio.to_thread.run_sync(SESSION_FILES.release, sid)
-    await anyio.to_thread.run_sync(_return_free_memory)
+            print(f"idia: could not drop the state of a closed session: {type(exc).__name__}")
+
+
+def _reap_idle_sessions() -> None:
+    """Close sessions idle longer than SESSION_IDLE_S: clients of the REST API (/gradio_api/call/chat)
+    never disconnect, so without this their state, uploads, charts, reports and private embeddings
+    would stay until the process ends. Also deletes uploads no request claimed in time."""
+    period = max(0.5, min(60.0, SESSION_IDLE_S / 3))
+    while True:
+        time.sleep(period)
+        try:
+            for sid in IDLE.expired():
+                _drop_state(sid)
+                SESSION_FILES.release(sid)
+            SESSION_FILES.sweep()
+            _return_free_memory()
+        except Exception as exc:  # pragma: no cover - keep reaping
+            print(f"idia: idle-session sweep failed: {type(exc).__name__}")
+
+
+def _remove_server_files() -> None:
+    """What this server wrote under gradio's temporary folder and for its examples: every session's
+    uploads, charts and reports, uploads not yet claimed, the example photos. Called on SIGTERM."""
+    SESSION_FILES.release_all()
+    shutil.rmtree(chat_session.WORKDIR_ROOT, ignore_errors=True)
+    shutil.rmtree(EXAMPLES_DIR, ignore_errors=True)
+    app = globals().get("demo")
+    for record in getattr(app, "temp_file_sets", ()):
+        for path in list(record):
+            path = str(path)
+            if os.path.commonpath([os.path.realpath(path), os.path.realpath(UPLOAD_ROOT)]) == \
+                    os.path.realpath(UPLOAD_ROOT):
+                with contextlib.suppress(OSError):
+                    os.remove(path)
+                with contextlib.suppress(OSError):
+                    os.rmdir(os.path.dirname(path))
+
+
+def _on_sigterm(signum, frame) -> None:
+    """A clean shutdown: remove what the server wrote, then stop as Ctrl-C would."""
+    _remove_server_files()
+    raise KeyboardInterrupt
 
 
 def on_load(request: gr.Request):
@@ -301,14 +407,54 @@ def on_load(request: gr.Request):
 def check(photos, name: str, options: dict | None, progress=gr.Progress()):
     """Stateless: photos + name + options → the core's JSON verdict (or an error with its code)."""
     paths = _file_paths(photos)
-    token = f"check-{uuid.uuid4().hex}"   # nothing is kept: the uploads go when the check returns
+    token = f"request-{uuid.uuid4().hex}"   # nothing is kept: the uploads go when the check returns
     SESSION_FILES.claim(token, paths)
     try:
-        return C.api_check(paths, name, options if isinstance(options, dict) else None,
-                           default_model=DEFAULT_MODEL, progress=_progress_adapter(progress))
+        with _compute_slot(True, progress):
+            return C.api_check(paths, name, options, default_model=DEFAULT_MODEL,
+                               progress=_progress_adapter(progress))
+    except Exception as exc:   # a bug: the client gets a code, the log gets the detail
+        print(f"idia: check failed: {type(exc).__name__}: {exc}")
+        return {"ok": False, "error": {"code": "internal", "message": INTERNAL_ERROR.replace("**", "")}}
     finally:
         SESSION_FILES.release(token)
         _return_free_memory()
+
+
+MAX_URL_CHARS = 16000   # twice a share link's limit (chat.share.MAX_LINK_CHARS); gradio fails beyond 64 kB
+
+
+class _UrlLengthLimit:
+    """ASGI middleware: a request whose URL is longer than MAX_URL_CHARS gets HTTP 414 and a page
+    that says why (gradio would answer a 64 kB link with an internal error)."""
+
+    def __init__(self, app, max_chars: int = MAX_URL_CHARS):
+        self.app, self.max_chars = app, max_chars
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") \
+                > self.max_chars:
+            body = ("<!doctype html><meta charset=utf-8><title>Link too long</title><p>This link is too long for "
+                    f"idia (more than {self.max_chars} characters). Share links made by idia stay well under "
+                    "that, so it was cut, joined or edited: ask whoever sent it for a new link, or open "
+                    "<a href='/'>idia</a> without it.</p>").encode()
+            await send({"type": "http.response.start", "status": 414,
+                        "headers": [(b"content-type", b"text/html; charset=utf-8"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
+def _no_empty_temp_files(component: gr.File) -> None:
+    """gr.File(type="filepath") opens an empty NamedTemporaryFile in gradio's cache for every file
+    of every call and never removes it (thousands of 0-byte files after a busy day); this input
+    passes the uploaded path itself, which is all gradio's own code returns anyway."""
+    from gradio.utils import NamedString
+
+    def process(f):
+        return NamedString(f.path)
+    component._process_single_file = process
 
 
 # -- layout ------------------------------------------------------------------------------------------
@@ -384,6 +530,7 @@ def build_app() -> gr.Blocks:
         gr.Markdown(RESPONSIBLE_USE, elem_id="responsible-use")
         with gr.Group(visible=False):
             api_photos = gr.File(file_count="multiple", label="photos")
+            _no_empty_temp_files(api_photos)
             api_name = gr.Textbox(label="name")
             api_options = gr.JSON(label="options")
             api_out = gr.JSON(label="result")
@@ -391,22 +538,26 @@ def build_app() -> gr.Blocks:
 
         views = [chatbot, state, top_plot, votes_plot, gallery, summary, model_line,
                  model_dd, tau_in, pool_in, seed_in, tset_in, mode_in]
+        # chat turns share a wide group; those that may compute also take a COMPUTE slot inside
+        chat_group = dict(concurrency_limit=COMPUTE_LIMIT + CHEAP_SLOTS, concurrency_id="chat",
+                          show_progress_on=[chatbot])
         box.submit(echo, [box, chatbot], [box, chatbot], queue=False, api_name=False).then(
-            chat, [box, chatbot, state], [box] + views, api_name="chat", show_progress_on=[chatbot],
-            concurrency_limit=COMPUTE_LIMIT, concurrency_id="compute").then(
+            chat, [box, chatbot, state], [box] + views, api_name="chat", **chat_group).then(
             lambda: gr.MultimodalTextbox(interactive=True), None, box, queue=False, api_name=False)  # even after an error
         for btn, text in ((share_btn, "share"), (report_btn, "report"), (why_btn, "why?"), (reset_btn, "reset")):
-            btn.click(command(text), [chatbot, state], views, api_name=False, show_progress_on=[chatbot],
-                      concurrency_limit=COMPUTE_LIMIT, concurrency_id="compute")
+            btn.click(command(text), [chatbot, state], views, api_name=False, **chat_group)
         for comp, fld in zip((model_dd, tau_in, pool_in, seed_in, tset_in, mode_in), SETTING_FIELDS):
             (comp.release if isinstance(comp, gr.Slider) else comp.input)(
                 setting(fld), [comp, chatbot, state], views, api_name=False, trigger_mode="always_last",
-                show_progress_on=[chatbot],
-                concurrency_limit=COMPUTE_LIMIT, concurrency_id="compute")
+                **chat_group)
         api_btn.click(check, [api_photos, api_name, api_options], api_out, api_name="check",
-                      concurrency_limit=COMPUTE_LIMIT, concurrency_id="compute")
+                      concurrency_limit=COMPUTE_LIMIT, concurrency_id="check")
         demo.load(on_load, None, views, api_name=False)
         demo.unload(on_unload)
+    # every upload is counted from its arrival, so no request deletes one another has not claimed yet
+    tracked = TrackedUploads(demo.upload_file_set, SESSION_FILES.uploaded)
+    demo.temp_file_sets = [tracked if s is demo.upload_file_set else s for s in demo.temp_file_sets]
+    demo.upload_file_set = tracked
     return demo
 
 
@@ -426,7 +577,13 @@ def _warm_up_in_background() -> None:
 demo = build_app()
 
 if __name__ == "__main__":
+    from starlette.middleware import Middleware
+
     _warm_up_in_background()
+    threading.Thread(target=_reap_idle_sessions, name="idia-idle-sessions", daemon=True).start()
+    signal.signal(signal.SIGTERM, _on_sigterm)
     demo.queue(default_concurrency_limit=COMPUTE_LIMIT, max_size=QUEUE_MAX).launch(
-        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), show_error=True, css=CSS,
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), show_error=False, css=CSS,
+        max_file_size=limits.MAX_FILE_BYTES,   # a bigger upload is refused at the door (HTTP 413)
+        app_kwargs={"middleware": [Middleware(_UrlLengthLimit)]},
     )

@@ -3,6 +3,10 @@
 Photos come from strangers. Every one is size-checked before reading, its header checked for a
 decompression bomb before any pixel is decoded, fully decoded once (so truncation is found here, not
 inside the model), turned upright by its EXIF orientation and converted to plain 8-bit RGB.
+Pixels are budgeted, not just bytes: a photo is decoded to what the model needs (JPEG ``draft``
+at reduced scale, then ``reduce``/``thumbnail``) so its shorter side is about
+``limits.DECODE_SIDE`` and it holds at most ``limits.DECODE_MAX_PIXELS``; a check therefore holds
+at most ``MAX_PHOTOS × DECODE_MAX_PIXELS`` decoded pixels, whatever the photos claim.
 Nothing here writes a photo anywhere; the SHA-256 of the original bytes is what reports keep.
 """
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from . import limits
 from .errors import IdiaInputError
@@ -114,9 +118,9 @@ def decode_image_bytes(data: bytes, label: str = "photo") -> Image.Image:
         raise IdiaInputError(
             "photo_not_image", f"{label} is not an image Pillow can read (its contents are not a picture)."
         ) from None
-    except Exception as exc:  # Pillow raises many types on hostile headers
+    except Exception:  # Pillow raises many types on hostile headers
         raise IdiaInputError(
-            "photo_corrupt", f"{label} is truncated or corrupt: it could not be opened as an image ({exc})."
+            "photo_corrupt", f"{label} is truncated or corrupt: it could not be opened as an image."
         ) from None
     width, height = img.size
     if width * height > limits.MAX_PIXELS:
@@ -130,19 +134,73 @@ def decode_image_bytes(data: bytes, label: str = "photo") -> Image.Image:
             "photo_too_small", f"{label} is only {width}×{height} pixels; use photos of at least "
             f"{limits.MIN_SIDE}×{limits.MIN_SIDE}."
         )
+    orientation = _orientation(img)
     try:
         if getattr(img, "n_frames", 1) > 1:
             img.seek(0)  # animated: the first frame
+        _draft(img, limits.DECODE_SIDE)
         img.load()
-    except Exception as exc:
-        raise IdiaInputError(
-            "photo_truncated", f"{label} is truncated or corrupt and could not be decoded ({exc})."
-        ) from None
-    try:
-        img = ImageOps.exif_transpose(img)
     except Exception:
-        pass  # a broken EXIF block leaves the photo as stored
+        raise IdiaInputError(
+            "photo_truncated", f"{label} is truncated or corrupt and could not be decoded."
+        ) from None
+    img = _shrink(img, limits.DECODE_SIDE, limits.DECODE_MAX_PIXELS)
+    method = _TRANSPOSE.get(orientation)
+    if method is not None:
+        img = img.transpose(method)
     return to_rgb(img)
+
+
+_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+              5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+              8: Image.Transpose.ROTATE_90}   # EXIF orientation → the turn that makes it upright (as ImageOps)
+
+
+def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation tag (1 = upright), read before any reduction drops the metadata; a
+    broken EXIF block leaves the photo as stored."""
+    try:
+        return int(img.getexif().get(0x0112, 1))
+    except Exception:
+        return 1
+
+
+def _draft(img: Image.Image, side: int) -> None:
+    """JPEG (and a few other formats) can decode at 1/2, 1/4 or 1/8 scale straight from the
+    compressed data: ask for the smallest scale whose shorter side still reaches ``side``, so a
+    40 MP JPEG never exists in memory at full size."""
+    width, height = img.size
+    short = min(width, height)
+    if short <= side or not hasattr(img, "draft"):
+        return
+    scale = short / side
+    try:
+        img.draft(img.mode if img.mode in ("RGB", "L") else None, (int(width / scale), int(height / scale)))
+    except Exception:
+        pass   # formats without draft decode at full size; _shrink reduces them right after
+
+
+def _shrink(img: Image.Image, side: int, max_pixels: int) -> Image.Image:
+    """Reduce a decoded image so its shorter side is about ``side`` (at least ``side`` when the
+    integer factor allows) and it holds at most ``max_pixels``. CLIP looks at ~224 px, so what is
+    kept is still well above what the model needs; the full-size pixels are freed at once."""
+    width, height = img.size
+    factor = min(width, height) // side
+    if factor >= 2:
+        try:
+            img = img.reduce(factor)
+        except (ValueError, NotImplementedError):   # modes reduce does not support (e.g. I;16)
+            img = img.resize((max(1, width // factor), max(1, height // factor)))
+    if img.width * img.height > max_pixels:
+        img = img.copy() if img.readonly else img
+        img.thumbnail(_fit(img.size, max_pixels))
+    return img
+
+
+def _fit(size: tuple[int, int], max_pixels: int) -> tuple[int, int]:
+    width, height = size
+    scale = (max_pixels / (width * height)) ** 0.5
+    return max(1, int(width * scale)), max(1, int(height * scale))
 
 
 def to_rgb(img: Image.Image) -> Image.Image:

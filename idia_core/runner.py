@@ -105,12 +105,16 @@ def candidate_text_embeddings(model: IdiaModel, templates: tuple[str, ...], pool
     own = set(pool.user_names) | {pool.target}
     public_idx = [i for i, n in enumerate(pool.names) if n not in own]
     private_idx = [i for i, n in enumerate(pool.names) if n in own]
-    public = pool_text_embeddings(model, templates, tuple(pool.names[i] for i in public_idx), cache, progress)
-    mine = private_text_embeddings(model, templates, tuple(pool.names[i] for i in private_idx), private)
-    emb = np.empty((len(templates), len(pool.names), public.shape[-1] if public.size else mine.shape[-1]),
-                   dtype=np.float32)
-    emb[:, public_idx] = public
-    emb[:, private_idx] = mine
+    # a pool of the user's own names only (no seeded distractor left) has no shared part at all
+    parts = []
+    if public_idx:
+        parts.append((public_idx, pool_text_embeddings(model, templates, tuple(pool.names[i] for i in public_idx),
+                                                       cache, progress)))
+    parts.append((private_idx, private_text_embeddings(model, templates, tuple(pool.names[i] for i in private_idx),
+                                                       private)))
+    emb = np.empty((len(templates), len(pool.names), parts[-1][1].shape[-1]), dtype=np.float32)
+    for idx, values in parts:
+        emb[:, idx] = values
     return emb
 
 

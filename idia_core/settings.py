@@ -32,6 +32,19 @@ def _as_int(value, what: str, code: str) -> int:
         raise IdiaInputError(code, f"{what} must be a whole number, not '{text}'.") from None
 
 
+def as_whole_number(value, what: str, code: str = "option_type") -> int:
+    """A whole number from a number or its text (``"1e3"`` is 1000), the one reading every front end
+    uses for tau, the pool size and the seed; ``IdiaInputError(code)`` otherwise."""
+    return _as_int(value, what, code)
+
+
+def validate_pool(value) -> int:
+    """The pool size from a number or text, read like tau and the seed, then range-checked."""
+    if isinstance(value, (str, float)) and not isinstance(value, bool):
+        value = _as_int(value, "The pool size", "pool_size_type")
+    return validate_pool_size(value)
+
+
 def validate_tau(tau, n_templates: int = 21) -> int:
     """tau counts templates, so it lies in 1..n_templates (0 would call everyone a member)."""
     value = _as_int(tau, "tau", "tau_type")
@@ -74,7 +87,7 @@ class IdiaSettings:
             self,
             model=self.model.strip(),
             tau=validate_tau(self.tau, n_templates),
-            n_candidates=validate_pool_size(self.n_candidates),
+            n_candidates=validate_pool(self.n_candidates),
             seed=validate_seed(self.seed),
         )
 

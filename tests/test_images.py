@@ -97,3 +97,55 @@ def test_photo_counts(tmp_path):
     with pytest.raises(IdiaInputError) as err:
         load_photos([path] * 51)
     assert err.value.code == "too_many_photos"
+
+
+# -- pixels are budgeted: photos are decoded to what the model needs --------------------------------
+from idia_core import limits  # noqa: E402
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg"])
+def test_big_photo_is_decoded_small_but_above_model_size(tmp_path, fmt):
+    """A 24 MP photo of a few kB comes back with a shorter side between DECODE_SIDE and 2×, never at
+    full size; its hash is still that of the file's bytes."""
+    img = Image.new("RGB", (6000, 4000), (10, 200, 30))
+    img.paste((250, 0, 0), (0, 0, 3000, 4000))   # left half red: the content survives the reduction
+    path = _save(img, tmp_path / f"big.{fmt}")
+    photo = load_photo(path)
+    w, h = photo.image.size
+    assert limits.DECODE_SIDE <= min(w, h) < 2 * limits.DECODE_SIDE and w * h <= limits.DECODE_MAX_PIXELS
+    assert abs(w / h - 1.5) < 0.02
+    r, g, _ = photo.image.getpixel((w // 4, h // 2))
+    assert r > 200 and g < 40
+    import hashlib
+    assert photo.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_panorama_is_capped_in_pixels(tmp_path):
+    path = _save(Image.new("L", (20000, 600), 128), tmp_path / "pano.png")
+    w, h = load_photo(path).image.size
+    assert w * h <= limits.DECODE_MAX_PIXELS and abs(w / h - 20000 / 600) < 1
+
+
+def test_exif_rotation_survives_reduction(tmp_path):
+    img = Image.new("RGB", (3000, 1200), (0, 255, 0))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "rot-big.jpg"
+    img.save(path, exif=exif)
+    w, h = load_photo(path).image.size
+    assert h > w and min(w, h) >= limits.DECODE_SIDE
+
+
+def test_small_photo_kept_as_is(tmp_path):
+    path = _save(Image.new("RGB", (700, 500), (1, 2, 3)), tmp_path / "small.png")
+    assert load_photo(path).image.size == (700, 500)
+
+
+def test_corrupt_photo_message_has_no_library_text(tmp_path):
+    good = io.BytesIO()
+    Image.new("RGB", (200, 200), (9, 9, 9)).save(good, format="PNG")
+    path = tmp_path / "cut.png"
+    path.write_bytes(good.getvalue()[:120])
+    with pytest.raises(IdiaInputError) as err:
+        load_photo(path)
+    assert "cut.png" in err.value.message and "(" not in err.value.message

@@ -21,15 +21,16 @@ from pathlib import Path
 from string import Template
 from typing import Callable
 
-from .. import explain, limits
+from .. import explain, limits, public
 from ..errors import IdiaInputError
 from ..explain import load_message_file
 from ..images import check_photo_count, load_photo
 from ..models import CATALOGUE, check_public_spec, load_model
-from ..names import identity_key, name_key, validate_name, validate_pool_size
+from ..names import identity_key, name_key, validate_name
 from ..result import IdiaResult
 from ..runner import PrivateEmbeddings, run_idia
-from ..settings import IdiaSettings, validate_seed, validate_tau
+from ..options import API_OPTIONS, validate_check_options  # noqa: F401 (API_OPTIONS: public name)
+from ..settings import IdiaSettings, validate_pool, validate_seed, validate_tau
 from ..templates import load_templates, validate_template_set_name
 from . import share, views
 from .intents import Intent, parse
@@ -110,18 +111,23 @@ def local_models_allowed(environ=None) -> bool:
 
 
 def public_model(spec) -> str:
-    """A model a visitor asked for (typed, share link, API, compare), checked before anything loads.
-    The operator's own default is always allowed."""
+    """A model a visitor asked for (typed, share link, API, compare), checked before anything loads:
+    never files on the server's disk (unless allowed), and on a public deployment only what the
+    operator offers (``public.check_offered``). The operator's own default is always allowed."""
     if not isinstance(spec, str):
         raise IdiaInputError("model_spec_type", "A model is named by text, e.g. 'sandbox' or 'ViT-B-32:openai'.")
-    if spec.strip() == default_model_spec():
+    default = default_model_spec()
+    if spec.strip() == default:
         return spec.strip()
-    return check_public_spec(spec, allow_local=local_models_allowed()).text
+    checked = check_public_spec(spec, allow_local=local_models_allowed()).text
+    return public.check_offered(checked, default)
 
 
 def public_settings(settings: IdiaSettings) -> IdiaSettings:
-    """Settings from outside (a link, the API): a public model and a template set by name only."""
+    """Settings from outside (a link, the API): a public model, a template set by name only and a
+    pool within this deployment's limit."""
     validate_template_set_name(settings.template_set)
+    public.check_pool_limit(settings.n_candidates)
     return replace(settings, model=public_model(settings.model))
 
 
@@ -146,9 +152,12 @@ def open_link(query, state: ChatSession | None = None) -> Turn:
     state = state or new_session()
     if not share.is_share_query(query):
         return Turn(state, [welcome(state)])
-    try:
+    try:   # share.decode's messages show link values as code only; the model gate's are made plain
         shared = share.decode(query)
-        shared = replace(shared, settings=public_settings(shared.settings))
+        try:
+            shared = replace(shared, settings=public_settings(shared.settings))
+        except IdiaInputError as err:
+            raise IdiaInputError(err.code, public.plain(public.client_message(err))) from None
     except IdiaInputError as err:
         return Turn(state, [Reply(say("shared_bad", message=err.message), kind="error"), welcome(state)])
     state = _copy(state)
@@ -389,7 +398,7 @@ def _run(state: ChatSession, replies: list[Reply], progress) -> ChatSession:
             name_mode=s.name_mode, progress=progress, private_cache=state.private_embeddings,
         )
     except IdiaInputError as err:
-        replies.append(Reply(err.message, kind="error"))
+        replies.append(Reply(public.client_message(err), kind="error"))
         return state
     state.last_result = result
     state.last_run_key = state.run_key()
@@ -722,8 +731,8 @@ def _on_add_names(intent, state, replies, *, progress, **_):
             keys.add(key)
             added.append(name)
     total = len(state.added_names) + len(added)
-    if total > limits.MAX_USER_NAMES:
-        replies.append(Reply(say("names_too_many", total=total, max=limits.MAX_USER_NAMES), kind="error"))
+    if total > public.max_added_names():
+        replies.append(Reply(say("names_too_many", total=total, max=public.max_added_names()), kind="error"))
         return state
     if dupes:
         lines.insert(0, say("names_duplicate", list=_short_list(dupes)))
@@ -759,7 +768,7 @@ def _on_set(intent, state, replies, *, progress, **_):
     try:
         new_settings = _changed_settings(state.settings, intent.setting, intent.value or "", progress)
     except IdiaInputError as err:
-        replies.append(Reply(err.message, kind="error"))
+        replies.append(Reply(public.client_message(err), kind="error"))
         return state
     old_value = getattr(state.settings, intent.setting)
     new_value = getattr(new_settings, intent.setting)
@@ -782,7 +791,7 @@ def _changed_settings(settings: IdiaSettings, fld: str, value: str, progress) ->
     if fld == "tau":
         return replace(settings, tau=validate_tau(value, len(load_templates(settings.template_set))))
     if fld == "n_candidates":
-        return replace(settings, n_candidates=validate_pool_size(value))
+        return replace(settings, n_candidates=public.check_pool_limit(validate_pool(value)))
     if fld == "seed":
         return replace(settings, seed=validate_seed(value))
     if fld == "template_set":
@@ -828,7 +837,8 @@ def _write_report(result: IdiaResult, folder: Path) -> list[Path]:
     """The evidence bundle (evidence.json + evidence.html; photos only as SHA-256)."""
     from ..reports import write_evidence_bundle
 
-    written = write_evidence_bundle(result, folder)
+    # no timings: on a shared server they would tell which names other visitors checked (cache hits)
+    written = write_evidence_bundle(replace(result, timings={}), folder)
     return [Path(p) for p in written.values()]
 
 
@@ -877,11 +887,12 @@ def _on_compare(intent, state, replies, *, progress, **_):
                          n_candidates=s.n_candidates, tau=s.tau, seed=s.seed, template_set=s.template_set,
                          name_mode=s.name_mode, progress=progress, private_cache=state.private_embeddings)
         except IdiaInputError as err:
-            errors.append(say("compare_error", model=_code(spec), message=err.message))
+            errors.append(say("compare_error", model=_code(spec), message=public.client_message(err)))
             continue
         answered.append((spec, r))
         verdict = "✓\u00a0**member**" if r.member else "✗\u00a0no\u00a0sign"   # no-break spaces: a cell never
-        rows.append(f"| {_code(spec)} | {verdict} | {r.correct_templates}\u00a0of\u00a0{r.n_templates} | "   # wraps
+        rows.append(f"| {_code(spec).replace('|', chr(92) + '|')} | {verdict} | "                  # wraps
+                    f"{r.correct_templates}\u00a0of\u00a0{r.n_templates} | "
                     f"{r.true_name_median_rank:g}\u00a0of\u00a0{r.n_candidates} | {r.p_value:.3g} |")
     head = say("compare_header", P=len(state.photos), N=s.n_candidates, seed=s.seed, tau=s.tau)
     parts = notes + [head]
@@ -897,8 +908,7 @@ def _on_compare(intent, state, replies, *, progress, **_):
 
 def _code(text: str) -> str:
     """Text shown as inline code, safe whatever it holds (a model spec typed by a visitor)."""
-    text = str(text).replace("`", "'").replace("\n", " ")[:200]
-    return f"`{text}`"
+    return public.code(text)
 
 
 def _compare_png(answered, state: ChatSession) -> str:
@@ -936,37 +946,21 @@ _HANDLERS = {
 
 
 # -- the stateless API -------------------------------------------------------------------------
-API_OPTIONS = ("model", "tau", "n_candidates", "seed", "template_set", "name_mode", "extra_names")
-
-
-def api_check(files, name: str, options: dict | None = None, *, default_model: str | None = None,
+def api_check(files, name: str, options=None, *, default_model: str | None = None,
               progress: Progress | None = None) -> dict:
     """Photos + name + options → the core's JSON verdict, or ``{"ok": false, "error": {code,
-    message}}``. No session, nothing kept."""
-    options = dict(options or {})
-    unknown = sorted(set(options) - set(API_OPTIONS))
+    message}}``. ``options``: the JSON value the client sent (see ``idia_core.options``: anything but
+    an object of known options is an error). No session, nothing kept."""
     try:
-        if unknown:
-            raise IdiaInputError("option_unknown", f"Unknown option(s): {', '.join(unknown)}. "
-                                                   f"Known: {', '.join(API_OPTIONS)}.")
-        extra = options.get("extra_names") or ()
-        if isinstance(extra, str):
-            from ..names import parse_name_list
-            extra = parse_name_list(extra)
-        if not isinstance(extra, (list, tuple)):
-            raise IdiaInputError("option_type", "extra_names must be a list of names or one text of names.")
-        defaults = IdiaSettings()
-        model = options.get("model") or default_model or default_model_spec()
+        opts = validate_check_options(options, default_model=default_model or default_model_spec())
+        s = opts.settings
         result = run_idia(
-            model if model == default_model else public_model(model), list(files or []), name,
-            extra_names=tuple(extra), n_candidates=options.get("n_candidates", defaults.n_candidates),
-            tau=options.get("tau", defaults.tau), seed=options.get("seed", defaults.seed),
-            template_set=validate_template_set_name(options.get("template_set", defaults.template_set)),
-            name_mode=options.get("name_mode", defaults.name_mode), progress=progress,
+            s.model, list(files or []), name, extra_names=opts.extra_names, n_candidates=s.n_candidates,
+            tau=s.tau, seed=s.seed, template_set=s.template_set, name_mode=s.name_mode, progress=progress,
             private_cache=PrivateEmbeddings(),
         )
     except IdiaInputError as err:
-        return {"ok": False, "error": {"code": err.code, "message": err.message}}
+        return {"ok": False, "error": {"code": err.code, "message": public.client_message(err)}}
     data = result.to_dict()
     data.pop("timings", None)   # how long encoding took would tell who was checked before
     return {"ok": True, "verdict": explain.verdict_sentence(result), "result": data}

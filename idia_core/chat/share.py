@@ -3,23 +3,30 @@
 A link lets someone else (or the same person later) repeat a check exactly: opening it restores the
 settings and the name, and when the same photos are uploaded the verdict must come out the same.
 Photos never travel in a link, only their SHA-256, so a link reveals a name but no face.
-Values are validated on the way in with the core's validators; a hand-edited link gets the same
-messages as a typed setting.
+A link is data from a stranger: every field is validated at decode time with the same rules as
+typed input (names by the name validator, counts within the session limits, numbers read like typed
+numbers, the model in the spec format, a template set by name, a fingerprint as a fingerprint, a
+photo hash as 64 hex digits), and an error message never repeats a value except as a code span
+(``public.code``), so a link cannot put markup (a form, a link) into anyone's chat.
 """
 from __future__ import annotations
 
 import re
 from urllib.parse import parse_qsl, urlencode
 
+from .. import limits, public
 from ..errors import IdiaInputError
-from ..names import validate_name
-from ..settings import IdiaSettings
+from ..names import NAME_MODES, validate_name
+from ..settings import IdiaSettings, as_whole_number
 from ..templates import validate_template_set_name
 from .session import SharedRun
 
 VERSION = "1"
 MAX_LINK_CHARS = 8000      # browsers and proxies cope with this; longer links get cut silently
 _SHA = re.compile(r"^[0-9a-f]{64}$")
+_FINGERPRINT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")
+_VERDICT = re.compile(r"^(member|none)-(\d{1,3})$")
+_SINGLE = ("idia", "model", "name", "tau", "n", "seed", "templates", "mode", "v", "fp")
 _KEYS = {"idia", "model", "name", "add", "tau", "n", "seed", "templates", "mode", "photo", "v", "fp"}
 
 
@@ -53,8 +60,12 @@ def is_share_query(pairs) -> bool:
 
 def decode(pairs) -> SharedRun:
     """A ``SharedRun`` from a query string or (key, value) pairs; ``IdiaInputError`` when a value
-    is unusable (the message names the parameter)."""
+    is unusable (the message names the parameter and shows its value only as a code span)."""
+    if isinstance(pairs, str) and len(pairs) > MAX_LINK_CHARS:
+        raise _too_long(len(pairs))
     items = _as_pairs(pairs)
+    if sum(len(k) + len(v) + 2 for k, v in items) > MAX_LINK_CHARS:
+        raise _too_long(sum(len(k) + len(v) + 2 for k, v in items))
     single: dict[str, str] = {}
     added: list[str] = []
     hashes: list[str] = []
@@ -64,37 +75,91 @@ def decode(pairs) -> SharedRun:
         elif key == "photo":
             hashes.append(value.strip().lower())
         elif key in _KEYS:
+            if key in single and single[key] != value:
+                raise IdiaInputError("share_field", f"This share link gives '{key}' twice; a link made by idia "
+                                                    "gives it once.")
             single[key] = value
     if single.get("idia") != VERSION:
         raise IdiaInputError("share_version", "This share link is from another version of the app and cannot be opened.")
     if "name" not in single:
         raise IdiaInputError("share_no_name", "This share link has no name in it (the 'name' parameter is missing).")
-    name = validate_name(single["name"])
-    for n in added:
-        validate_name(n, what="An added name in the link")
-    bad = [h for h in hashes if not _SHA.match(h)]
-    if bad:
-        raise IdiaInputError(
-            "share_bad_hash", f"The link's photo hash '{bad[0][:20]}' is not a SHA-256 (64 hex digits)."
-        )
+    name = _field("name", single["name"], lambda v: validate_name(v))
+    if len(added) > public.max_added_names():
+        raise IdiaInputError("too_many_names", f"This share link adds {len(added)} names; at most "
+                                               f"{public.max_added_names()} can be added here.")
+    added = [_field("add", n, lambda v: validate_name(v, what="An added name in the link")) for n in added]
+    if len(hashes) > limits.MAX_PHOTOS:
+        raise IdiaInputError("share_field", f"This share link lists {len(hashes)} photos; a check takes at most "
+                                            f"{limits.MAX_PHOTOS}.")
+    for h in hashes:
+        if not _SHA.match(h):
+            raise IdiaInputError("share_bad_hash", f"The link's photo hash {public.code(h, 24)} is not a SHA-256 "
+                                                   "(64 hex digits).")
     defaults = IdiaSettings()
-    settings = IdiaSettings(
-        model=single.get("model", defaults.model),
-        tau=single.get("tau", defaults.tau),
-        n_candidates=single.get("n", defaults.n_candidates),
-        seed=single.get("seed", defaults.seed),
+    mode = single.get("mode", defaults.name_mode)
+    if mode not in NAME_MODES:
+        raise IdiaInputError("name_mode", f"The link's name mode {public.code(mode, 40)} is not one of "
+                                          f"{', '.join(NAME_MODES)}.")
+    settings = _field("settings", "", lambda _: IdiaSettings(
+        model=public.check_spec_format(single.get("model", defaults.model), "The link's model"),
+        tau=_number("tau", single.get("tau", defaults.tau)),
+        n_candidates=_number("n", single.get("n", defaults.n_candidates)),
+        seed=_number("seed", single.get("seed", defaults.seed)),
         # a link names a template set; never a path (a link must not make the server read files)
-        template_set=validate_template_set_name(single.get("templates", defaults.template_set)),
-        name_mode=single.get("mode", defaults.name_mode),
-    ).validated()
+        template_set=_field("templates", single.get("templates", defaults.template_set),
+                            validate_template_set_name),
+        name_mode=mode,
+    ).validated())
     member = correct = None
     verdict = single.get("v")
     if verdict:
-        m = re.match(r"^(member|none)-(\d{1,3})$", verdict)
-        if m:
-            member, correct = m.group(1) == "member", int(m.group(2))
+        m = _VERDICT.match(verdict)
+        if not m:
+            raise IdiaInputError("share_field", f"The link's verdict {public.code(verdict, 40)} is not one idia "
+                                                "writes (member-K or none-K).")
+        member, correct = m.group(1) == "member", int(m.group(2))
+    fingerprint = single.get("fp") or None
+    if fingerprint is not None and not _FINGERPRINT.match(fingerprint):
+        raise IdiaInputError("share_field", f"The link's model fingerprint {public.code(fingerprint, 40)} is not a "
+                                            "fingerprint idia writes.")
     return SharedRun(settings=settings, name=name, added_names=tuple(added), photo_hashes=tuple(hashes),
-                     member=member, correct_templates=correct, fingerprint=single.get("fp") or None)
+                     member=member, correct_templates=correct, fingerprint=fingerprint)
+
+
+def _too_long(n: int) -> IdiaInputError:
+    return IdiaInputError("share_too_long", f"This share link is {n} characters long; links made by idia stay under "
+                                            f"{MAX_LINK_CHARS}, so it was cut or edited. Ask for a new link.")
+
+
+def _number(key: str, value):
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    if not re.match(r"^[0-9.eE+-]{1,20}$", text):
+        raise IdiaInputError("share_field", f"The link's '{key}' {public.code(text, 24)} is not a whole number.")
+    return as_whole_number(text, f"The link's '{key}'", "share_field")
+
+
+def _field(key: str, value, check):
+    """Run a validator on a link's value; its message may quote the value, so a failure is re-told
+    with the value as a code span only."""
+    try:
+        return check(value)
+    except IdiaInputError as err:
+        if key == "settings" or not value:
+            raise IdiaInputError(err.code, public.plain(err.message)) from None
+        raise IdiaInputError(err.code, f"The link's '{key}' value {public.code(value, 40)} was refused: "
+                                       f"{_reason(err.message, value)}") from None
+
+
+def _reason(message: str, value: str) -> str:
+    """The validator's message with the value itself taken out (it is shown as code already)."""
+    from ..names import normalize_name
+
+    for shown in {value, normalize_name(value), normalize_name(value)[:39] + "…"}:
+        if shown:
+            message = message.replace(f"'{shown}'", "it").replace(shown, "it")
+    return public.plain(message)
 
 
 def _as_pairs(pairs) -> list[tuple[str, str]]:

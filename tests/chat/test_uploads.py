@@ -64,3 +64,87 @@ def test_the_last_claimed_version_is_deleted_by_its_last_holder(tmp_path):
     assert photo.exists()
     files.release("A")          # nobody does now, and it is the version last claimed
     assert not photo.exists()
+
+
+# -- ownership counted from upload time, per request and per session -------------------------------
+def test_an_unclaimed_upload_of_the_same_photo_survives_another_request(tmp_path):
+    """Visitor B uploads the photo A uses (same bytes, same path) before A's request runs; A's request
+    claims and finishes first: B's upload, still waiting in the queue, must survive it."""
+    from idia_core.chat.uploads import TrackedUploads
+
+    root = tmp_path / "gradio"
+    photo = _file(root / "h1", "p.png")
+    files = SessionFiles(root)
+    record = TrackedUploads([], files.uploaded)
+    record.update([str(photo)])        # A's upload
+    record.update([str(photo)])        # B's upload of the same bytes
+    files.claim("request-A", [str(photo)])
+    files.release("request-A")
+    assert photo.exists()              # B's upload is still counted
+    files.claim("request-B", [str(photo)])
+    files.release("request-B")
+    assert not photo.exists() and not (root / "h1").exists()
+
+
+def test_a_session_keeps_what_its_request_accepted(tmp_path):
+    root = tmp_path / "gradio"
+    good, bad = _file(root / "h1", "good.png"), _file(root / "h2", "bad.png")
+    files = SessionFiles(root)
+    files.uploaded([str(good), str(bad)])
+    files.claim("request-1", [str(good), str(bad)])
+    files.claim("S", [str(good)], upload=False)   # the turn accepted one photo
+    files.release("request-1")                    # the refused upload goes with its request
+    assert good.exists() and not bad.exists()
+    assert not files.is_closed("request-1")
+    files.release("S")
+    assert not good.exists() and files.is_closed("S")
+    files.reopen("S")
+    assert not files.is_closed("S")
+
+
+def test_unclaimed_uploads_expire_and_are_swept(tmp_path):
+    root = tmp_path / "gradio"
+    photo = _file(root / "h1", "p.png")
+    files = SessionFiles(root, pending_ttl=0.0)
+    files.uploaded([str(photo)])
+    assert files.sweep() == [str(photo.resolve())] and not photo.exists()
+
+
+def test_release_all_removes_every_session_and_pending_upload(tmp_path):
+    root = tmp_path / "gradio"
+    a, b = _file(root / "h1", "a.png"), _file(root / "h2", "b.png")
+    work = root / "idia-sessions" / "idia-session-1"
+    _file(work, "votes.png")
+    files = SessionFiles(root)
+    files.uploaded([str(b)])
+    files.claim("S", [str(a)])
+    files.claim_folder("S", work)
+    files.release_all()
+    assert not a.exists() and not b.exists() and not work.exists()
+
+
+def test_idle_sessions():
+    import time
+
+    from idia_core.chat.uploads import IdleSessions
+
+    idle = IdleSessions(idle_s=0.05)
+    idle.touch("S")
+    assert idle.expired() == []
+    time.sleep(0.06)
+    idle.touch("T")
+    assert idle.expired() == ["S"] and idle.expired() == []
+
+
+def test_a_session_in_a_long_turn_is_not_idle():
+    import time
+
+    from idia_core.chat.uploads import IdleSessions
+
+    idle = IdleSessions(idle_s=0.05)
+    with idle.busy("S"):
+        time.sleep(0.08)
+        assert idle.expired() == []
+    assert idle.expired() == []
+    time.sleep(0.06)
+    assert idle.expired() == ["S"]

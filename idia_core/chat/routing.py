@@ -1,0 +1,25 @@
+"""Which chat turns need the compute slots, so that cheap turns are never queued behind checks.
+
+A turn with photos, a name, added or removed names, a changed setting or a comparison may load a
+model and run a check; it waits for one of the server's few compute slots. Everything else (help,
+status, share, report, why?, reset, opening a link, a message not understood) only reads the
+session and is answered at once, even while long checks hold every slot. Kinds not listed as cheap
+(for example ones added later) count as compute: the safe side.
+"""
+from __future__ import annotations
+
+from .intents import parse
+
+CHEAP_KINDS = frozenset({"help", "status", "share", "report", "explain", "reset", "clear_photos",
+                         "open_link", "unknown", "none"})
+
+
+def needs_compute(text: str, files=()) -> bool:
+    """Whether the turn (message text and uploaded files) may run a check or load a model."""
+    if files:
+        return True   # photos are decoded, and a check may follow
+    try:
+        kind = parse(text or "").kind
+    except Exception:   # the controller will answer it; let it wait its turn
+        return True
+    return kind not in CHEAP_KINDS
