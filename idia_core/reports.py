@@ -101,7 +101,7 @@ def _canonical(data: dict) -> bytes:
 
 def evidence_dict(result) -> dict:
     """Everything needed to re-check one result, as JSON-safe data (no photos: only hashes)."""
-    from .evaluation import package_versions
+    from .provenance import package_versions
 
     full = result.to_dict(full=True)
     data = {
