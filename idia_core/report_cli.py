@@ -58,6 +58,7 @@ def add_report_commands(subparsers) -> None:
     vf.add_argument("evidence", help="evidence.json written by `check --report`")
     vf.add_argument("photos", nargs="+", help="the photos that were checked")
     vf.add_argument("--model", help="use this spec instead of the recorded one (weights must have the same fingerprint)")
+    vf.add_argument("--reference", metavar="DIR", help="the reference folder the validity controls used (its hash must match)")
     vf.set_defaults(func=cmd_verify)
 
 
@@ -158,7 +159,7 @@ def _fmt(x) -> str:
 def cmd_verify(args) -> int:
     from .reports import verify_evidence
 
-    outcome = verify_evidence(args.evidence, args.photos, model=args.model)
+    outcome = verify_evidence(args.evidence, args.photos, model=args.model, reference=args.reference)
     print(outcome.summary())
     return 0 if outcome.reproduced else 1
 

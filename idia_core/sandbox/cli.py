@@ -58,7 +58,7 @@ def _cmd_evaluate(args) -> int:
 
     world = load_world(args.world) if args.world else None
     summary = evaluate_world(args.model, world, n_photos=args.photos, n_draws=args.draws, seed=args.seed,
-                             people_limit=args.people_limit, progress=not args.json)
+                             people_limit=args.people_limit, progress=not args.json, control_m=args.control_people)
     print(json.dumps(summary, indent=1) if args.json else format_table(summary))
     return 0
 
@@ -113,6 +113,8 @@ def add_sandbox_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--people-limit", type=int, default=None, help="evaluate an even subset of about K people")
     p.add_argument("--model", default="sandbox", help="model spec (default: the embedded sandbox model)")
     p.add_argument("--world", default=None)
+    p.add_argument("--control-people", type=int, default=None, metavar="M",
+                   help="reference people per validity control (default 50)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_evaluate)
 
