@@ -151,29 +151,60 @@ def empirical_chance(observed: int, counts) -> float:
     return float((1 + np.count_nonzero(counts >= observed)) / (counts.size + 1))
 
 
-def reference_correct_counts(reference_emb: np.ndarray, text_emb: np.ndarray, target_index: int) -> np.ndarray:
+def best_over_columns(reference_emb: np.ndarray, text_emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """[R, N, D] photos × [T, C', D] prompts → (best similarity, its column) per photo and
+    template, both [R, N, T]; the first column wins an exact tie, like ``np.argmax``. Computed in
+    blocks of people to bound memory. Used to cache the part of a pool every check shares (the
+    seeded distractors), so a check only compares its own few names against it."""
+    ref = np.asarray(reference_emb, dtype=np.float32)
+    txt = np.asarray(text_emb, dtype=np.float32)
+    r, n, d = ref.shape
+    t, c, _ = txt.shape
+    val = np.full((r, n, t), -np.inf, dtype=np.float32)
+    idx = np.zeros((r, n, t), dtype=np.int64)
+    if r == 0 or c == 0:
+        return val, idx
+    flat_txt = np.ascontiguousarray(txt.reshape(t * c, d).T)              # [D, T*C']
+    step = max(1, _CHUNK_ELEMS // max(1, n * t * c))
+    for s in range(0, r, step):
+        block = ref[s:s + step]
+        sims = (block.reshape(-1, d) @ flat_txt).reshape(len(block), n, t, c)
+        best = sims.argmax(axis=-1)
+        idx[s:s + step] = best
+        val[s:s + step] = np.take_along_axis(sims, best[..., None], axis=-1)[..., 0]
+    return val, idx
+
+
+def reference_correct_counts(reference_emb: np.ndarray, text_emb: np.ndarray, target_index: int,
+                             shared=None) -> np.ndarray:
     """[R, N, D] reference photos × [T, C, D] prompts → [R] templates whose unique majority (over
-    each person's N photos) is ``target_index``: the paper's rule, applied to every reference
-    person at once with one matrix product per block."""
+    each person's N photos) is ``target_index``: the paper's rule, for every reference person at
+    once.
+
+    ``shared`` (optional): ``(columns, best_val, best_idx)`` — the best of the columns
+    ``columns`` (sorted indices into C) for these R people, from ``best_over_columns`` on
+    ``text_emb[:, columns]``; only the other columns are then compared, exactly (the first index
+    still wins an exact tie)."""
     ref = np.asarray(reference_emb, dtype=np.float32)
     txt = np.asarray(text_emb, dtype=np.float32)
     if ref.ndim != 3 or txt.ndim != 3 or ref.shape[-1] != txt.shape[-1]:
         raise ValueError("reference_correct_counts expects [R, N, D] and [T, C, D] with the same D")
-    r, n, d = ref.shape
-    t, c, _ = txt.shape
-    if r == 0:
+    if len(ref) == 0:
         return np.zeros(0, dtype=np.int64)
-    flat_txt = txt.reshape(t * c, d).T                                   # [D, T*C]
-    per_person = n * t * c
-    step = max(1, _CHUNK_ELEMS // max(1, per_person))
-    out = np.empty(r, dtype=np.int64)
-    for s in range(0, r, step):
-        block = ref[s:s + step]                                          # [b, N, D]
-        sims = (block.reshape(-1, d) @ flat_txt).reshape(len(block), n, t, c)
-        pred = sims.argmax(axis=-1).transpose(0, 2, 1)                   # [b, T, N]
-        majority = attack.majority_votes(pred)                           # [b, T]
-        out[s:s + step] = attack.correct_templates(majority, np.full(len(block), target_index))
-    return out
+    c = txt.shape[1]
+    if shared is None:
+        _, pred = best_over_columns(ref, txt)                             # [R, N, T] over all C
+    else:
+        columns, s_val, s_idx = shared
+        columns = np.asarray(columns, dtype=np.int64)
+        rest = np.setdiff1d(np.arange(c), columns)
+        r_val, r_idx = best_over_columns(ref, txt[:, rest])
+        s_col = columns[s_idx] if len(columns) else np.zeros_like(s_idx)
+        r_col = rest[r_idx] if len(rest) else np.zeros_like(r_idx)
+        take_rest = (r_val > s_val) | ((r_val == s_val) & (r_col < s_col))
+        pred = np.where(take_rest, r_col, s_col)
+    majority = attack.majority_votes(pred.transpose(0, 2, 1))            # [R, T]
+    return attack.correct_templates(majority, np.full(len(ref), target_index))
 
 
 def person_centroids(emb: np.ndarray) -> np.ndarray:
@@ -228,7 +259,7 @@ def build_controls(near, rand, counts, ids, observed: int, tau: int, n_templates
 
 def run_controls(query_emb, reference_emb, text_emb, target_index: int, observed: int, tau: int, *,
                  reference_ids=None, m: int = DEFAULT_M, seed: int = 0, reference_set: dict | None = None,
-                 reference_centroids=None, alpha: float = ALPHA) -> ValidityControls:
+                 reference_centroids=None, alpha: float = ALPHA, shared=None) -> ValidityControls:
     """Both controls for one check.
 
     ``query_emb`` [N, D]: the user's photos. ``reference_emb`` [R, N', D] with N' >= N: the first N
@@ -236,7 +267,8 @@ def run_controls(query_emb, reference_emb, text_emb, target_index: int, observed
     ``text_emb`` [T, C, D]: the check's own pool and templates; ``target_index`` the target's name.
     ``observed``: the user's correct templates. ``reference_centroids`` [R, D] (optional, for
     caching) default to the centroids of all N' photos. Only the (at most 2M) selected people are
-    run through the rule."""
+    run through the rule. ``shared``: ``(columns, best_val [R, N, T], best_idx [R, N, T])`` cached
+    for all R people over the pool columns every check shares (see ``reference_correct_counts``)."""
     q = np.asarray(query_emb, dtype=np.float32)
     ref = np.asarray(reference_emb, dtype=np.float32)
     n = q.shape[0]
@@ -248,7 +280,8 @@ def run_controls(query_emb, reference_emb, text_emb, target_index: int, observed
     cents = person_centroids(ref) if reference_centroids is None else np.asarray(reference_centroids)
     near, rand = select_reference(q, cents, m, seed)
     both = np.unique(np.concatenate([near, rand]))
-    counts = dict(zip(both.tolist(), reference_correct_counts(ref[both, :n], text_emb, target_index).tolist()))
+    sub = None if shared is None else (shared[0], shared[1][both], shared[2][both])
+    counts = dict(zip(both.tolist(), reference_correct_counts(ref[both, :n], text_emb, target_index, sub).tolist()))
     return build_controls(near, rand, counts, ids, observed, tau, np.asarray(text_emb).shape[0], alpha=alpha,
                           reference_set=reference_set, seed=seed)
 

@@ -58,16 +58,16 @@ class ReferenceSet:
         return {"name": self.name, "sha256": self.sha256, "people": len(self.ids),
                 "photos_per_person": self.photos_per_person}
 
-    def without(self, target_name: str, photo_hashes=()) -> tuple[np.ndarray, tuple[str, ...]]:
-        """(embeddings, ids) minus the target (same name, ignoring case/accents) and anyone who
-        shares a photo with the check."""
+    def without(self, target_name: str, photo_hashes=()) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
+        """(embeddings, ids, kept row indices) minus the target (same name, ignoring case/accents)
+        and anyone who shares a photo with the check."""
         from .names import name_key
 
         tkey = name_key(target_name)
         own = set(photo_hashes)
         keep = [i for i, (n, hs) in enumerate(zip(self.names, self.photo_hashes))
                 if name_key(n) != tkey and not own.intersection(hs)]
-        return self.embeddings[keep], tuple(self.ids[i] for i in keep)
+        return self.embeddings[keep], tuple(self.ids[i] for i in keep), np.asarray(keep, dtype=np.int64)
 
 
 def _disk_dir() -> Path | None:
@@ -189,6 +189,30 @@ def folder_reference_set(model, directory, n_photos: int) -> ReferenceSet:
     ref = ReferenceSet(f"folder {root.name}", ids, ids, emb, tuple(hashes[i] for i in ids), model.fingerprint)
     _memo_put(key, ref)
     return ref
+
+
+_SHARED: "OrderedDict[tuple, tuple]" = OrderedDict()
+
+
+def shared_best(ref: "ReferenceSet", text_emb: np.ndarray, columns: np.ndarray, key: tuple):
+    """``controls.best_over_columns`` of every reference person over the pool columns every check
+    shares (the seeded distractors), memoised per (reference set, model, templates, those names):
+    a later check with the same distractors compares only its own few names. Holds similarities of
+    distractor prompts only, never anything a user typed."""
+    from .controls import best_over_columns
+
+    full_key = (ref.fingerprint, ref.sha256, ref.photos_per_person) + key
+    with _LOCK:
+        hit = _SHARED.get(full_key)
+        if hit is not None:
+            _SHARED.move_to_end(full_key)
+            return hit
+    val, idx = best_over_columns(ref.embeddings, np.asarray(text_emb)[:, columns])
+    with _LOCK:
+        _SHARED[full_key] = (val, idx)
+        while len(_SHARED) > 4:
+            _SHARED.popitem(last=False)
+    return val, idx
 
 
 def resolve_reference_set(model, n_photos: int, reference=None) -> tuple[ReferenceSet | None, str]:

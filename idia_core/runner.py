@@ -209,18 +209,23 @@ def run_idia(
 
     t = time.perf_counter()
     result = dataclasses.replace(result, controls=check_controls(
-        model, image_emb, text_emb, pool, photos, result.correct_templates, tau, seed, reference, control_m))
+        model, image_emb, text_emb, pool, photos, result.correct_templates, tau, seed, reference, control_m,
+        templates))
     timings["controls"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     return result
 
 
 def check_controls(model, image_emb, text_emb, pool: CandidatePool, photos, observed: int, tau: int, seed: int,
-                   reference=None, m: int | None = None):
+                   reference=None, m: int | None = None, templates=()):
     """The validity controls of one check (``controls.run_controls``) on its reference set, the
-    target and anyone sharing a photo with the check left out of it."""
+    target and anyone sharing a photo with the check left out of it. The reference people's best
+    distractor per photo and template is memoised (``reference.shared_best``), so a check only
+    compares its own names (target, added names) for them."""
+    import hashlib
+
     from .controls import DEFAULT_M, not_run, run_controls
-    from .reference import resolve_reference_set
+    from .reference import resolve_reference_set, shared_best
 
     m = DEFAULT_M if m is None else int(m)
     if m < 1 or m > 1000:
@@ -228,9 +233,13 @@ def check_controls(model, image_emb, text_emb, pool: CandidatePool, photos, obse
     ref, why = resolve_reference_set(model, len(photos), reference)
     if ref is None:
         return not_run(why)
-    emb, ids = ref.without(pool.target, [p.sha256 for p in photos])
+    emb, ids, keep = ref.without(pool.target, [p.sha256 for p in photos])
+    own = set(pool.user_names) | {pool.target}
+    columns = np.array([i for i, n in enumerate(pool.names) if n not in own], dtype=np.int64)
+    key = (tuple(templates), hashlib.sha256("\n".join(pool.names[i] for i in columns).encode()).hexdigest())
+    val, idx = shared_best(ref, text_emb, columns, key)
     return run_controls(image_emb, emb, text_emb, pool.target_index, observed, tau, reference_ids=ids, m=m,
-                        seed=seed, reference_set=ref.identity())
+                        seed=seed, reference_set=ref.identity(), shared=(columns, val[keep], idx[keep]))
 
 
 def evaluate_embeddings(image_emb, text_emb, pool: CandidatePool, templates, *, tau, logit_scale,

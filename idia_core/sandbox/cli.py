@@ -58,7 +58,8 @@ def _cmd_evaluate(args) -> int:
 
     world = load_world(args.world) if args.world else None
     summary = evaluate_world(args.model, world, n_photos=args.photos, n_draws=args.draws, seed=args.seed,
-                             people_limit=args.people_limit, progress=not args.json, control_m=args.control_people)
+                             people_limit=args.people_limit, progress=not args.json, control_m=args.control_people,
+                             reference_limit=args.reference_limit)
     print(json.dumps(summary, indent=1) if args.json else format_table(summary))
     return 0
 
@@ -115,6 +116,8 @@ def add_sandbox_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--world", default=None)
     p.add_argument("--control-people", type=int, default=None, metavar="M",
                    help="reference people per validity control (default 50)")
+    p.add_argument("--reference-limit", type=int, default=None, metavar="R",
+                   help="use an evenly spaced subset of R never-named reference people (fast runs)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_evaluate)
 

@@ -69,6 +69,7 @@ def run_world_idia(
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
     control_m: int | None = None,
+    reference_limit: int | None = None,
 ) -> list[PersonOutcome]:
     """Run the attack on `people`; `model` is an IdiaModel. One text encoding for all people.
 
@@ -76,7 +77,8 @@ def run_world_idia(
     differs), so each person's per-template majorities are computed once over that union and every
     count is read from them: the person's own (their name) and, for the validity controls, the
     reference people's (the target's name). Reference people: the world's never-named people
-    (`NEVER_NAMED_ROLES`) other than the target, with their own fresh photos of the same draw."""
+    (`NEVER_NAMED_ROLES`) other than the target, with their own fresh photos of the same draw;
+    ``reference_limit`` keeps an evenly spaced subset of them (fast runs)."""
     from ..controls import (DEFAULT_M, build_controls, controlled_verdict, counts_from_majority,
                             person_centroids, select_reference)
     from ..names import build_candidate_pool, name_key
@@ -95,6 +97,8 @@ def run_world_idia(
     text_flat = np.ascontiguousarray(text_emb.reshape(-1, text_emb.shape[-1]).T)
 
     refs = [p for p in world.people if p.role in NEVER_NAMED_ROLES]
+    if reference_limit and reference_limit < len(refs):
+        refs = [refs[i] for i in np.linspace(0, len(refs) - 1, reference_limit).round().astype(int)]
     todo = {p.index: p for p in list(people) + refs}
     img, maj = {}, {}
     for j, idx in enumerate(sorted(todo)):
@@ -202,6 +206,7 @@ def evaluate_world(
     people_limit: int | None = None,
     progress: bool = False,
     control_m: int | None = None,
+    reference_limit: int | None = None,
 ) -> dict[str, Any]:
     """Load the model (a spec or an IdiaModel) and the world, run, and summarise."""
     from ..models import load_model
@@ -220,7 +225,7 @@ def evaluate_world(
             bar.total = total
             bar.update(1)
     try:
-        outcomes = run_world_idia(model, world, people, n_photos, n_draws, seed, cb, control_m)
+        outcomes = run_world_idia(model, world, people, n_photos, n_draws, seed, cb, control_m, reference_limit)
     finally:
         if bar is not None:
             bar.close()
@@ -229,7 +234,8 @@ def evaluate_world(
                     "templates": "paper21", "model": getattr(model, "spec", str(model)),
                     "fingerprint": getattr(model, "fingerprint", None), "people": len(people),
                     "control_m": control_m or 50,
-                    "reference_people": sum(p.role in ("non-member", "face-only", "look-alike") for p in world.people)})
+                    "reference_people": min(reference_limit or 10**9, sum(p.role in ("non-member", "face-only", "look-alike")
+                                                                         for p in world.people))})
     return summary
 
 
