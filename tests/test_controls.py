@@ -233,3 +233,42 @@ def test_folder_reference_set_on_a_real_model(tmp_path, tiny_model, photo_files)
     assert not off.controls.ran and "IDIA_REFERENCE_DIR" in off.controls.reason
     with pytest.raises(IdiaInputError, match="no sub-folder"):
         run_idia(tiny_model, photo_files, "Jane Doe", n_candidates=50, reference=str(ref_dir / "too few"))
+
+
+def test_verify_reproduces_the_controls_and_names_a_different_reference_set(tmp_path, tiny_model, photo_files):
+    from tests.helpers import draw_face_photos
+
+    from idia_core.reports import verify_evidence, write_evidence_bundle
+    from idia_core.runner import run_idia
+
+    ref_dir = tmp_path / "reference"
+    for j in range(25):
+        (ref_dir / f"person {j:02d}").mkdir(parents=True)
+        for i, im in enumerate(draw_face_photos(5, seed=200 + j, size=48)):
+            im.save(ref_dir / f"person {j:02d}" / f"{i}.png")
+    res = run_idia(tiny_model, photo_files, "Jane Doe", n_candidates=50, reference=str(ref_dir), control_m=20)
+    paths = write_evidence_bundle(res, tmp_path / "bundle")
+    assert "Validity controls" in paths["html"].read_text(encoding="utf-8")
+    ok = verify_evidence(paths["json"], photo_files, model=tiny_model, reference=str(ref_dir))
+    assert ok.reproduced and ok.observed["verdict"] == res.verdict, ok.summary()
+    # another reference folder: the verdict may even agree, but the controls are not the recorded ones
+    (ref_dir / "person 00" / "0.png").unlink()
+    draw_face_photos(1, seed=999, size=48)[0].save(ref_dir / "person 00" / "0.png")
+    other = verify_evidence(paths["json"], photo_files, model=tiny_model, reference=str(ref_dir))
+    assert not other.reproduced and "reference set differs" in other.summary()
+    missing = verify_evidence(paths["json"], photo_files, model=tiny_model)
+    assert not missing.reproduced and "--reference" in missing.summary()
+
+
+def test_share_link_carries_the_controlled_verdict_and_reference_set():
+    from idia_core.chat import share
+    from idia_core.chat.session import SharedRun
+
+    run = SharedRun(settings=IdiaSettings(), name="Jane Doe", photo_hashes=("ab" * 32,), member=True,
+                    correct_templates=5, fingerprint="fp", verdict="inconclusive", reference="cd" * 32)
+    back = share.decode(share.encode(run))
+    assert (back.verdict, back.reference, back.member) == ("inconclusive", "cd" * 32, True)
+    # hand-edited values are dropped, not trusted
+    edited = share.encode(run).replace("inconclusive", "certainly").replace("cd" * 32, "<script>")
+    bad = share.decode(edited)
+    assert bad.verdict is None and bad.reference is None

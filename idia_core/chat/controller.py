@@ -322,6 +322,11 @@ def reproduction_note(result: IdiaResult, state: ChatSession) -> str | None:
         old = f"{'member' if shared.member else 'no sign'}, {shared.correct_templates} templates"
         new = f"{'member' if result.member else 'no sign'}, {result.correct_templates} templates"
         return say("verdict_differs", old=old, new=new, fp=shared.fingerprint or "?", now=result.fingerprint)
+    now_ref = (result.controls.reference_set or {}).get("sha256") if getattr(result, "controls", None) else None
+    if shared.verdict and (shared.verdict != result.verdict or (shared.reference or None) != now_ref):
+        old = f"{shared.verdict}, reference set {(shared.reference or 'none')[:12]}"
+        new = f"{result.verdict}, reference set {(now_ref or 'none')[:12]}"
+        return say("verdict_differs", old=old, new=new, fp=shared.fingerprint or "?", now=result.fingerprint)
     return say("reproduced", count=len(state.photos), k=result.correct_templates, T=result.n_templates)
 
 
@@ -527,6 +532,9 @@ def _on_share(intent, state, replies, *, base_url="", **_):
         member=result.member if result else None,
         correct_templates=result.correct_templates if result else None,
         fingerprint=result.fingerprint if result else None,
+        verdict=result.verdict if result else None,
+        reference=((result.controls.reference_set or {}).get("sha256")
+                   if result is not None and getattr(result, "controls", None) else None),
     )
     try:
         query = share.encode(run)

@@ -20,7 +20,8 @@ from .session import SharedRun
 VERSION = "1"
 MAX_LINK_CHARS = 8000      # browsers and proxies cope with this; longer links get cut silently
 _SHA = re.compile(r"^[0-9a-f]{64}$")
-_KEYS = {"idia", "model", "name", "add", "tau", "n", "seed", "templates", "mode", "photo", "v", "fp"}
+_KEYS = {"idia", "model", "name", "add", "tau", "n", "seed", "templates", "mode", "photo", "v", "fp", "ctl", "ref"}
+_VERDICTS = ("member", "inconclusive", "member-unchecked", "non-member")
 
 
 def encode(run: SharedRun) -> str:
@@ -36,6 +37,10 @@ def encode(run: SharedRun) -> str:
         pairs.append(("v", f"{'member' if run.member else 'none'}-{int(run.correct_templates)}"))
     if run.fingerprint:
         pairs.append(("fp", run.fingerprint))
+    if run.verdict:
+        pairs.append(("ctl", run.verdict))
+    if run.reference:
+        pairs.append(("ref", run.reference))
     query = urlencode(pairs)
     if len(query) > MAX_LINK_CHARS:
         raise IdiaInputError(
@@ -93,8 +98,11 @@ def decode(pairs) -> SharedRun:
         m = re.match(r"^(member|none)-(\d{1,3})$", verdict)
         if m:
             member, correct = m.group(1) == "member", int(m.group(2))
+    ctl = single.get("ctl")
+    ref = (single.get("ref") or "").strip().lower()
     return SharedRun(settings=settings, name=name, added_names=tuple(added), photo_hashes=tuple(hashes),
-                     member=member, correct_templates=correct, fingerprint=single.get("fp") or None)
+                     member=member, correct_templates=correct, fingerprint=single.get("fp") or None,
+                     verdict=ctl if ctl in _VERDICTS else None, reference=ref if _SHA.match(ref) else None)
 
 
 def _as_pairs(pairs) -> list[tuple[str, str]]:
