@@ -25,6 +25,8 @@ from . import attack, limits
 from .metrics import *  # noqa: F401,F403  (the metrics used to live here; keep old imports working)
 from .metrics import (COUNT_NAMES, PAD, PAPER_BIN_WIDTH, RATE_NAMES, Z95, _called_share,  # noqa: F401
                       _quiet_nan, _ratio)
+from .controls import (ALPHA, DEFAULT_M, build_controls, controlled_verdict, counts_from_majority, not_run,
+                       person_centroids, select_reference)
 from .provenance import package_versions  # noqa: F401
 
 DEFAULT_SIZES = (1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 30)   # 15 sizes up to the paper's 30
@@ -234,6 +236,34 @@ def build_pool(people_names: Sequence[str], n_candidates: int, seed: int, mode: 
     return tuple(names), np.arange(len(people_names))
 
 
+def person_controls(pred_all, n_avail, centroids, true_index, correct, labels, tau: int, seed: int,
+                    m: int = DEFAULT_M) -> list[dict]:
+    """The validity controls for every person on all their photos, with the dataset's non-members
+    (other than the person) as reference people: each reference person's majorities over their
+    first n photos, n = the person's own photo count (people with fewer are left out)."""
+    labels = np.asarray(labels, bool)
+    n_templates = pred_all.shape[1]
+    maj_by_n: dict[int, np.ndarray] = {}
+    rows = []
+    for i in range(len(pred_all)):
+        n = int(n_avail[i])
+        refs = np.flatnonzero(~labels & (np.asarray(n_avail) >= n) & (np.arange(len(pred_all)) != i))
+        if n not in maj_by_n:
+            maj_by_n[n] = attack.majority_votes(pred_all[:, :, :n])                      # [people, T]
+        member = bool(attack.is_member(correct[i], tau))
+        if len(refs) == 0:
+            ctl = not_run("no other non-member has that many photos")
+        else:
+            counts = counts_from_majority(maj_by_n[n][refs], int(true_index[i]))
+            near, rand = select_reference(centroids[i][None], centroids[refs], m, seed + i)
+            ctl = build_controls(near, rand, counts, refs, int(correct[i]), tau, n_templates)
+        rows.append({"ran": ctl.ran, "verdict": controlled_verdict(member, ctl),
+                     "look_alikes_reached": ctl.look_alikes.reached_tau if ctl.ran else None,
+                     "look_alikes_chance": ctl.look_alikes.chance if ctl.ran else None,
+                     "name_prior_chance": ctl.name_prior.chance if ctl.ran else None})
+    return rows
+
+
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -342,6 +372,7 @@ def run_evaluation(config: EvaluationConfig, dataset: EvalDataset, out_dir, *, m
         # -- photos: embed once, predict once ------------------------------------------------
         n_people = len(dataset.people)
         pred_list, prob_list, n_avail = [], [], np.zeros(n_people, dtype=int)
+        centroids = []
         full_correct = np.zeros(n_people, dtype=int)
         p_swap = np.full(n_people, np.nan)
         full_prob = np.zeros(n_people)
@@ -360,6 +391,7 @@ def run_evaluation(config: EvaluationConfig, dataset: EvalDataset, out_dir, *, m
                 if not photos:
                     raise IdiaInputError("dataset_no_photos", f"{person.name} has no photos.")
                 emb = model.encode_images(photos).numpy()
+                centroids.append(person_centroids(emb))
                 sims = attack.cosine_similarities(emb, text_emb)          # [T, P, C]
                 pred = attack.predict(sims)                               # [T, P]
                 ti = int(true_index[i])
@@ -405,6 +437,18 @@ def run_evaluation(config: EvaluationConfig, dataset: EvalDataset, out_dir, *, m
 
         table = vote_table(pred_all, true_index, n_avail)
 
+        # -- validity controls: the dataset's non-members as reference people ---------------------
+        ctl_rows = person_controls(pred_all, n_avail, np.asarray(centroids), true_index, full_correct, labels, tau,
+                                   seed)
+        ctl_called = np.array([r["verdict"] == "member" for r in ctl_rows], dtype=bool)
+        state["controls"] = {
+            "reference": "the dataset's non-members (each person's own photo count; the person left out)",
+            "m": DEFAULT_M, "alpha": ALPHA,
+            "ran": int(sum(r["ran"] for r in ctl_rows)),
+            "by_group_without": group_rates(full_correct[None], labels, groups, tau),
+            "by_group_with": group_rates(np.where(ctl_called, full_correct, 0)[None], labels, groups, tau),
+        }
+
         # -- per person, all photos --------------------------------------------------------------
         non_members_full = full_correct[~labels]
         people_rows = []
@@ -414,7 +458,11 @@ def run_evaluation(config: EvaluationConfig, dataset: EvalDataset, out_dir, *, m
                                 "group": p.group, "photos": int(n_avail[i]), "correct_templates": int(full_correct[i]),
                                 "called_member": int(attack.is_member(full_correct[i], tau)),
                                 "score": float(attack.membership_score(full_correct[i], full_prob[i])),
-                                "p_value_name_swap": float(p_swap[i]), "p_value_calibration": float(cal[i])})
+                                "p_value_name_swap": float(p_swap[i]), "p_value_calibration": float(cal[i]),
+                                "verdict_with_controls": ctl_rows[i]["verdict"],
+                                "look_alikes_reaching_tau": ctl_rows[i]["look_alikes_reached"],
+                                "look_alikes_chance": ctl_rows[i]["look_alikes_chance"],
+                                "name_prior_chance": ctl_rows[i]["name_prior_chance"]})
         _atomic_write(out / "people.csv", _rows_to_csv(people_rows))
         files["people.csv"] = out / "people.csv"
 

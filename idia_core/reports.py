@@ -413,6 +413,15 @@ def write_evaluation_report(out_dir, state: dict, files: dict | None = None) -> 
         parts.append("<h2>Called member, by group</h2><p class='note'>For a group of non-members this is its FPR.</p>"
                      + _table(head.get("by_group", [])))
         parts.append("<h2>tau sweep</h2>" + _table(head.get("tau_sweep", [])))
+    ctl = state.get("controls")
+    if ctl:
+        without = {r["group"]: r for r in ctl.get("by_group_without", [])}
+        rows = [{"group": r["group"], "n": r["n"], "called member": without.get(r["group"], {}).get("called_member_mean"),
+                 "with controls": r["called_member_mean"], "low": r["low"], "high": r["high"]}
+                for r in ctl.get("by_group_with", [])]
+        parts.append("<h2>Validity controls (all photos per person)</h2><p class='note'>"
+                     f"Reference people: {_e(ctl.get('reference', ''))}; M = {_e(ctl.get('m'))} look-alikes and M random; "
+                     f"member only when both empirical chances are at most {_e(ctl.get('alpha'))}.</p>" + _table(rows))
     parts.append("<h2>Significance for one person</h2><p>" + _e(state.get("null_hypothesis", "")) +
                  " Per-person values are in people.csv.</p>")
     parts.append("<h2>Run</h2>" + _kv(

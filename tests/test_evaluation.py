@@ -386,5 +386,11 @@ def test_sandbox_dataset_from_a_generated_world(tmp_path, tiny_model):
                             ds, tmp_path / "out", model=tiny_model)
     assert out.complete and {g["group"] for g in out.metrics["headline"]["by_group"]} == roles
     assert [o["bin"] for o in out.metrics["headline"]["tpr_by_occurrence"]] == ["1", "50"]
+    # validity controls with the dataset's non-members as reference people: they only take calls away
+    ctl = out.metrics["controls"]
+    before = {r["group"]: r["called_member_mean"] for r in ctl["by_group_without"]}
+    assert ctl["ran"] == len(ds.people) and {r["group"] for r in ctl["by_group_with"]} == roles
+    assert all(r["called_member_mean"] <= before[r["group"]] for r in ctl["by_group_with"])
+    assert "Validity controls" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     sub = ev.load_sandbox_dataset(4, seed=1, world_path=path, max_people=4)
     assert 7 <= len(sub.people) <= 9 and {p.group for p in sub.people} == roles
