@@ -50,6 +50,12 @@ class IdiaResult:
 
         return controlled_verdict(self.member, self.controls)
 
+    @property
+    def verdict_word(self) -> str:
+        """The verdict in a word or three, for headlines and tables."""
+        return {"member": "member", "inconclusive": "inconclusive", "member-unchecked": "member (controls not run)",
+                "non-member": "no sign"}[self.verdict]
+
     # -- derived views (computed here once, read by every front end) ------------------------------
     @property
     def n_templates(self) -> int:

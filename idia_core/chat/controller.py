@@ -507,7 +507,7 @@ def _on_report(intent, state, replies, **_):
     folder = state.ensure_workdir() / f"report-{len(list(state.ensure_workdir().glob('report-*'))) + 1}"
     folder.mkdir(parents=True, exist_ok=True)
     files = _write_report(result, folder)
-    verdict = "member" if result.member else "no sign"
+    verdict = result.verdict_word
     replies.append(Reply(say("report_ready", name=result.true_name, verdict=verdict),
                          files=tuple(str(p) for p in files), kind="report"))
     return state
@@ -569,7 +569,7 @@ def _on_compare(intent, state, replies, *, progress, **_):
         except IdiaInputError as err:
             rows.append(f"| `{spec}` | — | — | — | {err.message} |")
             continue
-        verdict = "**member**" if r.member else "no sign"
+        verdict = f"**{r.verdict_word}**" if r.member else r.verdict_word
         rows.append(f"| `{spec}` | {verdict} | {r.correct_templates} of {r.n_templates} | "
                     f"{r.true_name_median_rank:g} of {r.n_candidates} | {r.p_value:.3g} |")
     head = say("compare_header", P=len(state.photos), N=s.n_candidates, seed=s.seed, tau=s.tau)

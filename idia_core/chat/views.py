@@ -54,7 +54,7 @@ def result_views(state: ChatSession) -> ResultViews:
             continue
         names = ", ".join(f"{n} ({c})" for n, c in result.photo_top_names(i, 3))
         gallery.append((path, f"{result.photo_labels[i]}: {names}"))
-    verdict = "member" if result.member else "no sign"
+    verdict = result.verdict_word
     summary = (f"**{result.true_name}** on `{result.model_spec}`: {verdict} — {result.correct_templates} of "
                f"{result.n_templates} templates (tau {result.tau}), {result.n_photos} photos, "
                f"{result.n_candidates} names")
