@@ -1,6 +1,6 @@
 """Train the embedded sandbox CLIP on the sandbox world, on the CPU.
 
-Rebuild the shipped model (deterministic for a seed; 10–20 minutes on 2 free CPU cores, more on a busy machine):
+Rebuild the shipped model (deterministic for a seed; about 10–20 minutes on 2 free CPU cores):
 
     python -m idia_core sandbox build --seed 0 --out idia_core/sandbox/model
 
@@ -51,7 +51,7 @@ PREPROCESS_CFG: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class TrainSettings:
-    epochs: int = 8  # 16 before the look-alike traps; 8 keeps the rebuild of the larger world short
+    epochs: int = 16
     batch_size: int = 128
     lr: float = 2e-3
     weight_decay: float = 0.1

@@ -132,7 +132,9 @@ class WorldSettings:
     name_only_k: int = 25
     n_fillers: int = 3500
     attribute_share: float = 0.35  # share of member captions that also describe the person
-    n_trap_signatures: int = 12  # one trap per signature (at most len(SIGNATURES))
+    # One trap per signature (at most len(SIGNATURES)). Off by default: the shipped model predates
+    # them; `sandbox build --trap-signatures 12` builds a world with traps.
+    n_trap_signatures: int = 0
     trap_k: int = 25  # captions naming a trap, each with a different stranger carrying its signature
     n_look_alikes_per_signature: int = 14
 

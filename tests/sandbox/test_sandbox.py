@@ -89,7 +89,7 @@ def test_shipped_world_counts_match_its_manifest(shipped_world):
     assert len({p.name.casefold() for p in w.people}) == len(w.people)
     assert [p.index for p in w.people] == list(range(len(w.people)))
     raw = json.loads((W.MODEL_DIR / W.WORLD_FILE).read_text(encoding="utf-8"))
-    assert raw["counts"] == {r: len(w.people_with_role(r)) for r in ROLES}
+    assert all(raw["counts"].get(r, 0) == len(w.people_with_role(r)) for r in ROLES)  # older manifests lack trap roles
     # The manifest is exactly what the seed generates.
     assert generate_world(w.seed, s).to_dict() == w.to_dict()
     assert w.person(members[0].name.upper()) == members[0]
@@ -218,7 +218,7 @@ def test_cli_people_and_render(tmp_path, capsys, shipped_world):
 
 def test_traps_are_appended_and_everyone_else_keeps_name_role_k_and_face():
     base = generate_world(0, n_trap_signatures=0)
-    full = generate_world(0)
+    full = generate_world(0, n_trap_signatures=12)
     assert [p.to_dict() for p in full.people[:len(base.people)]] == [p.to_dict() for p in base.people]
     # the people the README and the demos name
     assert (full.person("Émile Loiseau").role, full.person("Émile Loiseau").k) == ("member", 100)
