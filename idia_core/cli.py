@@ -62,6 +62,12 @@ def _add_check(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--full", action="store_true", help="with --json: every vote and the whole pool")
     p.add_argument("--report", metavar="DIR", help="also write an evidence bundle (JSON + HTML) to DIR")
+    p.add_argument("--reference", metavar="DIR", default=None,
+                   help="reference people for the validity controls: one sub-folder of photos per person "
+                        "who is not the target (default: IDIA_REFERENCE_DIR; on sandbox its never-named people; "
+                        "'none' turns the controls off)")
+    p.add_argument("--control-people", type=int, default=None, metavar="M",
+                   help="reference people per control (default 50)")
     p.set_defaults(func=cmd_check)
 
 
@@ -105,6 +111,7 @@ def cmd_check(args) -> int:
         model, args.photos, args.name, extra_names=extra, n_candidates=args.candidates,
         tau=args.tau, seed=args.seed, template_set=args.templates, name_mode=args.name_mode,
         progress=_stderr_progress if not args.json else None,
+        reference=args.reference, control_m=args.control_people,
     )
     if args.report:
         from .reports import write_evidence_bundle

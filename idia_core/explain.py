@@ -44,6 +44,13 @@ def _fmt_p(p: float) -> tuple[str, str]:
 def verdict_sentence(result) -> str:
     """One plain sentence first: did the model very likely see this person with the name?"""
     name = result.true_name
+    controls = getattr(result, "controls", None)
+    if result.member and result.verdict == "inconclusive":
+        la, npr = controls.look_alikes, controls.name_prior
+        c = la if not la.passed else npr
+        key = "inconclusive_look_alikes" if c is la else "inconclusive_name_prior"
+        return text("verdict", key, name=name, reached=c.reached_tau, M=c.m, at_least=c.at_least_observed,
+                    k=result.correct_templates)
     if result.member:
         if result.correct_templates == result.tau:
             return text("verdict", "member_weak", name=name)
@@ -124,6 +131,41 @@ def user_rival_lines(result, limit: int = 3) -> list[str]:
     return lines
 
 
+def _pct(x: float) -> str:
+    return "n/a" if x != x else f"{x * 100:.0f}%"
+
+
+def control_lines(result) -> list[str]:
+    """What the validity controls found (or why they could not run), one line each."""
+    controls = getattr(result, "controls", None)
+    name = result.true_name
+    if controls is None or not result.member:
+        return []  # the controls only ever question a member verdict
+    if not controls.ran:
+        return [text("controls", "not_run", reason=controls.reason or "no reference set", name=name)]
+    la, npr = controls.look_alikes, controls.name_prior
+    lines = []
+    if result.verdict == "member":
+        lo, hi = la.wilson
+        lines.append(text("controls", "beat", k=result.correct_templates, name=name, M=la.m, reached=la.reached_tau,
+                          lo=_pct(lo), hi=_pct(hi), at_least=la.at_least_observed, chance=f"{la.chance:.3g}",
+                          reached_r=npr.reached_tau, at_least_r=npr.at_least_observed, chance_r=f"{npr.chance:.3g}"))
+    else:
+        lo, hi = la.wilson
+        lines.append(text("controls", "look_alikes", reached=la.reached_tau, M=la.m, name=name, lo=_pct(lo), hi=_pct(hi),
+                          at_least=la.at_least_observed, k=result.correct_templates, chance=f"{la.chance:.3g}",
+                          max=max(la.counts) if la.counts else 0))
+        lo, hi = npr.wilson
+        lines.append(text("controls", "name_prior", reached=npr.reached_tau, M=npr.m, name=name, lo=_pct(lo),
+                          hi=_pct(hi), at_least=npr.at_least_observed, k=result.correct_templates,
+                          chance=f"{npr.chance:.3g}"))
+    rs = controls.reference_set
+    if rs:
+        lines.append(text("controls", "reference", set=rs.get("name", "?"), people=rs.get("people", "?"),
+                          photos=rs.get("photos_per_person", "?"), sha=str(rs.get("sha256", ""))[:16]))
+    return lines
+
+
 def significance_sentence(result) -> str:
     """How unlikely the outcome is by chance, with the assumption stated (``result.p_value``: the
     share of the pool whose names won at least as many templates as the true name)."""
@@ -184,6 +226,8 @@ def explanation(result) -> str:
     """The whole explanation as plain text (CLI, logs): verdict, evidence, chance, caveats."""
     parts = [verdict_sentence(result), ""]
     parts += [f"- {line}" for line in evidence_lines(result)]
-    parts += ["", significance_sentence(result), ""]
+    parts += ["", significance_sentence(result)]
+    parts += [f"- {line}" for line in control_lines(result)]
+    parts += [""]
     parts += [f"- {c}" for c in caveats(result)]
     return "\n".join(parts)

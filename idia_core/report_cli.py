@@ -60,6 +60,7 @@ def add_report_commands(subparsers) -> None:
     vf.add_argument("--model", help="use this spec instead of the recorded one (weights must have the same fingerprint)")
     vf.add_argument("--precision", choices=("float32", "float16", "bfloat16"),
                     help="re-run in this precision (default: the recorded one where this machine has its device)")
+    vf.add_argument("--reference", metavar="DIR", help="the reference folder the validity controls used (its hash must match)")
     vf.set_defaults(func=cmd_verify)
 
 
@@ -160,7 +161,8 @@ def _fmt(x) -> str:
 def cmd_verify(args) -> int:
     from .reports import verify_evidence
 
-    outcome = verify_evidence(args.evidence, args.photos, model=args.model, precision=args.precision)
+    outcome = verify_evidence(args.evidence, args.photos, model=args.model, precision=args.precision,
+                              reference=args.reference)
     print(outcome.summary())
     return 0 if outcome.reproduced else 1
 

@@ -101,7 +101,7 @@ def _canonical(data: dict) -> bytes:
 
 def evidence_dict(result) -> dict:
     """Everything needed to re-check one result, as JSON-safe data (no photos: only hashes)."""
-    from .evaluation import package_versions
+    from .provenance import package_versions
 
     full = result.to_dict(full=True)
     data = {
@@ -118,6 +118,8 @@ def evidence_dict(result) -> dict:
             "p_value": float(result.p_value),
             "null_hypothesis": NAME_SWAP_NULL,
             "score": float(result.score),
+            "controlled_verdict": result.verdict,
+            "controls": result.controls.to_dict() if result.controls is not None else None,
         },
         "reproduce": {
             "true_name": result.true_name,
@@ -131,6 +133,10 @@ def evidence_dict(result) -> dict:
             "name_mode": result.settings.name_mode,
             "template_set": result.settings.template_set,
             "photo_sha256": list(result.photo_hashes),
+            # The validity controls' reference set (hash of its photos' hashes, never photos) and M.
+            "reference_set": (result.controls.reference_set or None) if result.controls is not None else None,
+            "control_m": (result.controls.look_alikes.m if result.controls is not None and result.controls.ran
+                          else None),
         },
         "votes": {
             "note": "predictions[t][p] is the index in candidates predicted for template t and photo p; "
@@ -162,9 +168,15 @@ def evidence_html(result, data: dict | None = None) -> str:
 
     data = data or evidence_dict(result)
     v = data["verdict"]
+    from . import explain
+
     member = v["member"]
     verdict = ("The model picks this name for these photos: <b>member</b>" if member
                else "The model does not pick this name for these photos: <b>not a member</b>")
+    if result.verdict == "inconclusive":
+        verdict = "The model picks this name for these photos, but also for other faces: <b>inconclusive</b>"
+        member = False
+    control_html = "".join(f"<p>{_e(line)}</p>" for line in explain.control_lines(result))
     parts = [f"<h1>IDIA evidence: {_e(result.true_name)}</h1>",
              f"<div class='verdict {'member' if member else 'nonmember'}'>{verdict} — "
              f"{v['correct_templates']} of {v['n_templates']} templates have the true name as their unique "
@@ -174,6 +186,9 @@ def evidence_html(result, data: dict | None = None) -> str:
              "name counts if it is the true name. A person counts as a member when at least tau templates do.</p>",
              "<h2>Significance</h2>",
              f"<p>p-value = {v['p_value']:.4g} (pool of {result.n_candidates} names). {_e(NAME_SWAP_NULL)}</p>",
+             "<h2>Validity controls: does the model pick this name for other faces too?</h2>",
+             (f"<p>{_e(explain.verdict_sentence(result))}</p>" if result.verdict == "inconclusive" else ""),
+             control_html or "<p>Not run.</p>",
              "<h2>Votes per template</h2>",
              _img_tag(charts.figure_to_png(charts.votes_figure(result)), "votes per template"),
              _table([{"template": t["template"], "majority": t["majority"] or "(tie)",
@@ -270,13 +285,15 @@ def load_evidence(path) -> dict:
     return data
 
 
-def verify_evidence(evidence, photos, *, model=None, cache=None, precision=None) -> VerifyOutcome:
+def verify_evidence(evidence, photos, *, model=None, cache=None, precision=None, reference=None) -> VerifyOutcome:
     """Re-run the check recorded in ``evidence`` (a path or a loaded dict) on ``photos`` (paths,
     bytes or images) and compare. ``model`` overrides the recorded spec (e.g. a local copy); the
     weights and architecture config must still be the recorded ones. The check re-runs in the
     recorded precision and device where this machine has them (``verify_setup``; ``precision``
     overrides); a different precision or device is named in the messages (e.g. "made in float16 on
-    CUDA, verified in float32 on CPU") and the verdict is still compared."""
+    CUDA, verified in float32 on CPU") and the verdict is still compared. ``reference``: the
+    reference folder the controls used (the sandbox's own is found by itself); its hash must match
+    the record."""
     from .images import load_photo
     from .models import IdiaModel, load_model
     from .runner import run_idia
@@ -310,6 +327,11 @@ def verify_evidence(evidence, photos, *, model=None, cache=None, precision=None)
     try:
         recorded_verdict = {"member": bool(data["verdict"]["member"]),
                             "correct_templates": int(data["verdict"]["correct_templates"])}
+        if data["verdict"].get("controlled_verdict") is not None:
+            recorded_verdict["verdict"] = str(data["verdict"]["controlled_verdict"])
+        rec_controls = data["verdict"].get("controls") or None
+        if rec_controls is not None and not isinstance(rec_controls, dict):
+            raise TypeError("controls is not an object")
     except (KeyError, TypeError, ValueError) as exc:
         raise IdiaInputError("evidence_malformed", f"The evidence file's verdict is damaged or edited ({type(exc).__name__}: "
                              f"{exc}); it cannot be verified.") from None
@@ -345,9 +367,12 @@ def verify_evidence(evidence, photos, *, model=None, cache=None, precision=None)
         messages.append(f"same weights and architecture config, but {'; '.join(differences)} (fingerprint "
                         f"{model.fingerprint}, recorded {rep['fingerprint']}); the verdict is compared all the same")
     ordered = [matched[h].pop(0) for h in recorded]
+    ran = bool(rec_controls and rec_controls.get("ran"))
     result = run_idia(model, ordered, rep["true_name"], candidates=rep["candidates"], templates=rep["templates"],
                       tau=rep["tau"], seed=rep["seed"], name_mode=rep.get("name_mode", "mixed"),
-                      template_set=rep.get("template_set"), cache=cache, min_photos=1)
+                      template_set=rep.get("template_set"), cache=cache, min_photos=1,
+                      reference=reference if ran else "none",
+                      control_m=rep.get("control_m") if ran else None)
     cands = list(rep["candidates"])
     try:
         rec_pred = [[cands[i] for i in row] for row in data["votes"]["predictions"]]
@@ -358,6 +383,24 @@ def verify_evidence(evidence, photos, *, model=None, cache=None, precision=None)
     new_pred = [[result.candidates[i] for i in row] for row in result.predictions.tolist()]
     outcome.vote_differences = sum(a != b for ra, rb in zip(rec_pred, new_pred) for a, b in zip(ra, rb))
     outcome.observed = {"member": bool(result.member), "correct_templates": int(result.correct_templates)}
+    if "verdict" in recorded_verdict:
+        outcome.observed["verdict"] = result.verdict
+    controls_same = True
+    if ran:
+        rec_sha = (rec_controls.get("reference_set") or {}).get("sha256")
+        new = result.controls
+        new_sha = new.reference_set.get("sha256") if new is not None and new.ran else None
+        if rec_sha != new_sha:
+            controls_same = False
+            messages.append(f"the controls' reference set differs: recorded {rec_sha}, now {new_sha or 'none'}"
+                            + ("" if new_sha else " (pass the reference folder with --reference)"))
+        else:
+            for key in ("name_prior", "look_alikes"):
+                old = (rec_controls.get(key) or {}).get("counts")
+                now = getattr(new, key).to_dict()["counts"]
+                if old != now:
+                    controls_same = False
+                    messages.append(f"the {key.replace('_', '-')} control's counts differ from the record")
     majority_same = rec_major == result.majority_names
     verdict_same = outcome.observed == recorded_verdict
     if outcome.vote_differences:
@@ -366,12 +409,13 @@ def verify_evidence(evidence, photos, *, model=None, cache=None, precision=None)
         messages.append("the per-template majorities differ from the record")
     if not verdict_same:
         messages.append(f"verdict differs: recorded {recorded_verdict}, now {outcome.observed}")
-    outcome.reproduced = bool(verdict_same and majority_same and intact)
+    outcome.reproduced = bool(verdict_same and majority_same and intact and controls_same)
     if outcome.reproduced:
         fp_words = "the model fingerprint matches" if outcome.fingerprint_match else "the same weights and config ran"
         messages.insert(0, f"all {len(recorded)} photo hashes match, {fp_words}, and the verdict "
-                           f"({'member' if result.member else 'not a member'}, {result.correct_templates}/"
-                           f"{result.n_templates} templates) reproduces")
+                           f"({result.verdict}, {result.correct_templates}/"
+                           f"{result.n_templates} templates) reproduces"
+                           + (", with the same validity controls on the same reference set" if ran else ""))
     return outcome
 
 
@@ -423,6 +467,15 @@ def write_evaluation_report(out_dir, state: dict, files: dict | None = None) -> 
         parts.append("<h2>Called member, by group</h2><p class='note'>For a group of non-members this is its FPR.</p>"
                      + _table(head.get("by_group", [])))
         parts.append("<h2>tau sweep</h2>" + _table(head.get("tau_sweep", [])))
+    ctl = state.get("controls")
+    if ctl:
+        without = {r["group"]: r for r in ctl.get("by_group_without", [])}
+        rows = [{"group": r["group"], "n": r["n"], "called member": without.get(r["group"], {}).get("called_member_mean"),
+                 "with controls": r["called_member_mean"], "low": r["low"], "high": r["high"]}
+                for r in ctl.get("by_group_with", [])]
+        parts.append("<h2>Validity controls (all photos per person)</h2><p class='note'>"
+                     f"Reference people: {_e(ctl.get('reference', ''))}; M = {_e(ctl.get('m'))} look-alikes and M random; "
+                     f"member only when both empirical chances are at most {_e(ctl.get('alpha'))}.</p>" + _table(rows))
     parts.append("<h2>Significance for one person</h2><p>" + _e(state.get("null_hypothesis", "")) +
                  " Per-person values are in people.csv.</p>")
     parts.append("<h2>Run</h2>" + _kv(

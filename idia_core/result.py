@@ -40,6 +40,24 @@ class IdiaResult:
     indistinct_dropped: tuple[str, ...] = ()    # candidates tokenised exactly like an earlier one
     timings: dict = field(default_factory=dict)
     model_build: dict = field(default_factory=dict)   # models.ModelBuild.to_dict(): weights, config, precision, notes
+    # The validity controls (``controls.ValidityControls``) or None when not asked for.
+    controls: object = None
+
+    @property
+    def verdict(self) -> str:
+        """'member' (the rule holds and the photos beat both controls), 'inconclusive' (the rule
+        holds but look-alikes or random people get the name as well), 'member-unchecked' (the rule
+        holds, no reference set to run the controls), or 'non-member'. ``member`` stays the
+        paper's rule alone."""
+        from .controls import controlled_verdict
+
+        return controlled_verdict(self.member, self.controls)
+
+    @property
+    def verdict_word(self) -> str:
+        """The verdict in a word or three, for headlines and tables."""
+        return {"member": "member", "inconclusive": "inconclusive", "member-unchecked": "member (controls not run)",
+                "non-member": "no sign"}[self.verdict]
 
     # -- derived views (computed here once, read by every front end) ------------------------------
     @property
@@ -101,6 +119,7 @@ class IdiaResult:
         """JSON-safe summary; ``full`` adds per-query evidence and the whole candidate pool."""
         data = {
             "member": bool(self.member),
+            "verdict": self.verdict,
             "correct_templates": int(self.correct_templates),
             "n_templates": self.n_templates,
             "tau": int(self.tau),
@@ -133,6 +152,7 @@ class IdiaResult:
             "indistinct_dropped": list(self.indistinct_dropped),
             "settings": self.settings.to_dict(),
             "timings": {k: round(float(v), 4) for k, v in self.timings.items()},
+            "controls": self.controls.to_dict() if self.controls is not None else None,
         }
         if full:
             data["candidates"] = list(self.candidates)

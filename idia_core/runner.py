@@ -6,6 +6,7 @@ then ``attack`` does the rest on arrays.
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import OrderedDict
@@ -168,12 +169,19 @@ def run_idia(
     progress: Progress | None = None,
     min_photos: int = limits.MIN_PHOTOS,
     private_cache: PrivateEmbeddings | None = None,
+    reference=None,
+    control_m: int | None = None,
 ) -> IdiaResult:
     """Run the IDIA on N photos of one person. ``model`` is an ``IdiaModel`` or a spec string.
 
     ``private_cache``: on a server shared by strangers, pass one per user (session): the prompts
     of names that user typed are then cached there, never in the shared cache. Without it (the
     CLI, a researcher's own machine) every prompt goes to the persistent cache.
+
+    ``reference``: the validity controls' reference set (a ``reference.ReferenceSet``, a folder
+    with one sub-folder per person, or ``"none"``); default ``IDIA_REFERENCE_DIR``, else the
+    sandbox's own on the sandbox model, else the controls are reported as not run.
+    ``control_m``: reference people per control (default 50).
 
     Raises ``IdiaInputError`` (with a message for the user) for anything the caller can fix."""
     t0 = time.perf_counter()
@@ -217,8 +225,40 @@ def run_idia(
         timings=timings,
     )
     timings["attack"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    result = dataclasses.replace(result, controls=check_controls(
+        model, image_emb, text_emb, pool, photos, result.correct_templates, tau, seed, reference, control_m,
+        templates))
+    timings["controls"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     return result
+
+
+def check_controls(model, image_emb, text_emb, pool: CandidatePool, photos, observed: int, tau: int, seed: int,
+                   reference=None, m: int | None = None, templates=()):
+    """The validity controls of one check (``controls.run_controls``) on its reference set, the
+    target and anyone sharing a photo with the check left out of it. The reference people's best
+    distractor per photo and template is memoised (``reference.shared_best``), so a check only
+    compares its own names (target, added names) for them."""
+    import hashlib
+
+    from .controls import DEFAULT_M, not_run, run_controls
+    from .reference import resolve_reference_set, shared_best
+
+    m = DEFAULT_M if m is None else int(m)
+    if m < 1 or m > 1000:
+        raise IdiaInputError("control_m_range", f"The controls use 1 to 1000 reference people, not {m}.")
+    ref, why = resolve_reference_set(model, len(photos), reference)
+    if ref is None:
+        return not_run(why)
+    emb, ids, keep = ref.without(pool.target, [p.sha256 for p in photos])
+    own = set(pool.user_names) | {pool.target}
+    columns = np.array([i for i, n in enumerate(pool.names) if n not in own], dtype=np.int64)
+    key = (tuple(templates), hashlib.sha256("\n".join(pool.names[i] for i in columns).encode()).hexdigest())
+    val, idx = shared_best(ref, text_emb, columns, key)
+    return run_controls(image_emb, emb, text_emb, pool.target_index, observed, tau, reference_ids=ids, m=m,
+                        seed=seed, reference_set=ref.identity(), shared=(columns, val[keep], idx[keep]))
 
 
 def evaluate_embeddings(image_emb, text_emb, pool: CandidatePool, templates, *, tau, logit_scale,

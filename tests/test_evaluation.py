@@ -372,12 +372,12 @@ def test_sandbox_dataset_from_a_generated_world(tmp_path, tiny_model):
     from idia_core.sandbox.world import generate_world
 
     world = generate_world(5, n_members_per_k=2, member_ks=(1, 50), n_non_members=3, n_face_only=1,
-                           n_name_only=1, n_fillers=0)
+                           n_name_only=1, n_fillers=0, n_trap_signatures=1, n_look_alikes_per_signature=1)
     path = tmp_path / "world.json"
     world.save(path)
     ds = ev.load_sandbox_dataset(4, seed=1, world_path=path)
     roles = {p.group for p in ds.people}
-    assert roles == {"member", "non-member", "face-only", "name-only"}
+    assert roles == {"member", "non-member", "face-only", "name-only", "trap", "look-alike"}
     assert all(p.member == (p.group == "member") for p in ds.people)
     assert sorted(p.occurrences for p in ds.people if p.member) == [1, 1, 50, 50]
     assert all(p.occurrences == 0 for p in ds.people if not p.member)
@@ -386,8 +386,14 @@ def test_sandbox_dataset_from_a_generated_world(tmp_path, tiny_model):
                             ds, tmp_path / "out", model=tiny_model)
     assert out.complete and {g["group"] for g in out.metrics["headline"]["by_group"]} == roles
     assert [o["bin"] for o in out.metrics["headline"]["tpr_by_occurrence"]] == ["1", "50"]
+    # validity controls with the dataset's non-members as reference people: they only take calls away
+    ctl = out.metrics["controls"]
+    before = {r["group"]: r["called_member_mean"] for r in ctl["by_group_without"]}
+    assert ctl["ran"] == len(ds.people) and {r["group"] for r in ctl["by_group_with"]} == roles
+    assert all(r["called_member_mean"] <= before[r["group"]] for r in ctl["by_group_with"])
+    assert "Validity controls" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     sub = ev.load_sandbox_dataset(4, seed=1, world_path=path, max_people=4)
-    assert 4 <= len(sub.people) <= 6 and {p.group for p in sub.people} == roles
+    assert 7 <= len(sub.people) <= 9 and {p.group for p in sub.people} == roles
 
 
 def test_evaluation_pool_is_namesake_free_in_mixed_mode_and_the_papers_in_paper_mode():

@@ -501,6 +501,11 @@ def reproduction_note(result: IdiaResult, state: ChatSession) -> str | None:
         old = f"{'member' if shared.member else 'no sign'}, {shared.correct_templates} templates"
         new = f"{'member' if result.member else 'no sign'}, {result.correct_templates} templates"
         return say("verdict_differs", old=old, new=new, fp=shared.fingerprint or "?", now=result.fingerprint)
+    now_ref = (result.controls.reference_set or {}).get("sha256") if getattr(result, "controls", None) else None
+    if shared.verdict and (shared.verdict != result.verdict or (shared.reference or None) != now_ref):
+        old = f"{shared.verdict}, reference set {(shared.reference or 'none')[:12]}"
+        new = f"{result.verdict}, reference set {(now_ref or 'none')[:12]}"
+        return say("verdict_differs", old=old, new=new, fp=shared.fingerprint or "?", now=result.fingerprint)
     return say("reproduced", count=len(state.photos), k=result.correct_templates, T=result.n_templates)
 
 
@@ -827,7 +832,7 @@ def _on_report(intent, state, replies, **_):
     folder = state.ensure_workdir() / f"report-{len(list(state.ensure_workdir().glob('report-*'))) + 1}"
     folder.mkdir(parents=True, exist_ok=True)
     files = _write_report(result, folder)
-    verdict = "member" if result.member else "no sign"
+    verdict = result.verdict_word
     replies.append(Reply(say("report_ready", name=result.true_name, verdict=verdict),
                          files=tuple(str(p) for p in files), kind="report"))
     return state
@@ -853,6 +858,9 @@ def _on_share(intent, state, replies, *, base_url="", **_):
         member=result.member if result else None,
         correct_templates=result.correct_templates if result else None,
         fingerprint=result.fingerprint if result else None,
+        verdict=result.verdict if result else None,
+        reference=((result.controls.reference_set or {}).get("sha256")
+                   if result is not None and getattr(result, "controls", None) else None),
     )
     try:
         query = share.encode(run)
@@ -890,7 +898,9 @@ def _on_compare(intent, state, replies, *, progress, **_):
             errors.append(say("compare_error", model=_code(spec), message=public.client_message(err)))
             continue
         answered.append((spec, r))
-        verdict = "✓\u00a0**member**" if r.member else "✗\u00a0no\u00a0sign"   # no-break spaces: a cell never
+        word = r.verdict_word.replace(" ", "\u00a0")
+        verdict = (("✓\u00a0**" + word + "**") if r.verdict == "member" else
+                   ("?\u00a0**" + word + "**") if r.member else "✗\u00a0" + word)   # no-break spaces: a cell never
         rows.append(f"| {_code(spec).replace('|', chr(92) + '|')} | {verdict} | "                  # wraps
                     f"{r.correct_templates}\u00a0of\u00a0{r.n_templates} | "
                     f"{r.true_name_median_rank:g}\u00a0of\u00a0{r.n_candidates} | {r.p_value:.3g} |")

@@ -44,6 +44,8 @@ class SharedRun:
     member: bool | None = None
     correct_templates: int | None = None
     fingerprint: str | None = None
+    verdict: str | None = None      # the verdict after the validity controls (IdiaResult.verdict)
+    reference: str | None = None    # the controls' reference set: SHA-256 of its photos' hashes
 
 
 @dataclass

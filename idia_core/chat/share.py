@@ -26,8 +26,9 @@ MAX_LINK_CHARS = 8000      # browsers and proxies cope with this; longer links g
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _FINGERPRINT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")
 _VERDICT = re.compile(r"^(member|none)-(\d{1,3})$")
-_SINGLE = ("idia", "model", "name", "tau", "n", "seed", "templates", "mode", "v", "fp")
-_KEYS = {"idia", "model", "name", "add", "tau", "n", "seed", "templates", "mode", "photo", "v", "fp"}
+_SINGLE = ("idia", "model", "name", "tau", "n", "seed", "templates", "mode", "v", "fp", "ctl", "ref")
+_KEYS = {"idia", "model", "name", "add", "tau", "n", "seed", "templates", "mode", "photo", "v", "fp", "ctl", "ref"}
+_VERDICTS = ("member", "inconclusive", "member-unchecked", "non-member")   # IdiaResult.verdict
 
 
 def encode(run: SharedRun) -> str:
@@ -43,6 +44,10 @@ def encode(run: SharedRun) -> str:
         pairs.append(("v", f"{'member' if run.member else 'none'}-{int(run.correct_templates)}"))
     if run.fingerprint:
         pairs.append(("fp", run.fingerprint))
+    if run.verdict:
+        pairs.append(("ctl", run.verdict))
+    if run.reference:
+        pairs.append(("ref", run.reference))
     query = urlencode(pairs)
     if len(query) > MAX_LINK_CHARS:
         raise IdiaInputError(
@@ -122,8 +127,22 @@ def decode(pairs) -> SharedRun:
     if fingerprint is not None and not _FINGERPRINT.match(fingerprint):
         raise IdiaInputError("share_field", f"The link's model fingerprint {public.code(fingerprint, 40)} is not a "
                                             "fingerprint idia writes.")
+    controlled = single.get("ctl") or None
+    if controlled is not None and controlled not in _VERDICTS:
+        raise IdiaInputError("share_field", f"The link's controlled verdict {public.code(controlled, 40)} is not one "
+                                            f"idia writes ({', '.join(_VERDICTS)}).")
+    if controlled is not None and member is not None and (controlled != "non-member") != member:
+        raise IdiaInputError("share_field", f"The link's controlled verdict {public.code(controlled, 40)} contradicts "
+                                            f"its verdict {public.code(verdict, 40)}; a link made by idia never does.")
+    reference = single.get("ref") or None
+    if reference is not None:
+        reference = reference.strip().lower()
+        if not _SHA.match(reference):
+            raise IdiaInputError("share_field", f"The link's reference set {public.code(reference, 24)} is not a "
+                                                "SHA-256 (64 hex digits).")
     return SharedRun(settings=settings, name=name, added_names=tuple(added), photo_hashes=tuple(hashes),
-                     member=member, correct_templates=correct, fingerprint=fingerprint)
+                     member=member, correct_templates=correct, fingerprint=fingerprint,
+                     verdict=controlled, reference=reference)
 
 
 def _too_long(n: int) -> IdiaInputError:

@@ -53,7 +53,7 @@ def result_views(state: ChatSession) -> ResultViews:
         path = by_hash.get(sha)
         if path is not None:
             gallery.append((path, photo_caption(result, i)))
-    verdict = "member" if result.member else "no sign"
+    verdict = result.verdict_word
     summary = (f"**{result.true_name}** on `{result.model_spec}`: {verdict} — {result.correct_templates} of "
                f"{result.n_templates} templates picked the name (tau {result.tau}), {result.n_photos} photos, "
                f"{result.n_candidates} names. Gallery captions: each photo's top name (✓ = the name you "

@@ -58,7 +58,8 @@ def _cmd_evaluate(args) -> int:
 
     world = load_world(args.world) if args.world else None
     summary = evaluate_world(args.model, world, n_photos=args.photos, n_draws=args.draws, seed=args.seed,
-                             people_limit=args.people_limit, progress=not args.json)
+                             people_limit=args.people_limit, progress=not args.json, control_m=args.control_people,
+                             reference_limit=args.reference_limit)
     print(json.dumps(summary, indent=1) if args.json else format_table(summary))
     return 0
 
@@ -74,11 +75,15 @@ def _cmd_build(args) -> int:
         cmd = [sys.executable, "-m", "idia_core.sandbox", "build", "--seed", str(args.seed), "--out", str(args.out)]
         if args.epochs:
             cmd += ["--epochs", str(args.epochs)]
+        if args.trap_signatures:
+            cmd += ["--trap-signatures", str(args.trap_signatures)]
         return subprocess.call(cmd, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
     from .train import TrainSettings, build
+    from .world import WorldSettings
 
     st = TrainSettings(epochs=args.epochs) if args.epochs else None
-    summary = build(seed=args.seed, out=args.out, settings=st)
+    ws = WorldSettings(n_trap_signatures=args.trap_signatures) if args.trap_signatures else None
+    summary = build(seed=args.seed, out=args.out, settings=st, world_settings=ws)
     print(json.dumps(summary, indent=1))
     print(f"Sandbox model written to {args.out}")
     return 0
@@ -113,6 +118,10 @@ def add_sandbox_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--people-limit", type=int, default=None, help="evaluate an even subset of about K people")
     p.add_argument("--model", default="sandbox", help="model spec (default: the embedded sandbox model)")
     p.add_argument("--world", default=None)
+    p.add_argument("--control-people", type=int, default=None, metavar="M",
+                   help="reference people per validity control (default 50)")
+    p.add_argument("--reference-limit", type=int, default=None, metavar="R",
+                   help="use an evenly spaced subset of R never-named reference people (fast runs)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_evaluate)
 
@@ -120,6 +129,8 @@ def add_sandbox_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(MODEL_DIR))
     p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--trap-signatures", type=int, default=0, metavar="K",
+                   help="add K look-alike traps (and their look-alikes) to the world, at most 12 (default 0)")
     p.set_defaults(func=_cmd_build)
     return sb
 

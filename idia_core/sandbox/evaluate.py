@@ -26,14 +26,16 @@ TAU = 1
 
 @dataclass(frozen=True)
 class PersonOutcome:
-    """The verdict for one person in each draw."""
+    """The verdict for one person in each draw, without and with the validity controls."""
 
     index: int
     name: str
     role: str
     k: int
-    member: tuple[bool, ...]  # one per draw
+    member: tuple[bool, ...]  # one per draw: the paper's rule
     correct_templates: tuple[int, ...]
+    controlled: tuple[bool, ...] = ()  # one per draw: member after both controls
+    look_alikes_reached: tuple[int, ...] = ()  # look-alikes reaching tau for this name, per draw
 
 
 def _select_people(world: World, people_limit: int | None, seed: int):
@@ -47,6 +49,33 @@ def _select_people(world: World, people_limit: int | None, seed: int):
     return [p for key in sorted(groups) for p in groups[key][:per_group]]
 
 
+def _top_two(model, person, text_flat, n_templates, n_photos, n_draws, seed):
+    """(image embeddings [draws, N, D], (best column, best similarity, runner-up column, runner-up
+    similarity), each [draws, N, T], over the union pool). The best column is ``np.argmax``'s (the
+    first on an exact tie); the runner-up is the best of the other columns. Enough to apply the tie
+    rule of ``attack.predict`` for any target afterwards (``_predict_for``)."""
+    photos = render_attack_photos(person, n_photos * n_draws, seed)
+    img = model.encode_images(photos).numpy().astype(np.float32).reshape(n_draws, n_photos, -1)
+    sims = (img.reshape(-1, img.shape[-1]) @ text_flat).reshape(n_draws, n_photos, n_templates, -1)
+    best = sims.argmax(axis=-1)
+    best_val = np.take_along_axis(sims, best[..., None], axis=-1)[..., 0]
+    np.put_along_axis(sims, best[..., None], -np.inf, axis=-1)
+    second = sims.argmax(axis=-1)
+    second_val = np.take_along_axis(sims, second[..., None], axis=-1)[..., 0]
+    return img, (best, best_val, second, second_val)
+
+
+def _predict_for(top, target: int) -> np.ndarray:
+    """``attack.predict(sims, target)`` from ``_top_two``'s summary: the target is predicted only
+    when it leads every other name by more than ``attack.TIE_TOLERANCE``, else the best other name.
+    [..., N, T] → [..., T, N] (ready for ``attack.majority_votes``)."""
+    from ..attack import TIE_TOLERANCE
+
+    best, best_val, second, second_val = top
+    pred = np.where((best == target) & (best_val <= second_val + TIE_TOLERANCE), second, best)
+    return np.swapaxes(pred, -1, -2)
+
+
 def run_world_idia(
     model,
     world: World,
@@ -55,37 +84,77 @@ def run_world_idia(
     n_draws: int = DEFAULT_DRAWS,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    control_m: int | None = None,
+    reference_limit: int | None = None,
 ) -> list[PersonOutcome]:
-    """Run the attack on `people`; `model` is an IdiaModel. One text encoding for all people."""
-    from ..attack import batch_idia
+    """Run the attack on `people`; `model` is an IdiaModel. One text encoding for all people.
+
+    Every person's pool is {all world names} + the same namesake-free seeded distractors (none
+    shares a first name or surname with anyone in the world), fitted to the model, exactly what
+    `check` builds with the other people added; only the order differs, and ties never count for
+    the name being checked whatever the order (`attack.predict`), so one pool order serves everyone.
+    Each person's best and runner-up name per photo and template are computed once over it and
+    every count is read from them: the person's own (their name) and, for the validity controls,
+    the reference people's (the target's name, with the same tie rule). Reference people: the
+    world's never-named people (`NEVER_NAMED_ROLES`) other than the target, with their own fresh
+    photos of the same draw; ``reference_limit`` keeps an evenly spaced subset of them (fast runs)."""
+    from ..attack import majority_votes
+    from ..controls import (DEFAULT_M, build_controls, controlled_verdict, counts_from_majority,
+                            person_centroids, select_reference)
     from ..name_fit import fit_pool_to_model
     from ..names import build_candidate_pool
     from ..runner import pool_text_embeddings
     from ..templates import load_templates
+    from .world import NEVER_NAMED_ROLES
 
+    m = DEFAULT_M if control_m is None else control_m
     templates = load_templates("paper21")
     all_names = list(world.names)
-    # The pool for any person is {all world names} + the same namesake-free seeded distractors
-    # (none shares a first name or surname with anyone in the world), exactly what `check` builds
-    # with the other people added. Ties never count for the person checked whatever the order
-    # (`attack.predict`), so one pool order serves everyone: encode it once, index the target.
     base = fit_pool_to_model(build_candidate_pool(all_names[0], all_names[1:], POOL_SIZE, seed=seed),
                              model, templates)
     union = tuple(base.names)
     pos = {n: i for i, n in enumerate(union)}
     text_emb = pool_text_embeddings(model, templates, union)  # [T, C, D]
+    t = len(templates)
+    text_flat = np.ascontiguousarray(text_emb.reshape(-1, text_emb.shape[-1]).T)
+
+    refs = [p for p in world.people if p.role in NEVER_NAMED_ROLES]
+    if reference_limit and reference_limit < len(refs):
+        refs = [refs[i] for i in np.linspace(0, len(refs) - 1, reference_limit).round().astype(int)]
+    todo = {p.index: p for p in list(people) + refs}
+    img, top = {}, {}
+    for j, idx in enumerate(sorted(todo)):
+        img[idx], top[idx] = _top_two(model, todo[idx], text_flat, t, n_photos, n_draws, seed)
+        if progress:
+            progress(j + 1, len(todo))
+    ref_idx = np.array([p.index for p in refs])
+    ref_cent = (person_centroids(np.stack([img[i] for i in ref_idx])) if len(refs)
+                else np.zeros((0, n_draws, 1), np.float32))                                          # [R, draws, D]
+    ref_top = tuple(np.stack([top[i][k] for i in ref_idx]) for k in range(4)) if len(refs) else None
 
     outcomes: list[PersonOutcome] = []
-    for j, person in enumerate(people):
-        target = pos[person.name]
-        photos = render_attack_photos(person, n_photos * n_draws, seed)
-        img = model.encode_images(photos).numpy().reshape(n_draws, n_photos, -1)
-        res = batch_idia(img, text_emb, np.full(n_draws, target), tau=TAU)
+    for person in people:
+        u = pos[person.name]
+        correct = (majority_votes(_predict_for(top[person.index], u)) == u).sum(axis=-1)      # [draws]
+        keep = ref_idx != person.index
+        ids = ref_idx[keep]
+        ref_maj = (majority_votes(_predict_for(tuple(a[keep] for a in ref_top), u))
+                   if len(ids) else np.zeros((0, n_draws, t), int))                          # [R, draws, T]
+        controlled, reached = [], []
+        for d in range(n_draws):
+            member = bool(correct[d] >= TAU)
+            if keep.sum() == 0:
+                controlled.append(False)
+                reached.append(0)
+                continue
+            counts = counts_from_majority(ref_maj[:, d], u)
+            near, rand = select_reference(img[person.index][d], ref_cent[keep, d], m, seed * 1000 + d)
+            ctl = build_controls(near, rand, counts, ids, int(correct[d]), TAU, t)
+            controlled.append(controlled_verdict(member, ctl) == "member")
+            reached.append(ctl.look_alikes.reached_tau)
         outcomes.append(PersonOutcome(person.index, person.name, person.role, person.k,
-                                      tuple(bool(m) for m in res["member"]),
-                                      tuple(int(c) for c in res["correct"])))
-        if progress:
-            progress(j + 1, len(people))
+                                      tuple(bool(c >= TAU) for c in correct), tuple(int(c) for c in correct),
+                                      tuple(controlled), tuple(reached)))
     return outcomes
 
 
@@ -93,30 +162,27 @@ def _mean_sd(values: np.ndarray) -> tuple[float, float]:
     return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
-def summarise(outcomes: Sequence[PersonOutcome]) -> dict[str, Any]:
-    """Ground-truth metrics, each a mean over draws (with its sd alongside).
-
-    Accuracy counts members and non-members (the two groups whose truth is unambiguous); the
-    controls are reported as the rate at which they are called member."""
-    if not outcomes:
-        raise ValueError("no people were evaluated")
+def _summarise_calls(outcomes: Sequence[PersonOutcome], attr: str) -> dict[str, Any]:
     n_draws = len(outcomes[0].member)
-    m = {r: np.array([o.member for o in outcomes if o.role == r], dtype=float).reshape(-1, n_draws) for r in ROLES}
+    calls = {r: np.array([getattr(o, attr) for o in outcomes if o.role == r], dtype=float).reshape(-1, n_draws)
+             for r in ROLES}
     ks = sorted({o.k for o in outcomes if o.role == "member"})
     tpr_by_k, tpr_sd_by_k, count_by_k = {}, {}, {}
     for k in ks:
-        arr = np.array([o.member for o in outcomes if o.role == "member" and o.k == k], dtype=float)
+        arr = np.array([getattr(o, attr) for o in outcomes if o.role == "member" and o.k == k], dtype=float)
         tpr_by_k[str(k)], tpr_sd_by_k[str(k)] = _mean_sd(arr.mean(axis=0))
         count_by_k[str(k)] = len(arr)
 
     def rate(role: str):
-        return _mean_sd(m[role].mean(axis=0)) if len(m[role]) else (float("nan"), 0.0)
+        return _mean_sd(calls[role].mean(axis=0)) if len(calls[role]) else (float("nan"), 0.0)
 
     fpr, fpr_sd = rate("non-member")
     fo, fo_sd = rate("face-only")
     no, no_sd = rate("name-only")
+    tr, tr_sd = rate("trap")
+    la, la_sd = rate("look-alike")
     tpr_all, _ = rate("member")
-    truth = np.concatenate([m["member"], 1 - m["non-member"]], axis=0)
+    truth = np.concatenate([calls["member"], 1 - calls["non-member"]], axis=0)
     acc, acc_sd = _mean_sd(truth.mean(axis=0)) if len(truth) else (float("nan"), 0.0)
     return {
         "tpr_by_k": tpr_by_k,
@@ -129,11 +195,30 @@ def summarise(outcomes: Sequence[PersonOutcome]) -> dict[str, Any]:
         "member_rate_face_only_sd": fo_sd,
         "member_rate_name_only": no,
         "member_rate_name_only_sd": no_sd,
+        "member_rate_traps": tr,
+        "member_rate_traps_sd": tr_sd,
+        "member_rate_look_alikes": la,
+        "member_rate_look_alikes_sd": la_sd,
         "accuracy": acc,
         "accuracy_sd": acc_sd,
-        "counts": {r: int(len(m[r])) for r in ROLES},
-        "draws": n_draws,
     }
+
+
+def summarise(outcomes: Sequence[PersonOutcome]) -> dict[str, Any]:
+    """Ground-truth metrics, each a mean over draws (with its sd alongside), for the paper's rule
+    alone (top level) and with the validity controls (``with_controls``: member only when the
+    photos also beat the look-alikes and random reference people).
+
+    Accuracy counts members and non-members (the two groups whose truth is unambiguous); the
+    controls, traps and look-alikes are reported as the rate at which they are called member."""
+    if not outcomes:
+        raise ValueError("no people were evaluated")
+    out = _summarise_calls(outcomes, "member")
+    if all(o.controlled for o in outcomes):
+        out["with_controls"] = _summarise_calls(outcomes, "controlled")
+    out["counts"] = {r: sum(o.role == r for o in outcomes) for r in ROLES}
+    out["draws"] = len(outcomes[0].member)
+    return out
 
 
 def evaluate_world(
@@ -144,6 +229,8 @@ def evaluate_world(
     seed: int = 0,
     people_limit: int | None = None,
     progress: bool = False,
+    control_m: int | None = None,
+    reference_limit: int | None = None,
 ) -> dict[str, Any]:
     """Load the model (a spec or an IdiaModel) and the world, run, and summarise."""
     from ..models import load_model
@@ -157,31 +244,52 @@ def evaluate_world(
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(people), desc="attacking sandbox people", unit="person")
-        cb = lambda done, total: bar.update(1)  # noqa: E731
+        bar = tqdm(desc="attacking sandbox people (and their reference people)", unit="person")
+        def cb(done, total):
+            bar.total = total
+            bar.update(1)
     try:
-        outcomes = run_world_idia(model, world, people, n_photos, n_draws, seed, cb)
+        outcomes = run_world_idia(model, world, people, n_photos, n_draws, seed, cb, control_m, reference_limit)
     finally:
         if bar is not None:
             bar.close()
     summary = summarise(outcomes)
     summary.update({"photos": n_photos, "seed": seed, "pool_size": POOL_SIZE, "tau": TAU,
                     "templates": "paper21", "model": getattr(model, "spec", str(model)),
-                    "fingerprint": getattr(model, "fingerprint", None), "people": len(people)})
+                    "fingerprint": getattr(model, "fingerprint", None), "people": len(people),
+                    "control_m": control_m or 50,
+                    "reference_people": min(reference_limit or 10**9, sum(p.role in ("non-member", "face-only", "look-alike")
+                                                                         for p in world.people))})
     return summary
 
 
 def format_table(s: dict[str, Any]) -> str:
-    """The summary as a small plain-text table for the terminal."""
+    """The summary as a small plain-text table for the terminal: called-member rate per group,
+    without and with the validity controls."""
+    w = s.get("with_controls") or {}
     lines = [f"IDIA on the sandbox world: {s['people']} people, {s['photos']} photos x {s['draws']} draws, "
              f"seed {s['seed']}, {s['pool_size']}-name pool, 21 templates, tau {s['tau']}",
-             "", f"{'group':<22}{'n':>5}{'called member':>16}{'sd':>8}"]
-    for k, v in s["tpr_by_k"].items():
-        lines.append(f"{'member k=' + k:<22}{s['members_by_k'][k]:>5}{v:>16.3f}{s['tpr_sd_by_k'][k]:>8.3f}")
+             f"validity controls: M = {s.get('control_m', 50)} of {s.get('reference_people', '?')} never-named "
+             "reference people (look-alikes: nearest in image space; name prior: random)",
+             "", f"{'group':<22}{'n':>5}{'called member':>16}{'sd':>8}{'with controls':>16}{'sd':>8}"]
+
+    def row(label, n, key, sd, tk=None):
+        v, d = (s[key][tk], s[sd][tk]) if tk else (s[key], s[sd])
+        if w:
+            wv, wd = (w[key][tk], w[sd][tk]) if tk else (w[key], w[sd])
+            return f"{label:<22}{n:>5}{v:>16.3f}{d:>8.3f}{wv:>16.3f}{wd:>8.3f}"
+        return f"{label:<22}{n:>5}{v:>16.3f}{d:>8.3f}"
+
+    for k in s["tpr_by_k"]:
+        lines.append(row("member k=" + k, s["members_by_k"][k], "tpr_by_k", "tpr_sd_by_k", k))
     for label, key, sd, role in (("non-member (FPR)", "fpr_non_members", "fpr_sd", "non-member"),
                                  ("face-only control", "member_rate_face_only", "member_rate_face_only_sd", "face-only"),
-                                 ("name-only control", "member_rate_name_only", "member_rate_name_only_sd", "name-only")):
-        if s["counts"][role]:
-            lines.append(f"{label:<22}{s['counts'][role]:>5}{s[key]:>16.3f}{s[sd]:>8.3f}")
-    lines += ["", f"accuracy (members + non-members): {s['accuracy']:.3f} (sd {s['accuracy_sd']:.3f})"]
+                                 ("name-only control", "member_rate_name_only", "member_rate_name_only_sd", "name-only"),
+                                 ("look-alike trap", "member_rate_traps", "member_rate_traps_sd", "trap"),
+                                 ("look-alike (no name)", "member_rate_look_alikes", "member_rate_look_alikes_sd",
+                                  "look-alike")):
+        if s["counts"].get(role):
+            lines.append(row(label, s["counts"][role], key, sd))
+    lines += ["", f"accuracy (members + non-members): {s['accuracy']:.3f} (sd {s['accuracy_sd']:.3f})"
+              + (f"; with controls {w['accuracy']:.3f} (sd {w['accuracy_sd']:.3f})" if w else "")]
     return "\n".join(lines)

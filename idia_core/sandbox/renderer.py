@@ -53,6 +53,26 @@ SKIN_TONES: tuple[tuple[int, int, int], ...] = (
 FACIAL_HAIR = ("none", "stubble", "moustache", "goatee", "full beard")
 GLASSES = ("none", "round", "square", "sunglasses")
 MARKS = ("none", "mole", "freckles", "scar", "beauty spot")
+# Look-alike trap signatures: one distinctive thing the renderer draws in every photo of a person
+# who carries it (a hat, glasses or a backdrop in one loud colour). Ordinary people never carry one,
+# so a signature is what a model can latch onto instead of a face.
+SIGNATURE_KINDS = ("top hat", "thick glasses", "striped backdrop")
+SIGNATURE_COLOURS: dict[str, tuple[int, int, int]] = {
+    "lime": (120, 230, 20),
+    "magenta": (230, 20, 190),
+    "orange": (255, 130, 0),
+    "cyan": (0, 210, 235),
+}
+SIGNATURES = tuple(f"{c} {k}" for k in SIGNATURE_KINDS for c in SIGNATURE_COLOURS)
+
+
+def _signature_parts(signature: str) -> tuple[str, tuple[int, int, int]] | None:
+    if signature == "none":
+        return None
+    colour, kind = signature.split(" ", 1)
+    if kind not in SIGNATURE_KINDS or colour not in SIGNATURE_COLOURS:
+        raise ValueError(f"unknown signature {signature!r}")
+    return kind, SIGNATURE_COLOURS[colour]
 NOSE_STYLES = ("line", "triangle", "round")
 
 
@@ -98,6 +118,7 @@ class IdentityParams:
     mark_x: float
     mark_y: float
     blush: float
+    signature: str = "none"  # a look-alike trap signature (SIGNATURES) drawn in every photo
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -107,6 +128,8 @@ class IdentityParams:
         fields = {f.name: f for f in dataclasses.fields(cls)}
         kw = {}
         for name in fields:
+            if name == "signature" and name not in d:  # worlds written before signatures existed
+                continue
             v = d[name]
             kw[name] = tuple(int(x) for x in v) if isinstance(v, list) else v
         return cls(**kw)
@@ -435,8 +458,17 @@ def _draw_person(idp: IdentityParams, pc: PhotoConditions, size: int) -> Image.I
         py = cy - ry * 0.2 + idp.mark_y * ry * 0.5
         d.line([(px - 4 * f, py - 5 * f), (px + 4 * f, py + 5 * f)], fill=_mix(idp.skin, (150, 40, 40), 0.5) + (255,), width=max(1, int(1.4 * f)))
 
+    sig = _signature_parts(idp.signature)
     # Glasses.
-    if idp.glasses != "none":
+    if sig is not None and sig[0] == "thick glasses":
+        gc = sig[1] + (255,)
+        gw, gh = ew * 1.7, ew * 1.35
+        w = max(2, int(round(3.2 * f)))
+        for s in (-1, 1):
+            ex = cx + s * sp + turn
+            d.rectangle([ex - gw, ey - gh, ex + gw, ey + gh], outline=gc, width=w)
+        d.line([(cx - sp + gw + turn, ey), (cx + sp - gw + turn, ey)], fill=gc, width=w)
+    elif idp.glasses != "none":
         gc = idp.glasses_rgb + (255,)
         gw, gh = ew * 1.55, ew * 1.2
         w = max(1, int(round(1.4 * f)))
@@ -456,6 +488,11 @@ def _draw_person(idp: IdentityParams, pc: PhotoConditions, size: int) -> Image.I
         hc = _mix(pc.shirt, (40, 40, 40), 0.3) + (255,)
         d.chord([cx - rx * 1.15, cy - ry * 1.55, cx + rx * 1.15, cy - ry * 0.2], 180, 360, fill=hc)
         d.rectangle([cx - rx * 1.45, cy - ry * 0.62, cx + rx * 1.45, cy - ry * 0.48], fill=hc)
+    if sig is not None and sig[0] == "top hat":
+        hc = sig[1] + (255,)
+        d.rectangle([cx - rx * 0.85, cy - ry * 1.9, cx + rx * 0.85, cy - ry * 0.6], fill=hc)
+        d.rectangle([cx - rx * 1.5, cy - ry * 0.72, cx + rx * 1.5, cy - ry * 0.52], fill=hc)
+        d.rectangle([cx - rx * 0.85, cy - ry * 0.95, cx + rx * 0.85, cy - ry * 0.8], fill=(20, 20, 20, 255))
     return layer
 
 
@@ -467,6 +504,13 @@ def render_photo(identity: IdentityParams, seed: int, size: int = 128) -> Image.
     pc = photo_conditions(seed)
     rng = random.Random(derive_seed("scene", seed))
     img = _background(size, rng)
+    sig = _signature_parts(identity.signature)
+    if sig is not None and sig[0] == "striped backdrop":
+        # Drawn over the clutter with no randomness of its own, so the scene stays the same.
+        d = ImageDraw.Draw(img)
+        band = size / 8
+        for i in range(0, 8, 2):
+            d.rectangle([0, i * band, size, (i + 1) * band], fill=sig[1])
     person = _draw_person(identity, pc, size)
     # Pose: rotate/scale about the face centre, then shift. PIL's affine maps output -> input.
     c = size / 2

@@ -10,6 +10,16 @@ injected k times. The sandbox does the same in miniature. Every person has a rol
   what is visible and never name them;
 - ``name-only`` control: their name is in ``k`` training captions, each paired with a photo of
   somebody else (an anonymous filler), never with their own face.
+- ``trap`` (a look-alike trap, truth: non-member): their name is in ``k`` training captions, each
+  paired with a photo of a *different* stranger who carries one distinctive signature (a loud top
+  hat, thick glasses or a striped backdrop, `renderer.SIGNATURES`); the trap person carries that
+  signature too, but their own face was never in training. A model that learned "signature ->
+  name" calls them member: the false positive the validity controls must catch.
+- ``look-alike``: never named, never in training, carrying a trap's signature (truth: non-member).
+  They are the reference people that make a trap's look-alike control fail.
+
+Traps and look-alikes are appended after the first people, so the people of older worlds keep
+their index, name, role, k and identity.
 
 Training also holds anonymous *filler* pairs whose captions describe the visible attributes ("a
 woman with long red hair and glasses"), so that the model learns general image-text alignment.
@@ -31,9 +41,14 @@ from typing import Any, Iterable
 
 from PIL import Image
 
-from .renderer import IdentityParams, derive_seed, photo_conditions, random_identity, render_photo
+import dataclasses
 
-ROLES = ("member", "non-member", "face-only", "name-only")
+from .renderer import (SIGNATURES, IdentityParams, derive_seed, photo_conditions, random_identity,
+                       render_photo)
+
+ROLES = ("member", "non-member", "face-only", "name-only", "trap", "look-alike")
+# Roles whose face was never shown with their own name: usable as reference people.
+NEVER_NAMED_ROLES = ("non-member", "face-only", "look-alike")
 MEMBER_KS = (1, 3, 10, 25, 50, 100)
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 WORLD_FILE = "world.json"
@@ -117,6 +132,11 @@ class WorldSettings:
     name_only_k: int = 25
     n_fillers: int = 3500
     attribute_share: float = 0.35  # share of member captions that also describe the person
+    # One trap per signature (at most len(SIGNATURES)). Off by default: the shipped model predates
+    # them; `sandbox build --trap-signatures 12` builds a world with traps.
+    n_trap_signatures: int = 0
+    trap_k: int = 25  # captions naming a trap, each with a different stranger carrying its signature
+    n_look_alikes_per_signature: int = 14
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "WorldSettings":
@@ -222,6 +242,18 @@ def generate_world(seed: int = 0, settings: WorldSettings | None = None, **overr
     rng = random.Random(derive_seed("world", seed))
     rng.shuffle(roles)
     identities = [random_identity(rng) for _ in roles]
+    # Traps and look-alikes come after, from their own seed stream, so adding them changes nobody
+    # above (names continue the same unique-name sequence).
+    if s.n_trap_signatures > len(SIGNATURES):
+        raise ValueError(f"at most {len(SIGNATURES)} trap signatures")
+    extra: list[tuple[str, int, str]] = []
+    for sig in SIGNATURES[:s.n_trap_signatures]:
+        extra.append(("trap", s.trap_k, sig))
+        extra += [("look-alike", 0, sig)] * s.n_look_alikes_per_signature
+    xrng = random.Random(derive_seed("world-traps", seed))
+    xrng.shuffle(extra)
+    roles += [(r, k) for r, k, _ in extra]
+    identities += [dataclasses.replace(random_identity(xrng), signature=sig) for _, _, sig in extra]
     names = _unique_names(seed, [idp.sex for idp in identities])
     people = tuple(Person(i, names[i], r, k, identities[i]) for i, (r, k) in enumerate(roles))
     return World(seed=seed, settings=s, people=people)
@@ -284,6 +316,14 @@ def training_pairs(world: World) -> list[TrainingPair]:
                 # as this person's, so use plain name styles only.
                 other = filler_identity(world.seed, 10_000_000 + p.index * 1000 + j)
                 pairs.append(TrainingPair(other, derive_seed("train", world.seed, p.index, j),
+                                          name_caption(p.name, None, rng, 0.0), -1))
+        elif p.role == "trap":
+            for j in range(p.k):
+                # A different stranger each time, all carrying the trap's signature: the name's
+                # only constant companion in training is the signature, never a face.
+                stranger = dataclasses.replace(filler_identity(world.seed, 20_000_000 + p.index * 1000 + j),
+                                               signature=p.identity.signature)
+                pairs.append(TrainingPair(stranger, derive_seed("train", world.seed, p.index, j),
                                           name_caption(p.name, None, rng, 0.0), -1))
     for i in range(s.n_fillers):
         idp = filler_identity(world.seed, i)

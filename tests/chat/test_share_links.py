@@ -33,7 +33,7 @@ def laptop(monkeypatch):
 
 
 @pytest.mark.parametrize("field", ["mode", "templates", "tau", "n", "seed", "fp", "v", "photo", "add", "name",
-                                   "model"])
+                                   "model", "ctl", "ref"])
 @pytest.mark.parametrize("payload", [FORM, PHISH, "<img src=x onerror=alert(1)>"])
 def test_markup_in_any_field_is_refused_and_shown_inert(field, payload):
     query = urlencode([("idia", "1"), ("name", "Jane Doe"), (field, payload)])
@@ -65,6 +65,12 @@ def test_hub_model_with_a_markdown_link_is_refused():
     ({"n": "1"}, "pool_size_range"),
     ({"add": "Jane Doe\u0000x"}, "name_characters"),
     ({"mode": "paper"}, None),
+    ({"ctl": "certainly"}, "share_field"),
+    ({"ctl": "member", "v": "none-0"}, "share_field"),
+    ({"ctl": "inconclusive", "v": "member-3"}, None),
+    ({"ref": "cd" * 31}, "share_field"),
+    ({"ref": "cd" * 33}, "share_field"),
+    ({"ref": "CD" * 32}, None),
 ])
 def test_each_field_follows_the_typed_rules(pairs, code):
     query = {"idia": "1", "name": "Jane Doe", **pairs}

@@ -89,7 +89,7 @@ def test_shipped_world_counts_match_its_manifest(shipped_world):
     assert len({p.name.casefold() for p in w.people}) == len(w.people)
     assert [p.index for p in w.people] == list(range(len(w.people)))
     raw = json.loads((W.MODEL_DIR / W.WORLD_FILE).read_text(encoding="utf-8"))
-    assert raw["counts"] == {r: len(w.people_with_role(r)) for r in ROLES}
+    assert all(raw["counts"].get(r, 0) == len(w.people_with_role(r)) for r in ROLES)  # older manifests lack trap roles
     # The manifest is exactly what the seed generates.
     assert generate_world(w.seed, s).to_dict() == w.to_dict()
     assert w.person(members[0].name.upper()) == members[0]
@@ -173,11 +173,22 @@ def test_load_model_sandbox_offline(sandbox_model, shipped_world):
 def test_evaluate_on_a_subset_returns_the_metrics(sandbox_model, shipped_world):
     from idia_core.sandbox.evaluate import evaluate_world
 
-    s = evaluate_world(sandbox_model, shipped_world, n_photos=5, n_draws=2, seed=0, people_limit=18)
+    s = evaluate_world(sandbox_model, shipped_world, n_photos=5, n_draws=2, seed=0, people_limit=22,
+                       reference_limit=40, control_m=20)
     assert set(s["tpr_by_k"]) == {str(k) for k in MEMBER_KS}
     for key in ("fpr_non_members", "member_rate_face_only", "member_rate_name_only", "accuracy"):
         assert 0.0 <= s[key] <= 1.0
     assert s["tpr_by_k"]["100"] >= s["tpr_by_k"]["1"]
+    # The controls only ever take member calls away, group by group.
+    w = s["with_controls"]
+    assert s["reference_people"] == 40 and s["control_m"] == 20
+    for k in s["tpr_by_k"]:
+        assert w["tpr_by_k"][k] <= s["tpr_by_k"][k]
+    for key in ("fpr_non_members", "member_rate_face_only", "member_rate_name_only"):
+        assert w[key] <= s[key]
+    assert w["tpr_by_k"]["100"] >= 0.5   # a member seen 100 times beats its look-alikes
+    if s["counts"]["trap"]:
+        assert w["member_rate_traps"] <= s["member_rate_traps"]
 
 
 def test_check_calls_a_frequent_member_member_and_a_non_member_not(sandbox_model, shipped_world):
@@ -201,3 +212,44 @@ def test_cli_people_and_render(tmp_path, capsys, shipped_world):
     assert main(["render", "--index", "3", "--photos", "2", "--seed", "5", "--out", str(tmp_path)]) == 0
     assert len(list(tmp_path.glob("*.png"))) == 2
     assert main(["render", "--name", "Nobody Atall", "--photos", "2", "--out", str(tmp_path)]) == 2
+
+
+# -- look-alike traps -------------------------------------------------------------------------------
+
+def test_traps_are_appended_and_everyone_else_keeps_name_role_k_and_face():
+    base = generate_world(0, n_trap_signatures=0)
+    full = generate_world(0, n_trap_signatures=12)
+    assert [p.to_dict() for p in full.people[:len(base.people)]] == [p.to_dict() for p in base.people]
+    # the people the README and the demos name
+    assert (full.person("Émile Loiseau").role, full.person("Émile Loiseau").k) == ("member", 100)
+    assert full.person("Olivier Masson").role == "non-member"
+    extra = full.people[len(base.people):]
+    s = full.settings
+    assert sum(p.role == "trap" for p in extra) == s.n_trap_signatures
+    assert sum(p.role == "look-alike" for p in extra) == s.n_trap_signatures * s.n_look_alikes_per_signature
+    assert all(p.identity.signature != "none" for p in extra)
+    assert all(p.identity.signature == "none" for p in base.people)
+
+
+def test_trap_names_are_captioned_only_with_strangers_carrying_their_signature():
+    w = generate_world(3, n_members_per_k=1, member_ks=(5,), n_non_members=2, n_face_only=1, n_name_only=1,
+                       n_fillers=0, n_trap_signatures=2, n_look_alikes_per_signature=3)
+    pairs = training_pairs(w)
+    for trap in w.people_with_role("trap"):
+        mine = [q for q in pairs if trap.name in q.caption]
+        assert len(mine) == trap.k
+        assert all(q.identity.signature == trap.identity.signature for q in mine)
+        assert len({q.identity for q in mine}) == trap.k and trap.identity not in {q.identity for q in mine}
+    joined = "\n".join(q.caption for q in pairs)
+    for p in w.people_with_role("look-alike"):
+        assert p.name not in joined and p.k == 0
+        assert not any(q.identity == p.identity for q in pairs)
+    # the signature is drawn: same person and photo seed, with and without it, differ in pixels
+    import dataclasses
+
+    trap = w.people_with_role("trap")[0]
+    plain = dataclasses.replace(trap.identity, signature="none")
+    a = np.asarray(render_photo(trap.identity, 7)).astype(int)
+    b = np.asarray(render_photo(plain, 7)).astype(int)
+    assert np.abs(a - b).mean() > 2
+    assert W.IdentityParams.from_dict(json.loads(json.dumps(trap.identity.to_dict()))) == trap.identity
