@@ -133,13 +133,18 @@ def prefix_sharing_supported(tower: _TextTower | None) -> bool:
     return True
 
 
-def _block_forward(blk, x, prefix_kv, mask):
-    """One ``ResidualAttentionBlock`` on ``x`` [B, L, D] whose queries also see ``prefix_kv`` (keys
-    and values [B, H, P, hd] of earlier tokens, or None). Returns (x, k, v) with k, v [B, H, L, hd]."""
+def _block_forward(blk, x, valid, qkv, prefix_kv, mask):
+    """One ``ResidualAttentionBlock`` on the real tokens ``x`` [T, D] of a padded batch (``valid``
+    [B, L] marks them), whose queries also see ``prefix_kv`` (keys and values [B, H, P, hd] of
+    earlier tokens, or None). The per-token parts run on real tokens only (padding costs no
+    matrix products); attention runs padded, in ``qkv`` [B, L, 3D], a buffer whose padding stays
+    zero. Returns (x, k, v) with k, v [B, H, L, hd] views into ``qkv``."""
     mha = blk.attn
-    b, length, d = x.shape
+    b, length = valid.shape
+    d = x.shape[-1]
     heads = mha.num_heads
-    q, k, v = F.linear(blk.ln_1(x), mha.in_proj_weight, mha.in_proj_bias).chunk(3, dim=-1)
+    qkv[valid] = F.linear(blk.ln_1(x), mha.in_proj_weight, mha.in_proj_bias)
+    q, k, v = qkv.chunk(3, dim=-1)
     q = q.reshape(b, length, heads, -1).transpose(1, 2)
     k = k.reshape(b, length, heads, -1).transpose(1, 2)
     v = v.reshape(b, length, heads, -1).transpose(1, 2)
@@ -149,8 +154,8 @@ def _block_forward(blk, x, prefix_kv, mask):
     else:
         keys, values = k, v
     o = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
-    o = F.linear(o.transpose(1, 2).reshape(b, length, d), mha.out_proj.weight, mha.out_proj.bias)
-    x = x + blk.ls_1(o)
+    o = o.transpose(1, 2)[valid]
+    x = x + blk.ls_1(F.linear(o.reshape(-1, d), mha.out_proj.weight, mha.out_proj.bias))
     x = x + blk.ls_2(blk.mlp(blk.ln_2(x)))
     return x, k, v
 
@@ -248,19 +253,10 @@ def _encode_sequences(tower: _TextTower, seqs: list[tuple[int, ...]], batch_size
 
 
 def _length_batches(ids: list[int], segments: list[_Segment], batch_size: int):
-    """Batches of segments sorted by length, cut where padding would exceed a quarter of the work:
-    every padded token costs as much as a real one."""
-    batch: list[int] = []
-    real = 0
-    for sid in ids:
-        n = len(segments[sid].tokens)
-        if batch and (len(batch) >= batch_size or n * (len(batch) + 1) > 1.25 * (real + n)):
-            yield batch
-            batch, real = [], 0
-        batch.append(sid)
-        real += n
-    if batch:
-        yield batch
+    """Batches of up to ``batch_size`` segments of similar length (the ids come sorted by length;
+    padding costs only attention, see ``_block_forward``)."""
+    for start in range(0, len(ids), batch_size):
+        yield ids[start:start + batch_size]
 
 
 def _run_segments(tower, blocks, segs, ids, kv, pooled, pooled_ids, device, cast_dtype, context) -> None:
@@ -272,7 +268,9 @@ def _run_segments(tower, blocks, segs, ids, kv, pooled, pooled_ids, device, cast
     for r, s in enumerate(segs):
         tok[r, :len(s.tokens)] = torch.tensor(s.tokens)
         positions[r] = torch.clamp(torch.arange(s.start, s.start + length), max=context - 1)
-    tok, positions = tok.to(device), positions.to(device)
+    lengths = torch.tensor([len(s.tokens) for s in segs])
+    valid = (torch.arange(length).unsqueeze(0) < lengths.unsqueeze(1)).to(device)
+    tok, positions = tok.to(device)[valid], positions.to(device)[valid]
     x = tower.token_embedding(tok).to(cast_dtype)
     x = x + tower.positional_embedding.to(cast_dtype)[positions]
     causal = torch.full((length, length), float("-inf"), dtype=x.dtype, device=device).triu_(1)
@@ -288,23 +286,25 @@ def _run_segments(tower, blocks, segs, ids, kv, pooled, pooled_ids, device, cast
         mask[:, :, :, prefix:] = causal
     else:
         pkv, mask = None, causal
+    keep = [r for r, s in enumerate(segs) if s.has_children]
+    qkv = x.new_zeros(n, length, 3 * x.shape[-1])
     own_k, own_v = [], []
     for layer, blk in enumerate(blocks):
         prefix_kv = (pkv[:, layer, 0], pkv[:, layer, 1]) if pkv is not None else None
-        x, k, v = _block_forward(blk, x, prefix_kv, mask)
-        own_k.append(k)
-        own_v.append(v)
-    keep = [r for r, s in enumerate(segs) if s.has_children]
+        x, k, v = _block_forward(blk, x, valid, qkv, prefix_kv, mask)
+        if keep:  # copies: the buffer is overwritten by the next block
+            own_k.append(k[keep])
+            own_v.append(v[keep])
     if keep:
-        own = torch.stack([torch.stack(own_k, 1), torch.stack(own_v, 1)], 2)  # [n, layers, 2, H, L, hd]
-        for r in keep:
+        own = torch.stack([torch.stack(own_k, 1), torch.stack(own_v, 1)], 2)  # [kept, layers, 2, H, L, hd]
+        for j, r in enumerate(keep):
             s = segs[r]
-            mine = own[r, :, :, :, :len(s.tokens)]
+            mine = own[j, :, :, :, :len(s.tokens)]
             kv[ids[r]] = torch.cat([pkv[r, :, :, :, :s.start], mine], dim=3) if s.start else mine.clone()
     ends = [r for r, i in enumerate(ids) if i in pooled_ids]
     if ends:
-        last = torch.tensor([len(segs[r].tokens) - 1 for r in ends], device=device)
-        h = tower.ln_final(x[torch.tensor(ends, device=device), last])
+        last_of_row = torch.cumsum(lengths, 0) - 1   # each row's last token among the real ones
+        h = tower.ln_final(x[last_of_row[torch.tensor(ends)].to(device)])
         proj = tower.text_projection
         if proj is not None:
             h = proj(h) if isinstance(proj, torch.nn.Module) else h @ proj

@@ -92,7 +92,8 @@ def _foreground():
             _FOREGROUND.notify_all()
 
 
-def _wait_for_no_visitor() -> None:
+def wait_for_no_visitor() -> None:
+    """Block until no foreground caller is encoding (background work calls this between steps)."""
     with _FOREGROUND:
         _FOREGROUND.wait_for(lambda: _foreground_active == 0)
 
@@ -208,7 +209,7 @@ def _encode_in_background(model, prompts: list[str], store: Store, got: dict[str
     fp = model.fingerprint
     todo = list(dict.fromkeys(prompts))
     while todo:
-        _wait_for_no_visitor()
+        wait_for_no_visitor()
         with _LOCK:
             chunk, rest, theirs = [], [], {}
             for p in todo:

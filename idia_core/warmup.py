@@ -61,8 +61,11 @@ def warm_pool(spec: str, settings=None) -> float:
     from .settings import IdiaSettings
     from .templates import load_templates
 
+    from .text_jobs import wait_for_no_visitor
+
     t0 = time.perf_counter()
     s = settings or IdiaSettings(model=spec)
+    wait_for_no_visitor()   # loading a model is heavy too: not while a visitor's check encodes
     model = load_model(spec)
     pool = build_candidate_pool("Warm Up", (), s.n_candidates, s.seed, s.name_mode)
     # the distractors only: a session's own names never enter the shared cache

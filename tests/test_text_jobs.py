@@ -86,3 +86,23 @@ def test_progress_text_gives_names_and_a_rounded_estimate():
     assert "another check" in text_jobs.progress_text(5, 30, shared=True)
     assert [text_jobs.format_seconds(s) for s in (4.2, 41, 150, 600, 4000)] == ["5 s", "45 s", "2.5 min",
                                                                                "10 min", "1 h 7 min"]
+
+
+def test_a_warm_up_leaves_the_default_pool_encoded(tiny_model, tiny_model_dir, tmp_path, monkeypatch):
+    from idia_core import cache as cache_mod
+    from idia_core.settings import IdiaSettings
+    from idia_core.warmup import warm_pool, weights_on_disk
+
+    monkeypatch.setenv("IDIA_CACHE_DIR", str(tmp_path / "cache"))
+    cache_mod.reset_default_cache()
+    clear_pool_memo()
+    settings = IdiaSettings(model=f"local-dir:{tiny_model_dir}", n_candidates=30, seed=104)
+    warm_pool(settings.model, settings)
+    clear_pool_memo()
+    before = tiny_model.texts_encoded
+    pool = build_candidate_pool("Someone Else", n_candidates=30, seed=104)
+    pool_text_embeddings(tiny_model, tuple(load_templates(settings.template_set)), pool.names[:pool.target_index])
+    assert tiny_model.texts_encoded == before      # the visitor's distractors were all warmed
+    cache_mod.reset_default_cache()
+    assert weights_on_disk("sandbox")
+    assert not weights_on_disk("ViT-B-32:laion400m_e32")   # nothing downloaded in the test cache
