@@ -28,8 +28,6 @@ def _timed(fn):
 
 
 def bench_model(spec: str, n_names: int, batch_size: int, stock_sample: int, repeats: int) -> None:
-    import torch
-
     from idia_core import build_candidate_pool, fill_template, load_model, load_templates
     from idia_core.encoding import (causal_text_tower, encode_tokens_prefix_shared, encode_tokens_stock,
                                     encode_tokens_truncated, prefix_sharing_supported)
@@ -72,7 +70,6 @@ def bench_model(spec: str, n_names: int, batch_size: int, stock_sample: int, rep
           f"{r_cut / r_stock:.1f}x")
     print(f"cold pool of 1000 names (21,000 prompts) at these rates: stock ~{21000 / r_stock:.0f} s, "
           f"length cut ~{21000 / r_cut:.0f} s, prefix-shared ~{21000 / r_shared:.0f} s")
-    del torch
 
 
 def main() -> None:

@@ -112,6 +112,7 @@ def encode_tokens_truncated(tower: _TextTower, tokens: torch.Tensor, batch_size:
 # results equal stock ``encode_text`` up to float summation order (max |diff| ~1e-7 in float32).
 
 _SHARED_CHUNK = 4096  # distinct prompts per tree: bounds the keys/values held at once
+_SHARED_ROWS = 1024   # segments per batch: few large matrix products (short segments, many rows)
 
 
 def prefix_sharing_supported(tower: _TextTower | None) -> bool:
@@ -243,7 +244,7 @@ def _encode_sequences(tower: _TextTower, seqs: list[tuple[int, ...]], batch_size
     pooled_ids = set(end_of)
     for level in sorted(levels):
         ids = sorted(levels[level], key=lambda i: (len(segments[i].tokens), segments[i].start))
-        for batch in _length_batches(ids, segments, batch_size):
+        for batch in _length_batches(ids, segments, max(batch_size, _SHARED_ROWS)):
             _run_segments(tower, blocks, [segments[i] for i in batch], batch, kv, pooled, pooled_ids,
                           device, cast_dtype, context)
         for sid in [s for s in kv if segments[s].level < level]:
@@ -257,6 +258,11 @@ def _length_batches(ids: list[int], segments: list[_Segment], batch_size: int):
     padding costs only attention, see ``_block_forward``)."""
     for start in range(0, len(ids), batch_size):
         yield ids[start:start + batch_size]
+
+
+def _index_of(values: list[int], items: list[int]) -> list[int]:
+    where = {v: i for i, v in enumerate(values)}
+    return [where[i] for i in items]
 
 
 def _run_segments(tower, blocks, segs, ids, kv, pooled, pooled_ids, device, cast_dtype, context) -> None:
@@ -274,23 +280,32 @@ def _run_segments(tower, blocks, segs, ids, kv, pooled, pooled_ids, device, cast
     x = tower.token_embedding(tok).to(cast_dtype)
     x = x + tower.positional_embedding.to(cast_dtype)[positions]
     causal = torch.full((length, length), float("-inf"), dtype=x.dtype, device=device).triu_(1)
+    parents: list[int] = []
     if prefix:
-        first = kv[segs[0].parent]
-        layers, _, heads, _, head_dim = first.shape
-        pkv = torch.zeros(n, layers, 2, heads, prefix, head_dim, dtype=x.dtype, device=device)
+        parents = list(dict.fromkeys(s.parent for s in segs))
+        row_parent = torch.tensor([parents.index(s.parent) for s in segs] if len(parents) < 64 else
+                                  _index_of(parents, [s.parent for s in segs]), device=device)
+        starts = torch.tensor([s.start for s in segs], device=device)
+        no_key = torch.arange(prefix, device=device).unsqueeze(0) >= starts.unsqueeze(1)   # [n, P]
         mask = torch.zeros(n, 1, length, prefix + length, dtype=x.dtype, device=device)
-        for r, s in enumerate(segs):
-            pkv[r, :, :, :, :s.start] = kv[s.parent]
-            if s.start < prefix:
-                mask[r, :, :, s.start:prefix] = float("-inf")
+        mask[:, :, :, :prefix].masked_fill_(no_key[:, None, None, :], float("-inf"))
         mask[:, :, :, prefix:] = causal
     else:
-        pkv, mask = None, causal
+        mask = causal
     keep = [r for r, s in enumerate(segs) if s.has_children]
     qkv = x.new_zeros(n, length, 3 * x.shape[-1])
     own_k, own_v = [], []
     for layer, blk in enumerate(blocks):
-        prefix_kv = (pkv[:, layer, 0], pkv[:, layer, 1]) if pkv is not None else None
+        prefix_kv = None
+        if prefix:
+            # each distinct parent's keys/values for this block once, then one gather for all rows
+            first = kv[parents[0]]
+            per_parent = x.new_zeros(len(parents), 2, first.shape[2], prefix, first.shape[4])
+            for u, pid in enumerate(parents):
+                par = kv[pid]
+                per_parent[u, :, :, :par.shape[3]] = par[layer]
+            rows = per_parent[row_parent]
+            prefix_kv = (rows[:, 0], rows[:, 1])
         x, k, v = _block_forward(blk, x, valid, qkv, prefix_kv, mask)
         if keep:  # copies: the buffer is overwritten by the next block
             own_k.append(k[keep])
@@ -300,7 +315,7 @@ def _run_segments(tower, blocks, segs, ids, kv, pooled, pooled_ids, device, cast
         for j, r in enumerate(keep):
             s = segs[r]
             mine = own[j, :, :, :, :len(s.tokens)]
-            kv[ids[r]] = torch.cat([pkv[r, :, :, :, :s.start], mine], dim=3) if s.start else mine.clone()
+            kv[ids[r]] = torch.cat([kv[s.parent], mine], dim=3) if s.start else mine.clone()
     ends = [r for r, i in enumerate(ids) if i in pooled_ids]
     if ends:
         last_of_row = torch.cumsum(lengths, 0) - 1   # each row's last token among the real ones
