@@ -562,16 +562,16 @@ def build_app() -> gr.Blocks:
 
 
 def _warm_up_in_background() -> None:
-    """Encode the default pool while the first visitor reads the welcome (IDIA_WARMUP=0: skip)."""
-    if os.environ.get("IDIA_WARMUP", "1") == "0":
+    """Encode the default model's default pool, then other downloaded catalogue models' pools, in
+    the background at low priority: visitors' checks go first (IDIA_WARMUP=0: skip; =default: the
+    default model only)."""
+    mode = os.environ.get("IDIA_WARMUP", "1").strip().lower()
+    if mode == "0":
         return
+    from idia_core.warmup import warm_up_server
 
-    def work():
-        try:
-            C.warm_up(DEFAULT_MODEL)
-        except Exception as exc:  # the first check will report the same problem to its user
-            print(f"idia: warm-up skipped: {exc}")
-    threading.Thread(target=work, name="idia-warm-up", daemon=True).start()
+    threading.Thread(target=warm_up_server, args=(DEFAULT_MODEL,), kwargs={"others": mode != "default"},
+                     name="idia-warm-up", daemon=True).start()
 
 
 demo = build_app()
