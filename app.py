@@ -541,9 +541,11 @@ def build_app() -> gr.Blocks:
         # chat turns share a wide group; those that may compute also take a COMPUTE slot inside
         chat_group = dict(concurrency_limit=COMPUTE_LIMIT + CHEAP_SLOTS, concurrency_id="chat",
                           show_progress_on=[chatbot])
-        box.submit(echo, [box, chatbot], [box, chatbot], queue=False, api_name=False).then(
+        # the echo and the box's release are instant: no overlay of their own (one progress line only)
+        box.submit(echo, [box, chatbot], [box, chatbot], queue=False, api_name=False, show_progress="hidden").then(
             chat, [box, chatbot, state], [box] + views, api_name="chat", **chat_group).then(
-            lambda: gr.MultimodalTextbox(interactive=True), None, box, queue=False, api_name=False)  # even after an error
+            lambda: gr.MultimodalTextbox(interactive=True), None, box, queue=False, api_name=False,
+            show_progress="hidden")  # even after an error
         for btn, text in ((share_btn, "share"), (report_btn, "report"), (why_btn, "why?"), (reset_btn, "reset")):
             btn.click(command(text), [chatbot, state], views, api_name=False, **chat_group)
         for comp, fld in zip((model_dd, tau_in, pool_in, seed_in, tset_in, mode_in), SETTING_FIELDS):
