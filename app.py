@@ -541,9 +541,11 @@ def build_app() -> gr.Blocks:
         # chat turns share a wide group; those that may compute also take a COMPUTE slot inside
         chat_group = dict(concurrency_limit=COMPUTE_LIMIT + CHEAP_SLOTS, concurrency_id="chat",
                           show_progress_on=[chatbot])
-        box.submit(echo, [box, chatbot], [box, chatbot], queue=False, api_name=False).then(
+        # the echo and the box's release are instant: no overlay of their own (one progress line only)
+        box.submit(echo, [box, chatbot], [box, chatbot], queue=False, api_name=False, show_progress="hidden").then(
             chat, [box, chatbot, state], [box] + views, api_name="chat", **chat_group).then(
-            lambda: gr.MultimodalTextbox(interactive=True), None, box, queue=False, api_name=False)  # even after an error
+            lambda: gr.MultimodalTextbox(interactive=True), None, box, queue=False, api_name=False,
+            show_progress="hidden")  # even after an error
         for btn, text in ((share_btn, "share"), (report_btn, "report"), (why_btn, "why?"), (reset_btn, "reset")):
             btn.click(command(text), [chatbot, state], views, api_name=False, **chat_group)
         for comp, fld in zip((model_dd, tau_in, pool_in, seed_in, tset_in, mode_in), SETTING_FIELDS):
@@ -562,16 +564,16 @@ def build_app() -> gr.Blocks:
 
 
 def _warm_up_in_background() -> None:
-    """Encode the default pool while the first visitor reads the welcome (IDIA_WARMUP=0: skip)."""
-    if os.environ.get("IDIA_WARMUP", "1") == "0":
+    """Encode the default model's default pool, then other downloaded catalogue models' pools, in
+    the background at low priority: visitors' checks go first (IDIA_WARMUP=0: skip; =default: the
+    default model only)."""
+    mode = os.environ.get("IDIA_WARMUP", "1").strip().lower()
+    if mode == "0":
         return
+    from idia_core.warmup import warm_up_server
 
-    def work():
-        try:
-            C.warm_up(DEFAULT_MODEL)
-        except Exception as exc:  # the first check will report the same problem to its user
-            print(f"idia: warm-up skipped: {exc}")
-    threading.Thread(target=work, name="idia-warm-up", daemon=True).start()
+    threading.Thread(target=warm_up_server, args=(DEFAULT_MODEL,), kwargs={"others": mode != "default"},
+                     name="idia-warm-up", daemon=True).start()
 
 
 demo = build_app()

@@ -1,5 +1,9 @@
 """Exact, fast text encoding for causal CLIP text towers, and batched image encoding.
 
+Two exact shortcuts, both giving open_clip's own ``encode_text(normalize=True)`` to float rounding:
+the length cut (below) and, on top of it for open_clip's plain blocks, prefix sharing (further
+down). ``encode_tokens_fast`` picks the best one a tower allows.
+
 open_clip pads every prompt to the context length (77) and runs the whole padded sequence. With a
 causal attention mask, position i attends only to positions <= i, so the tokens after the pooled
 end-of-text position cannot change its output: running only up to the longest real prompt of a
@@ -94,6 +98,248 @@ def encode_tokens_truncated(tower: _TextTower, tokens: torch.Tensor, batch_size:
     if out is None:
         return torch.empty(0, 0)
     return out
+
+
+# -- prefix sharing -------------------------------------------------------------------------------
+# In a causal tower a token's hidden state in every block depends only on the tokens up to it. All
+# prompts of a template share the tokens before the name, and the templates that start with the
+# name share ``<start> name`` across templates. So the prompts' token sequences (each up to its
+# pooled end token) are put in a radix tree; each tree segment is run through the blocks once,
+# attending over the keys/values its ancestors left in every block (kept while their children
+# run), then over its own tokens with the causal mask. Only the segments that end a prompt are
+# pooled. The arithmetic is the stock block's (ln_1, packed in-projection, scaled dot-product
+# attention with the default 1/sqrt(head_dim) scale, out-projection, layer scales, ln_2, MLP), so
+# results equal stock ``encode_text`` up to float summation order (max |diff| ~1e-7 in float32).
+
+_SHARED_CHUNK = 4096  # distinct prompts per tree: bounds the keys/values held at once
+_SHARED_ROWS = 1024   # segments per batch: few large matrix products (short segments, many rows)
+
+
+def prefix_sharing_supported(tower: _TextTower | None) -> bool:
+    """Whether every block of the tower is open_clip's plain ``ResidualAttentionBlock`` (packed
+    ``nn.MultiheadAttention``, no cross-attention), whose forward ``_block_forward`` mirrors."""
+    if tower is None:
+        return False
+    from open_clip.transformer import ResidualAttentionBlock, Transformer
+
+    if type(tower.transformer) is not Transformer:
+        return False
+    for blk in tower.transformer.resblocks:
+        if type(blk) is not ResidualAttentionBlock or hasattr(blk, "ln_1_kv"):
+            return False
+        mha = blk.attn
+        if (not isinstance(mha, torch.nn.MultiheadAttention) or not mha._qkv_same_embed_dim
+                or mha.bias_k is not None or mha.add_zero_attn or mha.in_proj_weight is None):
+            return False
+    return True
+
+
+def _block_forward(blk, x, valid, qkv, prefix_kv, mask):
+    """One ``ResidualAttentionBlock`` on the real tokens ``x`` [T, D] of a padded batch (``valid``
+    [B, L] marks them), whose queries also see ``prefix_kv`` (keys and values [B, H, P, hd] of
+    earlier tokens, or None). The per-token parts run on real tokens only (padding costs no
+    matrix products); attention runs padded, in ``qkv`` [B, L, 3D], a buffer whose padding stays
+    zero. Returns (x, k, v) with k, v [B, H, L, hd] views into ``qkv``."""
+    mha = blk.attn
+    b, length = valid.shape
+    d = x.shape[-1]
+    heads = mha.num_heads
+    qkv[valid] = F.linear(blk.ln_1(x), mha.in_proj_weight, mha.in_proj_bias)
+    q, k, v = qkv.chunk(3, dim=-1)
+    q = q.reshape(b, length, heads, -1).transpose(1, 2)
+    k = k.reshape(b, length, heads, -1).transpose(1, 2)
+    v = v.reshape(b, length, heads, -1).transpose(1, 2)
+    if prefix_kv is not None:
+        keys = torch.cat([prefix_kv[0], k], dim=2)
+        values = torch.cat([prefix_kv[1], v], dim=2)
+    else:
+        keys, values = k, v
+    o = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
+    o = o.transpose(1, 2)[valid]
+    x = x + blk.ls_1(F.linear(o.reshape(-1, d), mha.out_proj.weight, mha.out_proj.bias))
+    x = x + blk.ls_2(blk.mlp(blk.ln_2(x)))
+    return x, k, v
+
+
+@dataclass
+class _Segment:
+    parent: int          # index of the parent segment, -1 at the root
+    start: int           # position of the first token
+    tokens: list[int]
+    level: int           # number of ancestors
+    has_children: bool = False
+
+
+def _radix_segments(seqs: list[tuple[int, ...]]) -> tuple[list[_Segment], list[int]]:
+    """The radix tree of token sequences: its segments and, per sequence, the segment it ends in."""
+    children: list[dict[int, int]] = [{}]
+    is_end = [False]
+    end_node = []
+    for seq in seqs:
+        node = 0
+        for tok in seq:
+            nxt = children[node].get(tok)
+            if nxt is None:
+                nxt = len(children)
+                children[node][tok] = nxt
+                children.append({})
+                is_end.append(False)
+            node = nxt
+        is_end[node] = True
+        end_node.append(node)
+    segments: list[_Segment] = []
+    seg_of_node: dict[int, int] = {}
+    stack = [(0, -1, 0, 0)]  # (trie node ending a segment, that segment, depth, level below it)
+    while stack:
+        node, seg, depth, level = stack.pop()
+        for tok, child in children[node].items():
+            toks = [tok]
+            while not is_end[child] and len(children[child]) == 1:
+                (tok2, child2), = children[child].items()
+                toks.append(tok2)
+                child = child2
+            sid = len(segments)
+            segments.append(_Segment(seg, depth, toks, level))
+            if seg >= 0:
+                segments[seg].has_children = True
+            seg_of_node[child] = sid
+            stack.append((child, sid, depth + len(toks), level + 1))
+    return segments, [seg_of_node[n] for n in end_node]
+
+
+@torch.inference_mode()
+def encode_tokens_prefix_shared(tower: _TextTower, tokens: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Unit-norm float32 embeddings [N, D] of tokenised prompts [N, context], each distinct token
+    prefix run once (see above). Requires ``prefix_sharing_supported(tower)``."""
+    pos = pooled_positions(tokens, tower).tolist()
+    rows = tokens.tolist()
+    seq_index: dict[tuple[int, ...], int] = {}
+    which = []
+    for row, p in zip(rows, pos):
+        which.append(seq_index.setdefault(tuple(row[:p + 1]), len(seq_index)))
+    seqs = sorted(seq_index, key=lambda s: s)  # neighbours share prefixes: chunks keep the sharing
+    out_unique: list[torch.Tensor | None] = [None] * len(seqs)
+    for start in range(0, len(seqs), _SHARED_CHUNK):
+        chunk = seqs[start:start + _SHARED_CHUNK]
+        vecs = _encode_sequences(tower, chunk, batch_size)
+        for seq, vec in zip(chunk, vecs):
+            out_unique[seq_index[seq]] = vec
+    if not out_unique:
+        return torch.empty(0, 0)
+    unique = torch.stack(out_unique)
+    return unique[torch.tensor(which, dtype=torch.long)]
+
+
+def _encode_sequences(tower: _TextTower, seqs: list[tuple[int, ...]], batch_size: int) -> torch.Tensor:
+    segments, end_of = _radix_segments(seqs)
+    device = tower.positional_embedding.device
+    cast_dtype = tower.transformer.get_cast_dtype()
+    blocks = list(tower.transformer.resblocks)
+    context = tower.positional_embedding.shape[0]
+    pooled: dict[int, torch.Tensor] = {}
+    kv: dict[int, torch.Tensor] = {}          # segment -> [layers, 2, H, end, hd] of all its tokens
+    levels: dict[int, list[int]] = {}
+    for sid, seg in enumerate(segments):
+        levels.setdefault(seg.level, []).append(sid)
+    pooled_ids = set(end_of)
+    for level in sorted(levels):
+        ids = sorted(levels[level], key=lambda i: (len(segments[i].tokens), segments[i].start))
+        for batch in _length_batches(ids, segments, max(batch_size, _SHARED_ROWS)):
+            _run_segments(tower, blocks, [segments[i] for i in batch], batch, kv, pooled, pooled_ids,
+                          device, cast_dtype, context)
+        for sid in [s for s in kv if segments[s].level < level]:
+            del kv[sid]  # every child of the previous level has run
+    vecs = torch.stack([pooled[s] for s in end_of])
+    return vecs
+
+
+def _length_batches(ids: list[int], segments: list[_Segment], batch_size: int):
+    """Batches of up to ``batch_size`` segments of similar length (the ids come sorted by length;
+    padding costs only attention, see ``_block_forward``)."""
+    for start in range(0, len(ids), batch_size):
+        yield ids[start:start + batch_size]
+
+
+def _index_of(values: list[int], items: list[int]) -> list[int]:
+    where = {v: i for i, v in enumerate(values)}
+    return [where[i] for i in items]
+
+
+def _run_segments(tower, blocks, segs, ids, kv, pooled, pooled_ids, device, cast_dtype, context) -> None:
+    n = len(segs)
+    length = max(len(s.tokens) for s in segs)
+    prefix = max(s.start for s in segs)
+    tok = torch.zeros(n, length, dtype=torch.long)
+    positions = torch.zeros(n, length, dtype=torch.long)
+    for r, s in enumerate(segs):
+        tok[r, :len(s.tokens)] = torch.tensor(s.tokens)
+        positions[r] = torch.clamp(torch.arange(s.start, s.start + length), max=context - 1)
+    lengths = torch.tensor([len(s.tokens) for s in segs])
+    valid = (torch.arange(length).unsqueeze(0) < lengths.unsqueeze(1)).to(device)
+    tok, positions = tok.to(device)[valid], positions.to(device)[valid]
+    x = tower.token_embedding(tok).to(cast_dtype)
+    x = x + tower.positional_embedding.to(cast_dtype)[positions]
+    causal = torch.full((length, length), float("-inf"), dtype=x.dtype, device=device).triu_(1)
+    parents: list[int] = []
+    if prefix:
+        parents = list(dict.fromkeys(s.parent for s in segs))
+        row_parent = torch.tensor([parents.index(s.parent) for s in segs] if len(parents) < 64 else
+                                  _index_of(parents, [s.parent for s in segs]), device=device)
+        starts = torch.tensor([s.start for s in segs], device=device)
+        no_key = torch.arange(prefix, device=device).unsqueeze(0) >= starts.unsqueeze(1)   # [n, P]
+        mask = torch.zeros(n, 1, length, prefix + length, dtype=x.dtype, device=device)
+        mask[:, :, :, :prefix].masked_fill_(no_key[:, None, None, :], float("-inf"))
+        mask[:, :, :, prefix:] = causal
+    else:
+        mask = causal
+    keep = [r for r, s in enumerate(segs) if s.has_children]
+    qkv = x.new_zeros(n, length, 3 * x.shape[-1])
+    own_k, own_v = [], []
+    for layer, blk in enumerate(blocks):
+        prefix_kv = None
+        if prefix:
+            # each distinct parent's keys/values for this block once, then one gather for all rows
+            first = kv[parents[0]]
+            per_parent = x.new_zeros(len(parents), 2, first.shape[2], prefix, first.shape[4])
+            for u, pid in enumerate(parents):
+                par = kv[pid]
+                per_parent[u, :, :, :par.shape[3]] = par[layer]
+            rows = per_parent[row_parent]
+            prefix_kv = (rows[:, 0], rows[:, 1])
+        x, k, v = _block_forward(blk, x, valid, qkv, prefix_kv, mask)
+        if keep:  # copies: the buffer is overwritten by the next block
+            own_k.append(k[keep])
+            own_v.append(v[keep])
+    if keep:
+        own = torch.stack([torch.stack(own_k, 1), torch.stack(own_v, 1)], 2)  # [kept, layers, 2, H, L, hd]
+        for j, r in enumerate(keep):
+            s = segs[r]
+            mine = own[j, :, :, :, :len(s.tokens)]
+            kv[ids[r]] = torch.cat([kv[s.parent], mine], dim=3) if s.start else mine.clone()
+    ends = [r for r, i in enumerate(ids) if i in pooled_ids]
+    if ends:
+        last_of_row = torch.cumsum(lengths, 0) - 1   # each row's last token among the real ones
+        h = tower.ln_final(x[last_of_row[torch.tensor(ends)].to(device)])
+        proj = tower.text_projection
+        if proj is not None:
+            h = proj(h) if isinstance(proj, torch.nn.Module) else h @ proj
+        h = F.normalize(h.float(), dim=-1).cpu()
+        for j, r in enumerate(ends):
+            pooled[ids[r]] = h[j]
+
+
+def encode_tokens_fast(tower: _TextTower, tokens: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """The fastest exact path the tower allows: prefix sharing, else the length cut."""
+    if prefix_sharing_supported(tower):
+        return encode_tokens_prefix_shared(tower, tokens, batch_size)
+    return encode_tokens_truncated(tower, tokens, batch_size)
+
+
+def text_path(tower: _TextTower | None) -> str:
+    """Which exact path encodes prompts: ``prefix-shared``, ``length-cut`` or ``stock``."""
+    if tower is None:
+        return "stock"
+    return "prefix-shared" if prefix_sharing_supported(tower) else "length-cut"
 
 
 @torch.inference_mode()

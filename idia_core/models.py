@@ -46,7 +46,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import torch
 
-from .encoding import causal_text_tower, encode_pixels, encode_tokens_stock, encode_tokens_truncated
+from .encoding import causal_text_tower, encode_pixels, encode_tokens_stock, encode_tokens_fast
 from .errors import IdiaInputError, ModelUnavailableError
 
 SANDBOX_DIR = Path(__file__).resolve().parent / "sandbox" / "model"
@@ -327,7 +327,7 @@ class IdiaModel:
         with self._lock:
             self.texts_encoded += len(texts)
             if self._tower is not None:
-                return encode_tokens_truncated(self._tower, tokens, batch_size)
+                return encode_tokens_fast(self._tower, tokens, batch_size)
             return encode_tokens_stock(self.model, tokens, batch_size)
 
     def encode_texts_stock(self, texts: list[str], batch_size: int = 256) -> torch.Tensor:

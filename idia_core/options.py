@@ -5,15 +5,16 @@ own validator (the same rules and messages as a typed setting or a CLI flag), so
 always an answer, never ignored and never a crash. One code per kind of fault:
 
 - ``option_type``: the options are not a JSON object, or an option has the wrong JSON type
-  (text for a list, ``true`` for a number, a fraction for a whole number, ...);
+  (text for a list, ``true``, ``null`` or a list for a number, ...);
 - ``option_unknown``: a key the API does not know;
-- the core's own code for a value of the right type that is not allowed (``tau_range``,
+- the core's own code and message for a value of the right JSON type that is not allowed, exactly
+  as ``run_idia`` or a typed setting answers it (``tau_type`` for ``"ten"`` or ``2.5``, ``tau_range``,
   ``pool_size_range``, ``seed_range``, ``template_set_unknown``, ``name_mode``, ``model_not_offered``,
   ``pool_size_limit``, ``too_many_names``, ...).
 
 Whole numbers (tau, pool size, seed) are accepted as JSON numbers or as text, the same way for each:
-``1000``, ``1000.0``, ``"1000"`` and ``"1e3"`` all mean 1000; ``true``, ``2.5`` and ``"ten"`` are
-``option_type``.
+``1000``, ``1000.0``, ``"1000"`` and ``"1e3"`` all mean 1000; ``true`` is ``option_type``, ``2.5`` and
+``"ten"`` the setting's own ``*_type``.
 """
 from __future__ import annotations
 
@@ -22,11 +23,11 @@ from dataclasses import dataclass
 from . import public
 from .errors import IdiaInputError
 from .names import NAME_MODES, parse_name_list
-from .settings import IdiaSettings, as_whole_number, validate_pool, validate_seed, validate_tau
+from .settings import IdiaSettings, validate_pool, validate_seed, validate_tau
 from .templates import load_templates, validate_template_set_name
 
 API_OPTIONS = ("model", "tau", "n_candidates", "seed", "template_set", "name_mode", "extra_names")
-_WHOLE = {"tau": "tau", "n_candidates": "n_candidates (the pool size)", "seed": "seed"}
+_WHOLE = ("tau", "n_candidates", "seed")   # whole numbers, read by the core validators
 
 
 @dataclass(frozen=True)
@@ -57,16 +58,13 @@ def validate_check_options(options, *, default_model: str) -> CheckOptions:
                                                f"Known: {', '.join(API_OPTIONS)}.")
     defaults = IdiaSettings(model=default_model)
     values: dict = {}
-    for key, what in _WHOLE.items():
+    for key in _WHOLE:
         if key not in options:
             continue
         raw = options[key]
         if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
             raise _type_error(key, "a whole number", raw)
-        try:
-            values[key] = as_whole_number(raw, what)
-        except IdiaInputError:
-            raise _type_error(key, "a whole number", raw) from None
+        values[key] = raw   # read and range-checked below by the core's validator: its code and message
     for key in ("model", "template_set", "name_mode"):
         if key in options and not isinstance(options[key], str):
             raise _type_error(key, "text", options[key])

@@ -75,8 +75,9 @@ def max_added_names(environ=None) -> int:
 
 
 def check_pool_limit(n_candidates: int, environ=None) -> int:
+    """A public deployment's own cap; elsewhere the core's range check (same message as typed) rules."""
     top = max_pool(environ)
-    if n_candidates > top:
+    if is_public(environ) and n_candidates > top:
         raise IdiaInputError(
             "pool_size_limit",
             f"A pool of {n_candidates} names is more than this public server runs for one visitor (at most "
@@ -86,8 +87,9 @@ def check_pool_limit(n_candidates: int, environ=None) -> int:
 
 
 def check_added_names_limit(count: int, environ=None) -> int:
+    """A public deployment's own cap; elsewhere the core's limit (same message as typed) rules."""
     top = max_added_names(environ)
-    if count > top:
+    if is_public(environ) and count > top:
         raise IdiaInputError(
             "too_many_names",
             f"{count} added names; this server lets one session add at most {top}. Remove some "

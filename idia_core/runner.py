@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import attack, limits
+from . import attack, limits, text_jobs
 from .cache import TextEmbeddingCache, default_cache
 from .errors import IdiaInputError
 from .images import Photo, check_photo_count, load_photo
@@ -27,7 +27,6 @@ from .templates import DEFAULT_TEMPLATE_SET, fill_template, load_templates, vali
 
 Progress = Callable[[int, int, str], None]
 TOP_K = 5
-_ENCODE_CHUNK = 2048
 _POOL_MEMO: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
 _POOL_MEMO_SIZE = 4
 _POOL_LOCK = threading.Lock()
@@ -39,8 +38,12 @@ def pool_text_embeddings(
     names: tuple[str, ...],
     cache: TextEmbeddingCache | None = None,
     progress: Progress | None = None,
+    background: bool = False,
 ) -> np.ndarray:
     """[T, C, D] float32 unit-norm embeddings of every template filled with every name.
+
+    Missing prompts are encoded through ``text_jobs`` (once per process however many sessions ask
+    at the same time; ``background``: yield to every visitor's encoding, for warm-ups).
 
     Values pass through float16 whether they were just encoded or read from the cache, so the first
     run and every later run see the same numbers (and so the same verdict)."""
@@ -54,17 +57,15 @@ def pool_text_embeddings(
     prompts = [fill_template(t, n) for t in templates for n in names]
     found, missing = cache.get_many(model.fingerprint, prompts)
     if missing:
-        total = len(missing)
-        if progress:
-            progress(0, total, f"Encoding {total} new prompts")
-        for start in range(0, total, _ENCODE_CHUNK):
-            idx = missing[start:start + _ENCODE_CHUNK]
-            vecs = model.encode_texts([prompts[i] for i in idx]).numpy().astype(np.float16)
-            cache.put_many(model.fingerprint, [prompts[i] for i in idx], vecs)
-            for i, v in zip(idx, vecs):
-                found[i] = v
-            if progress:
-                progress(min(start + _ENCODE_CHUNK, total), total, f"Encoding {total} new prompts")
+        # name by name (all templates of a name together): prefix sharing shares `<start> name`
+        # across the templates that start with the name, within one encoder call
+        missing.sort(key=lambda i: (i % len(names), i // len(names)))
+        vecs = text_jobs.encode_prompts(
+            model, [prompts[i] for i in missing],
+            lambda ps, vs: cache.put_many(model.fingerprint, ps, vs),
+            names=len({i % len(names) for i in missing}), progress=progress, background=background)
+        for i, v in zip(missing, vecs):
+            found[i] = v
     emb = np.stack(found).astype(np.float32).reshape(len(templates), len(names), -1)
     with _POOL_LOCK:
         _POOL_MEMO[memo_key] = emb

@@ -110,3 +110,22 @@ def test_two_builds_of_one_weights_file_never_share_cached_embeddings(tiny_model
     before = builds[1].texts_encoded
     again = pool_text_embeddings(builds[1], templates, names, cache)
     assert builds[1].texts_encoded == before and np.array_equal(again, embeddings[1])
+
+
+def test_on_a_space_with_persistent_storage_the_cache_lives_there(monkeypatch, tmp_path):
+    from idia_core import cache as cache_mod
+
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.delenv("IDIA_CACHE_DIR", raising=False)
+    monkeypatch.setattr(cache_mod, "SPACE_PERSISTENT_DIR", data)
+    monkeypatch.setenv("SPACE_ID", "someone/idia")
+    assert cache_mod.default_cache_dir() == data / "idia-cache"
+    monkeypatch.setenv("IDIA_CACHE_DIR", str(tmp_path / "mine"))       # an explicit folder still wins
+    assert cache_mod.default_cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv("IDIA_CACHE_DIR")
+    monkeypatch.setattr(cache_mod, "SPACE_PERSISTENT_DIR", tmp_path / "no-such-dir")  # no persistent storage
+    assert cache_mod.default_cache_dir() != tmp_path / "no-such-dir" / "idia-cache"
+    monkeypatch.setattr(cache_mod, "SPACE_PERSISTENT_DIR", data)
+    monkeypatch.delenv("SPACE_ID")                                      # not a Space: /data is someone else's
+    assert cache_mod.default_cache_dir() != data / "idia-cache"

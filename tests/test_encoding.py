@@ -1,5 +1,6 @@
 """The padding cut must give open_clip's own embeddings (max |diff| <= 1e-5) on real models."""
 import json
+import warnings
 
 import pytest
 import torch
@@ -48,3 +49,75 @@ def test_bidirectional_tower_falls_back_to_stock(tmp_path):
     assert not model.fast_text
     prompts = _prompts()[:20]
     assert torch.equal(model.encode_texts(prompts), model.encode_texts_stock(prompts))
+
+
+# -- prefix sharing (issue 14) --------------------------------------------------------------------
+from idia_core.encoding import (  # noqa: E402
+    _radix_segments, causal_text_tower, encode_tokens_prefix_shared, pooled_positions, text_path,
+)
+
+SCRIPTS = ["Иван Петров", "Иван Сидоров", "Γιώργος Παπαδόπουλος", "王小明", "王小红", "محمد علي",
+           "राहुल शर्मा", "김민준", "สมชาย ใจดี", "Jane Doe", "Jane Smith", "JANE DOE", "Zoë Ångström"]
+
+
+def _assert_prefix_shared_exact(model, prompts):
+    tower = causal_text_tower(model.model)
+    assert text_path(tower) == "prefix-shared"
+    tokens = model.tokenize(prompts)
+    ours = encode_tokens_prefix_shared(tower, tokens, batch_size=16)
+    stock = model.encode_texts_stock(prompts, batch_size=16)
+    assert ours.shape == stock.shape
+    assert (ours - stock).abs().max().item() <= 1e-5
+    assert torch.equal(model.encode_texts(prompts, batch_size=16), ours)  # the path checks take
+
+
+def test_prefix_shared_is_exact_on_the_tiny_config(tiny_model):
+    _assert_prefix_shared_exact(tiny_model, _prompts())
+
+
+def test_prefix_shared_is_exact_on_names_in_many_scripts(tiny_model):
+    # shared first names (Иван, 王小, Jane) make deeper trees; 'JANE DOE' tokenises like 'Jane Doe'
+    _assert_prefix_shared_exact(tiny_model, [fill_template(t, n) for t in load_templates("paper21") for n in SCRIPTS])
+
+
+def test_prefix_shared_is_exact_at_the_context_limit(tiny_model):
+    # context 32: cut by the tokenizer; several prompts become the same tokens, others share 31
+    names = ["Alexander " * k + s for k in (3, 8, 14, 30) for s in ("Smith", "Jones")]
+    prompts = [fill_template(t, n) for t in ("{0}", "a photo of a person with the name {0}", "{0} in a suit")
+               for n in names]
+    assert (tiny_model.tokenize(prompts) != 0).sum(dim=1).max() == 32
+    _assert_prefix_shared_exact(tiny_model, prompts)
+
+
+def test_prefix_shared_is_exact_with_layer_scale(tmp_path):
+    cfg = json.loads(json.dumps(TINY_MODEL_CFG))
+    cfg["text_cfg"]["ls_init_value"] = 0.5
+    model = load_model(f"local-dir:{make_tiny_model_dir(tmp_path / 'ls', seed=4, model_cfg=cfg)}")
+    _assert_prefix_shared_exact(model, _prompts())
+
+
+def test_prefix_shared_is_exact_on_vit_b_32_random():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # random weights: warned about once per process
+        model = load_model("ViT-B-32:random")
+    templates = ["{0}", "{0} on a photo", "a photo of {0}", "a photo of a person named {0}", "actor {0}"]
+    prompts = [fill_template(t, n) for t in templates for n in ["Иван Петров", "Иван Сидоров", "王小明", "Jane Doe"]]
+    _assert_prefix_shared_exact(model, prompts)
+
+
+def test_custom_blocks_fall_back_to_the_length_cut(tmp_path):
+    cfg = json.loads(json.dumps(TINY_MODEL_CFG))
+    cfg["text_cfg"]["qk_norm"] = True   # open_clip's own Attention: not the block prefix sharing mirrors
+    model = load_model(f"local-dir:{make_tiny_model_dir(tmp_path / 'qk', seed=5, model_cfg=cfg)}")
+    assert text_path(causal_text_tower(model.model)) == "length-cut"
+    _assert_exact(model, _prompts()[:40])
+
+
+def test_prefix_tree_runs_far_fewer_tokens_than_the_prompts_hold(tiny_model):
+    prompts = [fill_template(t, n) for t in load_templates("paper21") for n in SCRIPTS]
+    tokens = tiny_model.tokenize(prompts)
+    pos = pooled_positions(tokens, causal_text_tower(tiny_model.model))
+    seqs = sorted({tuple(r[:p + 1]) for r, p in zip(tokens.tolist(), pos.tolist())})
+    segments, ends = _radix_segments(seqs)
+    assert len(ends) == len(seqs)
+    assert sum(len(s.tokens) for s in segments) < 0.6 * int((pos + 1).sum())

@@ -35,12 +35,27 @@ def test_options_that_are_not_an_object_are_an_error(options, laptop):
 
 
 @pytest.mark.parametrize("options", [
-    {"tau": True}, {"seed": [1]}, {"n_candidates": {"a": 1}}, {"n_candidates": 2.5}, {"seed": "ten"},
+    {"tau": True}, {"seed": [1]}, {"n_candidates": {"a": 1}},
     {"tau": None}, {"model": 3}, {"template_set": ["paper21"]}, {"name_mode": False},
     {"extra_names": 5}, {"extra_names": [1, 2]}, {"extra_names": {"a": "b"}}, {"extra_names": True},
 ])
 def test_options_of_the_wrong_type_are_option_type(options, laptop):
     assert _code(options) == "option_type"
+
+
+@pytest.mark.parametrize("options", [{"n_candidates": 2.5}, {"seed": "ten"}, {"tau": "abc"}, {"tau": 1.5},
+                                     {"n_candidates": "1e9"}, {"seed": "-1"}])
+def test_a_bad_value_gets_the_cores_own_code_and_message(options, laptop):
+    """The same value typed, passed to run_idia or sent as an API option is one fault: one answer."""
+    from idia_core.settings import validate_pool, validate_seed, validate_tau
+
+    (key, value), = options.items()
+    core = {"tau": validate_tau, "n_candidates": validate_pool, "seed": validate_seed}[key]
+    with pytest.raises(IdiaInputError) as expected:
+        core(value)
+    with pytest.raises(IdiaInputError) as got:
+        validate_check_options(options, default_model="sandbox")
+    assert (got.value.code, got.value.message) == (expected.value.code, expected.value.message)
 
 
 def test_unknown_and_out_of_range_options_keep_their_codes(laptop):

@@ -39,7 +39,6 @@ from .session import ChatSession, PhotoRef, SharedRun
 Progress = Callable[[int, int, str], None]
 SPACE_DEFAULT_MODEL = "ViT-B-32:laion400m_e32"   # the paper's smallest LAION-400M model
 MAX_COMPARE = 3          # with the session's own model, fits models.MAX_LOADED_MODELS (4)
-_WARMING = threading.Lock()   # held while warm_up encodes; a check waits instead of encoding twice
 SETTING_LABELS = {"tau": "tau", "n_candidates": "The pool size", "seed": "The seed", "model": "The model",
                   "template_set": "The template set", "name_mode": "The name mode"}
 
@@ -389,8 +388,6 @@ def _maybe_run(state: ChatSession, replies: list[Reply], progress, *, explicit: 
 
 def _run(state: ChatSession, replies: list[Reply], progress) -> ChatSession:
     s = state.settings
-    with _WARMING:   # at start-up, wait for the warm-up's encoding rather than repeat it
-        pass
     try:
         result = run_idia(
             s.model, [p.path for p in state.photos], state.name, extra_names=tuple(state.added_names),
@@ -992,17 +989,9 @@ def change_setting(state: ChatSession, fld: str, value, *, progress: Progress | 
 
 def warm_up(spec: str | None = None, settings: IdiaSettings | None = None) -> float:
     """Load the default model and encode its default pool's distractors into the text cache, so
-    the first check of a new session is as fast as the next. Returns the seconds it took."""
-    import time
+    the first check of a new session is as fast as the next. Returns the seconds it took. The
+    encoding yields to visitors, and a check needing the same prompts shares it (``text_jobs``)."""
+    from ..warmup import warm_pool
 
-    from ..names import build_candidate_pool
-    from ..runner import pool_text_embeddings
-
-    t0 = time.perf_counter()
     settings = settings or IdiaSettings(model=spec or default_model_spec())
-    with _WARMING:
-        model = load_model(settings.model)
-        pool = build_candidate_pool("Warm Up", (), settings.n_candidates, settings.seed, settings.name_mode)
-        # the distractors only: a session's own names never enter the shared cache
-        pool_text_embeddings(model, load_templates(settings.template_set), pool.names[:pool.target_index])
-    return time.perf_counter() - t0
+    return warm_pool(settings.model, settings)

@@ -5,6 +5,7 @@ The app runs the embedded sandbox model, whose world says who is a member, so th
 verdicts. Without the sandbox model in the checkout these tests are skipped with that reason."""
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -44,22 +45,24 @@ class LaunchedApp:
     tmpdir: Path | None = None        # TMPDIR of the app process (per-session folders, examples)
 
 
-@pytest.fixture(scope="session")
-def launched_app(tmp_path_factory):
-    if not sandbox_available():
-        pytest.skip("the sandbox model is not in this checkout")
-    tmp = tmp_path_factory.mktemp("app")
+@contextlib.contextmanager
+def serve_app(tmp: Path, **extra_env: str):
+    """``python app.py`` on a free loopback port with its own temp folders and text cache, offline,
+    as a laptop (no Space variables) unless ``extra_env`` says otherwise; stopped with SIGTERM (the
+    server's own clean shutdown) when the block ends, unless a test already stopped it."""
     port = free_port()
     env = dict(os.environ)
+    for var in ("IDIA_MODEL", "SPACE_ID", "SPACE_HOST", "IDIA_PUBLIC", "IDIA_ALLOW_ANY_MODEL",
+                "IDIA_ALLOW_LOCAL_MODELS"):
+        env.pop(var, None)
     env.update({
         "HF_HUB_OFFLINE": "1", "IDIA_CACHE_DIR": str(tmp / "cache"), "GRADIO_SERVER_PORT": str(port),
         "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(tmp / "gradio"),
         "MPLBACKEND": "Agg", "IDIA_WARMUP": "1", "TMPDIR": str(tmp / "tmp"),
         "GRADIO_HEARTBEAT_INTERVAL": "2",   # a closed client is noticed (unload) within seconds
     })
+    env.update(extra_env)
     (tmp / "tmp").mkdir()
-    env.pop("IDIA_MODEL", None)
-    env.pop("SPACE_ID", None)
     log = tmp / "app.log"
     url = f"http://127.0.0.1:{port}/"
     t0 = time.perf_counter()
@@ -81,11 +84,20 @@ def launched_app(tmp_path_factory):
             time.sleep(0.3)
         yield LaunchedApp(url, time.perf_counter() - t0, log, proc, tmp / "gradio", tmp / "tmp")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture(scope="session")
+def launched_app(tmp_path_factory):
+    if not sandbox_available():
+        pytest.skip("the sandbox model is not in this checkout")
+    with serve_app(tmp_path_factory.mktemp("app")) as app:
+        yield app
 
 
 @dataclass(frozen=True)

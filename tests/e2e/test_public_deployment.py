@@ -7,12 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import httpx
@@ -20,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import ROOT, LaunchedApp, free_port, needs_sandbox, open_client, say, text_of
+from tests.e2e.conftest import needs_sandbox, open_client, say, serve_app, text_of
 
 pytestmark = [needs_sandbox, pytest.mark.timeout(600)]
 IDLE_S = 4.0
@@ -28,42 +24,8 @@ IDLE_S = 4.0
 
 @pytest.fixture(scope="module")
 def public_app(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("public-app")
-    port = free_port()
-    env = dict(os.environ)
-    for var in ("IDIA_MODEL", "SPACE_ID", "SPACE_HOST", "IDIA_ALLOW_ANY_MODEL", "IDIA_ALLOW_LOCAL_MODELS"):
-        env.pop(var, None)
-    env.update({
-        "HF_HUB_OFFLINE": "1", "IDIA_CACHE_DIR": str(tmp / "cache"), "GRADIO_SERVER_PORT": str(port),
-        "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(tmp / "gradio"),
-        "MPLBACKEND": "Agg", "IDIA_WARMUP": "1", "TMPDIR": str(tmp / "tmp"), "GRADIO_HEARTBEAT_INTERVAL": "2",
-        "IDIA_PUBLIC": "1", "IDIA_SESSION_IDLE_S": str(IDLE_S),
-    })
-    (tmp / "tmp").mkdir()
-    log = tmp / "app.log"
-    url = f"http://127.0.0.1:{port}/"
-    t0 = time.perf_counter()
-    with open(log, "w") as fh:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=tmp, env=env, stdout=fh,
-                                stderr=subprocess.STDOUT)
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"app.py exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.perf_counter() - t0 > 120:
-                pytest.fail(f"app.py did not serve within 120 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield LaunchedApp(url, time.perf_counter() - t0, log, proc, tmp / "gradio", tmp / "tmp")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=20)
+    with serve_app(tmp_path_factory.mktemp("public-app"), IDIA_PUBLIC="1", IDIA_SESSION_IDLE_S=str(IDLE_S)) as app:
+        yield app
 
 
 def _photos(folder: Path, tag: int, n: int = 3) -> tuple[str, list[Path]]:
@@ -237,7 +199,7 @@ def test_a_turn_finishing_after_its_page_closed_leaves_nothing(public_app, tmp_p
     deadline = time.monotonic() + 120
     seen = []
     while not job.done() and time.monotonic() < deadline and not seen:
-        seen += [u.desc for u in (job.status().progress_data or []) if u.desc and "Encoding" in u.desc]
+        seen += [u.desc for u in (job.status().progress_data or []) if u.desc and u.desc.startswith("Preparing")]
         time.sleep(0.1)
     assert seen and not job.done(), "the check was not caught encoding"
     before = set((public_app.gradio_temp / "idia-sessions").glob("idia-session-*"))
