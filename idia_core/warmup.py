@@ -22,9 +22,9 @@ class WarmUpResult:
     error: str | None = None
 
 
-def weights_on_disk(spec: str) -> bool:
-    """Whether a catalogue spec's weights are already in the local Hugging Face cache (or the
-    model is embedded); never touches the network."""
+def weights_on_disk(spec: str, cache_dir=None) -> bool:
+    """Whether a catalogue spec's weights are already in the local Hugging Face cache (``cache_dir``,
+    default the hub's own) or the model is embedded; never touches the network."""
     try:
         parsed = parse_spec(spec)
     except Exception:
@@ -46,7 +46,7 @@ def weights_on_disk(spec: str) -> bool:
     repo = "/".join(parts[:2])
     names = [parts[2]] if len(parts) > 2 else ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
     for name in names:
-        found = try_to_load_from_cache(repo, name)
+        found = try_to_load_from_cache(repo, name, cache_dir=cache_dir)
         if isinstance(found, str):
             return True
     return False

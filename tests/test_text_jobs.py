@@ -105,4 +105,6 @@ def test_a_warm_up_leaves_the_default_pool_encoded(tiny_model, tiny_model_dir, t
     assert tiny_model.texts_encoded == before      # the visitor's distractors were all warmed
     cache_mod.reset_default_cache()
     assert weights_on_disk("sandbox")
-    assert not weights_on_disk("ViT-B-32:laion400m_e32")   # nothing downloaded in the test cache
+    empty = tmp_path / "empty-hub"
+    empty.mkdir()
+    assert not weights_on_disk("ViT-B-32:laion400m_e32", cache_dir=empty)   # nothing downloaded there
