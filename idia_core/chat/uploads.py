@@ -143,23 +143,8 @@ class SessionFiles:
                 self._closed.move_to_end(session)
                 while len(self._closed) > self._remember_closed:
                     self._closed.popitem(last=False)
-        deleted: list[str] = []
-        for path in orphans:
-            if _identity(path) != claimed[path]:
-                continue   # replaced by a newer upload not yet claimed: its session deletes it
-            try:
-                os.remove(path)
-                deleted.append(path)
-            except FileNotFoundError:
-                continue
-            except OSError:
-                continue
-            parent = Path(path).parent
-            if str(parent) != self.root and _inside(str(parent), self.root):
-                try:
-                    parent.rmdir()   # only when empty: the content-hash folder of this upload
-                except OSError:
-                    pass
+        # a path replaced by a newer upload not yet claimed stays: its session deletes it
+        deleted = _delete_uploads([p for p in orphans if _identity(p) == claimed[p]], self.root)
         for folder in sorted(folders):
             if folder != self.root and os.path.isdir(folder):
                 shutil.rmtree(folder, ignore_errors=True)
@@ -176,15 +161,7 @@ class SessionFiles:
                 del self._pending[p]
             held = set().union(*self._files.values()) if self._files else set()
             doomed = [p for p in expired if p not in held and p not in protected]
-        deleted = []
-        for path in doomed:
-            try:
-                os.remove(path)
-                deleted.append(path)
-            except OSError:
-                continue
-            _remove_empty_parent(path, self.root)
-        return deleted
+        return _delete_uploads(doomed, self.root)
 
     def release_all(self) -> list[str]:
         """Release every session (a clean shutdown)."""
@@ -194,14 +171,21 @@ class SessionFiles:
         with self._lock:
             pending = list(self._pending)
             self._pending.clear()
-        for path in pending:
-            try:
-                os.remove(path)
-                deleted.append(path)
-            except OSError:
-                continue
-            _remove_empty_parent(path, self.root)
-        return deleted
+        return deleted + _delete_uploads(pending, self.root)
+
+
+def _delete_uploads(paths, root: str) -> list[str]:
+    """Delete each upload (already gone: skipped) and its content-hash folder once empty; the
+    paths deleted."""
+    deleted = []
+    for path in paths:
+        try:
+            os.remove(path)
+        except OSError:
+            continue
+        deleted.append(path)
+        _remove_empty_parent(path, root)
+    return deleted
 
 
 def _remove_empty_parent(path: str, root: str) -> None:
