@@ -58,7 +58,7 @@ def serve_app(tmp: Path, **extra_env: str):
     env.update({
         "HF_HUB_OFFLINE": "1", "IDIA_CACHE_DIR": str(tmp / "cache"), "GRADIO_SERVER_PORT": str(port),
         "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(tmp / "gradio"),
-        "MPLBACKEND": "Agg", "IDIA_WARMUP": "1", "TMPDIR": str(tmp / "tmp"),
+        "MPLBACKEND": "Agg", "IDIA_WARMUP": "default", "TMPDIR": str(tmp / "tmp"),
         "GRADIO_HEARTBEAT_INTERVAL": "2",   # a closed client is noticed (unload) within seconds
     })
     env.update(extra_env)
