@@ -131,12 +131,7 @@ def chat_figure(result, k: int = 4) -> Figure:
     ax.set_xlim(0, n_t)
     ax.set_ylim(0, 1)
     ax.set_yticks([])
-    step = 5 if n_t > 10 else 1
-    ticks = [t for t in range(n_t) if (t + 1) % step == 0 or t == 0]
-    ax.set_xticks([t + 0.5 for t in ticks], [str(t + 1) for t in ticks], fontsize=CHAT_FONT_PT)
-    ax.tick_params(length=0, pad=2)
-    for side in ("top", "right", "left", "bottom"):
-        ax.spines[side].set_visible(False)
+    _template_number_axis(ax, n_t, pad=2)
     _outcome_key(fig, tops[3] - 4 / height, 0.03, (int(picked.sum()), int(other.sum()), int(tied.sum())),
                  19, height)
     fig.text(0.03, tops[4] - 12 / height, "closest names (mean cosine similarity)", fontsize=CHAT_FONT_PT,
@@ -261,12 +256,7 @@ def compare_figure(rows) -> Figure:
     ax.set_xlim(0, n_t)
     ax.set_ylim(0, sum(row_px))
     ax.set_yticks(centres, labels, fontsize=CHAT_FONT_PT)
-    step = 5 if n_t > 10 else 1
-    ticks = [t for t in range(n_t) if (t + 1) % step == 0 or t == 0]
-    ax.set_xticks([t + 0.5 for t in ticks], [str(t + 1) for t in ticks], fontsize=CHAT_FONT_PT)
-    ax.tick_params(length=0, pad=3)
-    for side in ("top", "right", "left", "bottom"):
-        ax.spines[side].set_visible(False)
+    _template_number_axis(ax, n_t, pad=3)
     return fig
 
 
@@ -370,3 +360,13 @@ def save_figure(fig: Figure, path, dpi: int = 100) -> Path:
     tmp.write_bytes(figure_to_png(fig, dpi))
     tmp.replace(path)
     return path
+
+
+def _template_number_axis(ax, n_templates: int, pad: float) -> None:
+    """Template numbers 1, 5, 10, … (every number up to 10 templates) under cells 0..n-1, no frame."""
+    step = 5 if n_templates > 10 else 1
+    ticks = [t for t in range(n_templates) if (t + 1) % step == 0 or t == 0]
+    ax.set_xticks([t + 0.5 for t in ticks], [str(t + 1) for t in ticks], fontsize=CHAT_FONT_PT)
+    ax.tick_params(length=0, pad=pad)
+    for side in ("top", "right", "left", "bottom"):
+        ax.spines[side].set_visible(False)
