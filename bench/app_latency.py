@@ -46,6 +46,20 @@ def sandbox_photos(folder: Path, n: int):
     return person.name, paths
 
 
+def gemm_gflops() -> float:
+    """Best of 5 float32 [2048, 512] x [512, 2048] products, in GFLOP/s: what the CPU gives now."""
+    import torch
+
+    a, b = torch.randn(2048, 512), torch.randn(512, 2048)
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(5):
+            a @ b
+        best = min(best, (time.perf_counter() - t0) / 5)
+    return 2 * 2048 * 512 * 2048 / best / 1e9
+
+
 def timed(fn, repeats: int) -> tuple[float, list[float]]:
     times = []
     for _ in range(repeats):
@@ -84,8 +98,10 @@ def main(argv=None) -> int:
     from idia_core.encoding import causal_text_tower, text_path
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"torch {torch.get_num_threads()} threads on {os.cpu_count()} cores, load average {load:.1f}; "
-          f"text path: {text_path(causal_text_tower(model.model) if model.fast_text else None)}")
+    print(f"torch {torch.get_num_threads()} threads on {os.cpu_count()} cores, load average {load:.1f}, "
+          f"float32 GEMM now {gemm_gflops():.0f} GFLOP/s (the machine's speed at this moment: shared "
+          f"machines vary by 1.5x or more); text path: "
+          f"{text_path(causal_text_tower(model.model) if model.fast_text else None)}")
     t0 = time.perf_counter()
     result = run_idia(model, photos, name, n_candidates=args.names)
     cold_s = time.perf_counter() - t0

@@ -111,7 +111,7 @@ def encode_tokens_truncated(tower: _TextTower, tokens: torch.Tensor, batch_size:
 # attention with the default 1/sqrt(head_dim) scale, out-projection, layer scales, ln_2, MLP), so
 # results equal stock ``encode_text`` up to float summation order (max |diff| ~1e-7 in float32).
 
-_SHARED_CHUNK = 4096  # distinct prompts per tree: bounds the keys/values held at once
+_SHARED_CHUNK = 8192  # distinct prompts per tree: bounds the keys/values held at once
 _SHARED_ROWS = 1024   # segments per batch: few large matrix products (short segments, many rows)
 
 
@@ -134,29 +134,36 @@ def prefix_sharing_supported(tower: _TextTower | None) -> bool:
     return True
 
 
-def _block_forward(blk, x, valid, qkv, prefix_kv, mask):
-    """One ``ResidualAttentionBlock`` on the real tokens ``x`` [T, D] of a padded batch (``valid``
-    [B, L] marks them), whose queries also see ``prefix_kv`` (keys and values [B, H, P, hd] of
-    earlier tokens, or None). The per-token parts run on real tokens only (padding costs no
-    matrix products); attention runs padded, in ``qkv`` [B, L, 3D], a buffer whose padding stays
-    zero. Returns (x, k, v) with k, v [B, H, L, hd] views into ``qkv``."""
+def _block_forward(blk, x, keys_values, mask, last_rows=None):
+    """One ``ResidualAttentionBlock`` on a batch of equally long segments ``x`` [B, L, D].
+
+    ``keys_values`` [B, 2, H, P+L, hd] holds the keys and values of the tokens before each segment
+    in its first P positions (None: no tokens before); the block writes the segment's own after
+    them. With ``last_rows`` (the final block) only the last token of those rows goes on: the
+    tokens before it are needed only as keys and values. Returns (x, k, v): x [B, L, D] (with
+    ``last_rows``: [len(last_rows), 1, D]) and the segment's own keys and values [B, H, L, hd]."""
     mha = blk.attn
-    b, length = valid.shape
-    d = x.shape[-1]
+    b, length, d = x.shape
     heads = mha.num_heads
-    qkv[valid] = F.linear(blk.ln_1(x), mha.in_proj_weight, mha.in_proj_bias)
-    q, k, v = qkv.chunk(3, dim=-1)
-    q = q.reshape(b, length, heads, -1).transpose(1, 2)
-    k = k.reshape(b, length, heads, -1).transpose(1, 2)
-    v = v.reshape(b, length, heads, -1).transpose(1, 2)
-    if prefix_kv is not None:
-        keys = torch.cat([prefix_kv[0], k], dim=2)
-        values = torch.cat([prefix_kv[1], v], dim=2)
+    qkv = F.linear(blk.ln_1(x), mha.in_proj_weight, mha.in_proj_bias)
+    q, k, v = qkv.view(b, length, 3, heads, d // heads).permute(2, 0, 3, 1, 4)
+    if keys_values is not None:
+        keys_values[:, 0, :, -length:] = k
+        keys_values[:, 1, :, -length:] = v
+        keys, values = keys_values[:, 0], keys_values[:, 1]
     else:
         keys, values = k, v
+    if last_rows is not None:
+        if not len(last_rows):
+            return x[:0, -1:], k, v
+        q, keys, values = q[last_rows, :, -1:], keys[last_rows], values[last_rows]
+        x = x[last_rows, -1:]
+        mask = mask[..., -1:, :]
+        if mask.shape[0] > 1:
+            mask = mask[last_rows]
     o = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
-    o = o.transpose(1, 2)[valid]
-    x = x + blk.ls_1(F.linear(o.reshape(-1, d), mha.out_proj.weight, mha.out_proj.bias))
+    o = o.transpose(1, 2).reshape(x.shape)
+    x = x + blk.ls_1(F.linear(o, mha.out_proj.weight, mha.out_proj.bias))
     x = x + blk.ls_2(blk.mlp(blk.ln_2(x)))
     return x, k, v
 
@@ -218,16 +225,66 @@ def encode_tokens_prefix_shared(tower: _TextTower, tokens: torch.Tensor, batch_s
     for row, p in zip(rows, pos):
         which.append(seq_index.setdefault(tuple(row[:p + 1]), len(seq_index)))
     seqs = sorted(seq_index, key=lambda s: s)  # neighbours share prefixes: chunks keep the sharing
-    out_unique: list[torch.Tensor | None] = [None] * len(seqs)
-    for start in range(0, len(seqs), _SHARED_CHUNK):
-        chunk = seqs[start:start + _SHARED_CHUNK]
-        vecs = _encode_sequences(tower, chunk, batch_size)
-        for seq, vec in zip(chunk, vecs):
-            out_unique[seq_index[seq]] = vec
-    if not out_unique:
+    if not seqs:
         return torch.empty(0, 0)
-    unique = torch.stack(out_unique)
+    workers = _workers(tower, len(seqs))
+    if workers == 1:
+        vecs = _encode_in_chunks(tower, seqs, batch_size)
+    else:
+        step = -(-len(seqs) // workers)
+        vecs = torch.cat(_in_threads(lambda part: _encode_in_chunks(tower, part, batch_size),
+                                     [seqs[i:i + step] for i in range(0, len(seqs), step)]))
+    order = torch.tensor([seq_index[s] for s in seqs], dtype=torch.long)
+    unique = torch.empty_like(vecs)
+    unique[order] = vecs
     return unique[torch.tensor(which, dtype=torch.long)]
+
+
+# On a CPU, one thread per core, each running its own share of the prompts single-threaded, beats
+# every op split over the cores: the segments are small, so an op split over cores spends much of
+# its time in hand-offs (about 1.25x on two cores). The shares are contiguous in sorted order, so
+# prefix sharing is lost only where they meet. Results are the same numbers either way.
+_MIN_PER_WORKER = 512
+
+
+def _workers(tower: _TextTower, n: int) -> int:
+    if tower.positional_embedding.device.type != "cpu":
+        return 1
+    return max(1, min(torch.get_num_threads(), n // _MIN_PER_WORKER))
+
+
+def _in_threads(fn, parts: list) -> list:
+    """``[fn(p) for p in parts]``, each in its own thread with one torch thread (thread-local in
+    torch), in inference mode (also thread-local)."""
+    import threading
+
+    results: list = [None] * len(parts)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            torch.set_num_threads(1)
+            with torch.inference_mode():
+                results[i] = fn(parts[i])
+        except BaseException as exc:  # re-raised in the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,), name=f"idia-encode-{i}") for i in range(len(parts))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+def _encode_in_chunks(tower: _TextTower, seqs: list[tuple[int, ...]], batch_size: int) -> torch.Tensor:
+    """Trees of at most ``_SHARED_CHUNK`` sequences, all about equally large (a small last tree
+    would run small, slow batches)."""
+    parts = -(-len(seqs) // _SHARED_CHUNK)
+    bounds = [len(seqs) * i // parts for i in range(parts + 1)]
+    return torch.cat([_encode_sequences(tower, seqs[a:b], batch_size) for a, b in zip(bounds, bounds[1:])])
 
 
 def _encode_sequences(tower: _TextTower, seqs: list[tuple[int, ...]], batch_size: int) -> torch.Tensor:
@@ -254,10 +311,16 @@ def _encode_sequences(tower: _TextTower, seqs: list[tuple[int, ...]], batch_size
 
 
 def _length_batches(ids: list[int], segments: list[_Segment], batch_size: int):
-    """Batches of up to ``batch_size`` segments of similar length (the ids come sorted by length;
-    padding costs only attention, see ``_block_forward``)."""
-    for start in range(0, len(ids), batch_size):
-        yield ids[start:start + batch_size]
+    """Batches of up to ``batch_size`` segments of one length (the ids come sorted by length):
+    no padding, so every per-token product runs on real tokens only."""
+    start = 0
+    while start < len(ids):
+        length = len(segments[ids[start]].tokens)
+        stop = start
+        while stop < len(ids) and stop - start < batch_size and len(segments[ids[stop]].tokens) == length:
+            stop += 1
+        yield ids[start:stop]
+        start = stop
 
 
 def _index_of(values: list[int], items: list[int]) -> list[int]:
@@ -267,59 +330,49 @@ def _index_of(values: list[int], items: list[int]) -> list[int]:
 
 def _run_segments(tower, blocks, segs, ids, kv, pooled, pooled_ids, device, cast_dtype, context) -> None:
     n = len(segs)
-    length = max(len(s.tokens) for s in segs)
+    length = len(segs[0].tokens)
     prefix = max(s.start for s in segs)
-    tok = torch.zeros(n, length, dtype=torch.long)
-    positions = torch.zeros(n, length, dtype=torch.long)
-    for r, s in enumerate(segs):
-        tok[r, :len(s.tokens)] = torch.tensor(s.tokens)
-        positions[r] = torch.clamp(torch.arange(s.start, s.start + length), max=context - 1)
-    lengths = torch.tensor([len(s.tokens) for s in segs])
-    valid = (torch.arange(length).unsqueeze(0) < lengths.unsqueeze(1)).to(device)
-    tok, positions = tok.to(device)[valid], positions.to(device)[valid]
+    tok = torch.tensor([s.tokens for s in segs], dtype=torch.long, device=device)
+    starts = torch.tensor([s.start for s in segs], device=device)
+    positions = torch.clamp(starts.unsqueeze(1) + torch.arange(length, device=device), max=context - 1)
     x = tower.token_embedding(tok).to(cast_dtype)
     x = x + tower.positional_embedding.to(cast_dtype)[positions]
-    causal = torch.full((length, length), float("-inf"), dtype=x.dtype, device=device).triu_(1)
-    parents: list[int] = []
+    mask = torch.full((length, length), float("-inf"), dtype=x.dtype, device=device).triu_(1)
+    parent_kv = row_parent = None
     if prefix:
+        # every distinct parent's keys/values of all blocks once, padded to this batch's prefix and
+        # own length; each block then gathers one [B, 2, H, P+L, hd] buffer (no concatenation)
         parents = list(dict.fromkeys(s.parent for s in segs))
-        row_parent = torch.tensor([parents.index(s.parent) for s in segs] if len(parents) < 64 else
-                                  _index_of(parents, [s.parent for s in segs]), device=device)
-        starts = torch.tensor([s.start for s in segs], device=device)
-        no_key = torch.arange(prefix, device=device).unsqueeze(0) >= starts.unsqueeze(1)   # [n, P]
-        mask = torch.zeros(n, 1, length, prefix + length, dtype=x.dtype, device=device)
-        mask[:, :, :, :prefix].masked_fill_(no_key[:, None, None, :], float("-inf"))
+        row_parent = torch.tensor(_index_of(parents, [s.parent for s in segs]), device=device)
+        first = kv[parents[0]]
+        parent_kv = x.new_zeros(len(parents), len(blocks), 2, first.shape[2], prefix + length, first.shape[4])
+        for u, pid in enumerate(parents):
+            par = kv[pid]
+            parent_kv[u, :, :, :, :par.shape[3]] = par
+        causal = mask
+        mask = x.new_zeros(1 if bool((starts == prefix).all()) else n, 1, length, prefix + length)
+        if mask.shape[0] > 1:  # rows whose parent is shorter than the longest: its padding is no key
+            no_key = torch.arange(prefix, device=device).unsqueeze(0) >= starts.unsqueeze(1)
+            mask[:, :, :, :prefix].masked_fill_(no_key[:, None, None, :], float("-inf"))
         mask[:, :, :, prefix:] = causal
-    else:
-        mask = causal
     keep = [r for r, s in enumerate(segs) if s.has_children]
-    qkv = x.new_zeros(n, length, 3 * x.shape[-1])
+    ends = [r for r, i in enumerate(ids) if i in pooled_ids]
+    last_rows = torch.tensor(ends, dtype=torch.long, device=device)
     own_k, own_v = [], []
     for layer, blk in enumerate(blocks):
-        prefix_kv = None
-        if prefix:
-            # each distinct parent's keys/values for this block once, then one gather for all rows
-            first = kv[parents[0]]
-            per_parent = x.new_zeros(len(parents), 2, first.shape[2], prefix, first.shape[4])
-            for u, pid in enumerate(parents):
-                par = kv[pid]
-                per_parent[u, :, :, :par.shape[3]] = par[layer]
-            rows = per_parent[row_parent]
-            prefix_kv = (rows[:, 0], rows[:, 1])
-        x, k, v = _block_forward(blk, x, valid, qkv, prefix_kv, mask)
-        if keep:  # copies: the buffer is overwritten by the next block
+        keys_values = parent_kv[:, layer].index_select(0, row_parent) if prefix else None
+        final = layer == len(blocks) - 1
+        x, k, v = _block_forward(blk, x, keys_values, mask, last_rows if final else None)
+        if keep:
             own_k.append(k[keep])
             own_v.append(v[keep])
     if keep:
         own = torch.stack([torch.stack(own_k, 1), torch.stack(own_v, 1)], 2)  # [kept, layers, 2, H, L, hd]
         for j, r in enumerate(keep):
             s = segs[r]
-            mine = own[j, :, :, :, :len(s.tokens)]
-            kv[ids[r]] = torch.cat([kv[s.parent], mine], dim=3) if s.start else mine.clone()
-    ends = [r for r, i in enumerate(ids) if i in pooled_ids]
+            kv[ids[r]] = torch.cat([kv[s.parent], own[j]], dim=3) if s.start else own[j]
     if ends:
-        last_of_row = torch.cumsum(lengths, 0) - 1   # each row's last token among the real ones
-        h = tower.ln_final(x[last_of_row[torch.tensor(ends)].to(device)])
+        h = tower.ln_final(x.reshape(len(ends), -1))
         proj = tower.text_projection
         if proj is not None:
             h = proj(h) if isinstance(proj, torch.nn.Module) else h @ proj

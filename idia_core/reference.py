@@ -120,9 +120,24 @@ def _pixels_hash(im) -> str:
     return hashlib.sha256(im.tobytes()).hexdigest()
 
 
+SANDBOX_REFERENCE_PHOTOS = 10  # rendered once per model: a check of fewer photos uses the first n
+
+
 def sandbox_reference_set(model, n_photos: int, world=None) -> ReferenceSet:
     """The sandbox world's never-named people, ``n_photos`` fresh renders each, embedded by
-    ``model``; cached per (model fingerprint, world, n_photos)."""
+    ``model``. Photo i of a person is always the same render, so the set is rendered once with
+    ``max(n_photos, SANDBOX_REFERENCE_PHOTOS)`` photos (cached per model fingerprint and world) and
+    a check of fewer photos gets the first ``n_photos`` of each — the same set, with the same
+    identity, as rendering ``n_photos`` alone."""
+    n_photos = int(n_photos)
+    full = _sandbox_reference_rendered(model, max(n_photos, SANDBOX_REFERENCE_PHOTOS), world)
+    if full.photos_per_person == n_photos:
+        return full
+    return ReferenceSet(full.name, full.ids, full.names, full.embeddings[:, :n_photos],
+                        tuple(h[:n_photos] for h in full.photo_hashes), full.fingerprint)
+
+
+def _sandbox_reference_rendered(model, n_photos: int, world=None) -> ReferenceSet:
     from .sandbox.renderer import derive_seed, render_photo
     from .sandbox.world import NEVER_NAMED_ROLES, load_world
 

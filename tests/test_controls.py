@@ -300,3 +300,26 @@ def test_share_link_carries_the_controlled_verdict_and_reference_set():
         with pytest.raises(IdiaInputError) as err:
             share.decode(edited)
         assert err.value.code == "share_field" and shown in err.value.message
+
+
+def test_a_sandbox_reference_set_of_fewer_photos_is_the_first_photos_of_the_rendered_one(tiny_model):
+    import hashlib
+
+    from idia_core.reference import SANDBOX_REFERENCE_PHOTOS, sandbox_reference_set
+    from idia_core.sandbox.renderer import derive_seed, render_photo
+    from idia_core.sandbox.world import generate_world
+
+    world = generate_world(5, n_members_per_k=1, member_ks=(1,), n_non_members=2, n_face_only=1, n_name_only=0,
+                           n_fillers=0, n_trap_signatures=1, n_look_alikes_per_signature=1)
+    full = sandbox_reference_set(tiny_model, SANDBOX_REFERENCE_PHOTOS, world)
+    three = sandbox_reference_set(tiny_model, 3, world)
+    assert full.embeddings.shape[:2] == (4, SANDBOX_REFERENCE_PHOTOS)   # 2 non-members, 1 face-only, 1 look-alike
+    assert three.embeddings.shape[:2] == (4, 3) and three.ids == full.ids
+    np.testing.assert_array_equal(three.embeddings, full.embeddings[:, :3])
+    # the identity is that of rendering three photos per person, whoever rendered more first
+    people = [p for p in world.people if f"sandbox#{p.index}" in three.ids]
+    fresh = {f"sandbox#{p.index}": [hashlib.sha256(render_photo(p.identity, derive_seed("reference", world.seed, p.index, i),
+                                                                128).tobytes()).hexdigest() for i in range(3)]
+             for p in people}
+    assert three.sha256 == C.reference_set_hash(fresh) != full.sha256
+    assert sandbox_reference_set(tiny_model, 12, world).embeddings.shape[1] == 12

@@ -121,3 +121,38 @@ def test_prefix_tree_runs_far_fewer_tokens_than_the_prompts_hold(tiny_model):
     segments, ends = _radix_segments(seqs)
     assert len(ends) == len(seqs)
     assert sum(len(s.tokens) for s in segments) < 0.6 * int((pos + 1).sum())
+
+
+def test_prefix_shared_in_worker_threads_is_exact_and_keeps_the_callers_settings(tiny_model, monkeypatch):
+    # each core gets a contiguous share of the sorted prompts and runs it single-threaded; the
+    # caller's thread count and grad mode are untouched (both are thread-local in torch)
+    import idia_core.encoding as enc
+
+    monkeypatch.setattr(enc, "_MIN_PER_WORKER", 8)
+    names = NAMES + SCRIPTS
+    prompts = [fill_template(t, n) for t in load_templates("paper21") for n in names]
+    tower = causal_text_tower(tiny_model.model)
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        assert enc._workers(tower, len(prompts)) == 3
+        threaded = encode_tokens_prefix_shared(tower, tiny_model.tokenize(prompts))
+        assert torch.get_num_threads() == 3 and torch.is_grad_enabled()
+        torch.set_num_threads(1)
+        single = encode_tokens_prefix_shared(tower, tiny_model.tokenize(prompts))
+    finally:
+        torch.set_num_threads(before)
+    stock = tiny_model.encode_texts_stock(prompts)
+    assert (threaded - stock).abs().max().item() <= 1e-5
+    assert (threaded - single).abs().max().item() <= 1e-6
+
+
+def test_an_error_in_a_worker_thread_reaches_the_caller(tiny_model, monkeypatch):
+    import idia_core.encoding as enc
+
+    monkeypatch.setattr(enc, "_MIN_PER_WORKER", 8)
+    tower = causal_text_tower(tiny_model.model)
+    tokens = tiny_model.tokenize([fill_template(t, n) for t in load_templates("paper21") for n in NAMES])
+    tokens[tokens == tokens.max()] = 10 ** 6     # a token id past the vocabulary (every row's end token)
+    with pytest.raises(IndexError):
+        encode_tokens_prefix_shared(tower, tokens)

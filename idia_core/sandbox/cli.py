@@ -75,14 +75,14 @@ def _cmd_build(args) -> int:
         cmd = [sys.executable, "-m", "idia_core.sandbox", "build", "--seed", str(args.seed), "--out", str(args.out)]
         if args.epochs:
             cmd += ["--epochs", str(args.epochs)]
-        if args.trap_signatures:
+        if args.trap_signatures is not None:
             cmd += ["--trap-signatures", str(args.trap_signatures)]
         return subprocess.call(cmd, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
     from .train import TrainSettings, build
     from .world import WorldSettings
 
     st = TrainSettings(epochs=args.epochs) if args.epochs else None
-    ws = WorldSettings(n_trap_signatures=args.trap_signatures) if args.trap_signatures else None
+    ws = WorldSettings(n_trap_signatures=args.trap_signatures) if args.trap_signatures is not None else None
     summary = build(seed=args.seed, out=args.out, settings=st, world_settings=ws)
     print(json.dumps(summary, indent=1))
     print(f"Sandbox model written to {args.out}")
@@ -125,12 +125,12 @@ def add_sandbox_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("build", help="generate the world and train the sandbox CLIP (CPU, ~10 min)")
+    p = sub.add_parser("build", help="generate the world and train the sandbox CLIP (CPU, about 20 min)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(MODEL_DIR))
     p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--trap-signatures", type=int, default=0, metavar="K",
-                   help="add K look-alike traps (and their look-alikes) to the world, at most 12 (default 0)")
+    p.add_argument("--trap-signatures", type=int, default=None, metavar="K",
+                   help="look-alike traps (each with its look-alikes) in the world, 0 to 12 (default 8)")
     p.set_defaults(func=_cmd_build)
     return sb
 

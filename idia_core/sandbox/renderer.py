@@ -63,7 +63,13 @@ SIGNATURE_COLOURS: dict[str, tuple[int, int, int]] = {
     "orange": (255, 130, 0),
     "cyan": (0, 210, 235),
 }
-SIGNATURES = tuple(f"{c} {k}" for k in SIGNATURE_KINDS for c in SIGNATURE_COLOURS)
+# Ordered so that a world with K traps gets the K a small model learns best: the big signatures first
+# (at 64 px thick glasses are a few pixels; in a first build the magenta ones were learned weakly).
+SIGNATURES = (
+    "lime top hat", "orange striped backdrop", "cyan top hat", "lime striped backdrop", "orange top hat",
+    "cyan striped backdrop", "magenta top hat", "magenta striped backdrop",
+    "lime thick glasses", "orange thick glasses", "cyan thick glasses", "magenta thick glasses",
+)
 
 
 def _signature_parts(signature: str) -> tuple[str, tuple[int, int, int]] | None:

@@ -1,6 +1,6 @@
 """Train the embedded sandbox CLIP on the sandbox world, on the CPU.
 
-Rebuild the shipped model (deterministic for a seed; about 10–20 minutes on 2 free CPU cores):
+Rebuild the shipped model (deterministic for a seed; about 17–20 minutes on 2 free CPU cores):
 
     python -m idia_core sandbox build --seed 0 --out idia_core/sandbox/model
 

@@ -132,11 +132,14 @@ class WorldSettings:
     name_only_k: int = 25
     n_fillers: int = 3500
     attribute_share: float = 0.35  # share of member captions that also describe the person
-    # One trap per signature (at most len(SIGNATURES)). Off by default: the shipped model predates
-    # them; `sandbox build --trap-signatures 12` builds a world with traps.
-    n_trap_signatures: int = 0
-    trap_k: int = 25  # captions naming a trap, each with a different stranger carrying its signature
-    n_look_alikes_per_signature: int = 14
+    # One trap per signature (at most len(SIGNATURES)); `sandbox build --trap-signatures K` changes it.
+    # A trap's name comes with many different strangers, as often as the most-seen members, so that
+    # the model learns "signature -> name" as firmly as real models learn a famous namesake's look.
+    n_trap_signatures: int = 6
+    trap_k: int = 80  # captions naming a trap, each with a different stranger carrying its signature
+    # As many as the look-alike control draws (M = 50): a trap's nearest reference people are then
+    # its own kind, so the control compares it with people truly like it.
+    n_look_alikes_per_signature: int = 50
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "WorldSettings":
