@@ -108,3 +108,18 @@ def test_a_warm_up_leaves_the_default_pool_encoded(tiny_model, tiny_model_dir, t
     empty = tmp_path / "empty-hub"
     empty.mkdir()
     assert not weights_on_disk("ViT-B-32:laion400m_e32", cache_dir=empty)   # nothing downloaded there
+
+
+def test_chunks_are_a_small_first_one_then_equal_parts_in_order():
+    # the first call is small (its rate gives the estimate early); the rest are as large as allowed
+    # and equal, because a small last call would run small, slow batches
+    from idia_core.text_jobs import CHUNK, FIRST_CHUNK, _chunks
+
+    for total in (0, 5, FIRST_CHUNK, FIRST_CHUNK + 1, 21000, 3 * CHUNK + FIRST_CHUNK + 7):
+        items = list(range(total))
+        chunks = _chunks(items, FIRST_CHUNK, CHUNK)
+        assert [i for c in chunks for i in c] == items and all(chunks)
+        assert len(chunks[0]) == min(total, FIRST_CHUNK) if chunks else total == 0
+        rest = [len(c) for c in chunks[1:]]
+        assert all(n <= CHUNK for n in rest) and (not rest or max(rest) - min(rest) <= 1)
+        assert len(rest) == -(-max(0, total - FIRST_CHUNK) // CHUNK)

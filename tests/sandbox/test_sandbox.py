@@ -90,8 +90,17 @@ def test_shipped_world_counts_match_its_manifest(shipped_world):
     assert [p.index for p in w.people] == list(range(len(w.people)))
     raw = json.loads((W.MODEL_DIR / W.WORLD_FILE).read_text(encoding="utf-8"))
     assert all(raw["counts"].get(r, 0) == len(w.people_with_role(r)) for r in ROLES)  # older manifests lack trap roles
-    # The manifest is exactly what the seed generates.
-    assert generate_world(w.seed, s).to_dict() == w.to_dict()
+    # The manifest is exactly what the seed generates, with the defaults `sandbox build` uses.
+    assert generate_world(w.seed, s).to_dict() == w.to_dict() == generate_world(w.seed).to_dict()
+    # Each trap has at least as many look-alikes as the look-alike control draws: its nearest
+    # reference people can all be of its own kind, so the control compares it with its peers.
+    from idia_core.controls import DEFAULT_M
+
+    traps = w.people_with_role("trap")
+    assert traps and len({t.identity.signature for t in traps}) == len(traps)
+    for t in traps:
+        peers = [p for p in w.people_with_role("look-alike") if p.identity.signature == t.identity.signature]
+        assert len(peers) >= DEFAULT_M
     assert w.person(members[0].name.upper()) == members[0]
 
 
