@@ -130,7 +130,7 @@ def add_sandbox_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", default=str(MODEL_DIR))
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--trap-signatures", type=int, default=None, metavar="K",
-                   help="look-alike traps (each with its look-alikes) in the world, 0 to 12 (default 8)")
+                   help="look-alike traps (each with its look-alikes) in the world, 0 to 12 (default 6)")
     p.set_defaults(func=_cmd_build)
     return sb
 

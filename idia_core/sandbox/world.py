@@ -133,8 +133,8 @@ class WorldSettings:
     n_fillers: int = 3500
     attribute_share: float = 0.35  # share of member captions that also describe the person
     # One trap per signature (at most len(SIGNATURES)); `sandbox build --trap-signatures K` changes it.
-    # A trap's name comes with many different strangers, as often as the most-seen members, so that
-    # the model learns "signature -> name" as firmly as real models learn a famous namesake's look.
+    # A trap's name comes with many different strangers, nearly as often as the most-seen members, so
+    # that the model learns "signature -> name" as firmly as real models learn a famous namesake's look.
     n_trap_signatures: int = 6
     trap_k: int = 80  # captions naming a trap, each with a different stranger carrying its signature
     # As many as the look-alike control draws (M = 50): a trap's nearest reference people are then
