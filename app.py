@@ -198,17 +198,27 @@ def _progress_adapter(progress: gr.Progress):
     return report
 
 
+N_VIEWS = 13   # what _outputs returns: one value per component in the layout's ``views``
+
+
 def _outputs(state, history):
+    """Every view of the session. Charts are drawn here (in the turn's thread, into the session's
+    folder), so call this before the turn's files are claimed or deleted (_keep_turn_files)."""
     views = result_views(state)
     s = state.settings
     return (
         history, state,
         # empty until a check: hidden rather than blank boxes (the summary says what will appear)
-        gr.Plot(views.top_names, visible=views.top_names is not None),
-        gr.Plot(views.votes, visible=views.votes is not None),
+        gr.Image(views.top_names, visible=views.top_names is not None),
+        gr.Image(views.votes, visible=views.votes is not None),
         gr.Gallery(views.gallery, visible=bool(views.gallery)), views.summary,
         _model_line(s.model), s.model, s.tau, s.n_candidates, s.seed, s.template_set, s.name_mode,
     )
+
+
+def _history_only(history):
+    """The history and nothing else changed (no chart is drawn)."""
+    return (history,) + (gr.skip(),) * (N_VIEWS - 1)
 
 
 def _model_line(spec: str) -> str:
@@ -278,24 +288,31 @@ def chat(message: dict, history: list, state, request: gr.Request, progress=gr.P
         SESSION_FILES.claim(sid, files)   # held by the session until that turn has used them
         SESSION_FILES.release(token)
         history += _user_messages(text, files) + _history_messages([C.busy_reply(sent)])
-        return (box, history) + (gr.skip(),) * (len(_outputs(state, history)) - 1)
+        return (box,) + _history_only(history)
     for msg, turn in turns:
         history += _user_messages(msg.text, msg.files, turn.photo_strip) + _history_messages(turn.replies)
-    _keep_turn_files(sid, token, turns[-1][1].state)
-    return (box,) + _outputs(turns[-1][1].state, history)
+    state = turns[-1][1].state
+    outputs = _outputs(state, history)
+    if not _keep_turn_files(sid, token, state):
+        return (box,) + _history_only(history)   # nobody is there to see the views
+    return (box,) + outputs
 
 
-def _keep_turn_files(sid: str, token: str, state) -> None:
+def _keep_turn_files(sid: str, token: str | None, state) -> bool:
     """After a turn: the session keeps the uploads it accepted and its folder; the turn's refused
     uploads go now. When the session was closed while the turn ran (the page went away), what the
-    turn wrote (charts, reports) is deleted instead of being claimed by a session no one will close."""
+    turn wrote (charts, reports) is deleted instead of being claimed by a session no one will
+    close, and this returns False."""
     if SESSION_FILES.is_closed(sid):
         C.close_session(state)
-        SESSION_FILES.release(token)
-        return
+        if token is not None:
+            SESSION_FILES.release(token)
+        return False
     SESSION_FILES.claim(sid, [p.path for p in getattr(state, "photos", ())], upload=False)
     SESSION_FILES.claim_folder(sid, getattr(state, "workdir", None))
-    SESSION_FILES.release(token)
+    if token is not None:
+        SESSION_FILES.release(token)
+    return True
 
 
 def command(text: str):
@@ -317,11 +334,9 @@ def setting(fld: str):
         except Exception as exc:
             print(f"idia: setting {fld} failed: {type(exc).__name__}: {exc}")
             turn = C.Turn(state, [C.Reply(INTERNAL_ERROR, kind="error")])
-        if SESSION_FILES.is_closed(sid):
-            C.close_session(turn.state)
-        else:
-            SESSION_FILES.claim_folder(sid, turn.state.workdir)
-        return _outputs(turn.state, list(history or []) + _history_messages(turn.replies))
+        history = list(history or []) + _history_messages(turn.replies)
+        outputs = _outputs(turn.state, history)
+        return outputs if _keep_turn_files(sid, None, turn.state) else _history_only(history)
     handler.__name__ = f"set_{fld}"
     return handler
 
@@ -505,16 +520,19 @@ def build_app() -> gr.Blocks:
                                 example_labels=[f"{e.name} ({e.label})" for e in examples], label="Sandbox people")
             with gr.Column(scale=2, min_width=300, elem_id="side"):
                 summary = gr.Markdown(C_VIEWS.EMPTY_SUMMARY, elem_id="summary")
-                top_plot = gr.Plot(label="Names closest to the photos", show_label=False, format="png",
-                                   elem_id="top-names", visible=False)
+                # charts come as PNG files drawn in the turn's thread (see idia_core.chat.views)
+                top_plot = gr.Image(label="Names closest to the photos", show_label=False, type="filepath",
+                                    format="png", interactive=False, buttons=["download", "fullscreen"],
+                                    elem_id="top-names", visible=False)
                 gr.Markdown("**What the model saw in each photo**: its top name, ✓ when that is the name "
                             "asked about (✗ when not), how many templates picked it, then the file name.",
                             elem_id="gallery-head")
                 gallery = gr.Gallery(label="What the model saw in each photo", show_label=False,
                                      columns=3, height="auto", buttons=["fullscreen"], elem_id="gallery",
                                      preview=False, allow_preview=True, object_fit="cover", visible=False)
-                votes_plot = gr.Plot(label="Each template's vote", show_label=False, format="png", elem_id="votes",
-                                     visible=False)
+                votes_plot = gr.Image(label="Each template's vote", show_label=False, type="filepath", format="png",
+                                      interactive=False, buttons=["download", "fullscreen"], elem_id="votes",
+                                      visible=False)
                 with gr.Accordion("Settings (the chat can change them too)", open=False):
                     model_dd = gr.Dropdown(catalogue, value=DEFAULT_MODEL, allow_custom_value=True, label="Model",
                                            info="A catalogue model or any spec (ARCH:TAG, hf-hub:ORG/NAME, local-dir:PATH)")
@@ -538,6 +556,7 @@ def build_app() -> gr.Blocks:
 
         views = [chatbot, state, top_plot, votes_plot, gallery, summary, model_line,
                  model_dd, tau_in, pool_in, seed_in, tset_in, mode_in]
+        assert len(views) == N_VIEWS
         # chat turns share a wide group; those that may compute also take a COMPUTE slot inside
         chat_group = dict(concurrency_limit=COMPUTE_LIMIT + CHEAP_SLOTS, concurrency_id="chat",
                           show_progress_on=[chatbot])

@@ -462,12 +462,7 @@ def chart_pngs(result: IdiaResult, state: ChatSession) -> list[str]:
     The full per-template and closest-names charts are beside the chat and in the report."""
     from .. import charts
 
-    folder = state.ensure_workdir()
-    stamp = f"{result.fingerprint[-8:]}-{abs(hash(state.run_key())) % 10**8:08d}"
-    path = folder / f"verdict-{stamp}.png"
-    if not path.exists():
-        charts.save_figure(charts.chat_figure(result), path)
-    return [str(path)]
+    return [views.chart_png(state, result, "verdict", charts.chat_figure)]
 
 
 def reproduction_note(result: IdiaResult, state: ChatSession) -> str | None:

@@ -1,6 +1,11 @@
 """What the app shows beside the chat (the full charts and a photo gallery) and the compact photo
 strip in the user's message, all read from the session and its ``IdiaResult``; the app only hands
-them to its components. The charts are the ones the reports draw (``idia_core.charts``)."""
+them to its components. The charts are the ones the reports draw (``idia_core.charts``).
+
+Every chart reaches the app as a PNG file drawn here, in the turn's worker thread, once per check.
+A matplotlib figure handed to a gradio component would be drawn by gradio inside the server's one
+event loop (a component update is postprocessed there), and while it draws no visitor's request is
+answered: measured with 16 checks at once, a 34 KB file took up to 12 s to serve."""
 from __future__ import annotations
 
 import hashlib
@@ -23,8 +28,8 @@ STRIP_MAX_TILES = 12    # more photos: the first 11 and a "+N" tile
 
 @dataclass(frozen=True)
 class ResultViews:
-    top_names: object | None = None   # matplotlib Figure (charts.top_names_figure) or None
-    votes: object | None = None       # matplotlib Figure (charts.votes_figure) or None
+    top_names: str | None = None      # PNG path of charts.top_names_figure, or None before a check
+    votes: str | None = None          # PNG path of charts.votes_figure, or None before a check
     gallery: list = field(default_factory=list)   # [(photo path, caption)]
     summary: str = EMPTY_SUMMARY
 
@@ -39,6 +44,28 @@ def photo_caption(result: IdiaResult, photo_index: int) -> str:
     (top, count), = result.photo_top_names(photo_index, 1)
     mark = "✓" if top == result.true_name else "✗"
     return f"{top} {mark} · {count} of {result.n_templates} templates · {result.photo_labels[photo_index]}"
+
+
+def result_digest(result: IdiaResult) -> str:
+    """16 hex digits that change with anything a chart of ``result`` shows (the build, the name,
+    the photos, the pool, the votes and the similarities), so a chart file is drawn once per check
+    and a new check never shows an older one's picture."""
+    h = hashlib.sha256()
+    for part in (result.fingerprint, result.true_name, str(result.tau), *result.templates, *result.photo_hashes,
+                 *result.candidates):
+        h.update(part.encode("utf-8", "surrogatepass") + b"\0")
+    for arr in (result.predictions, result.majority, result.mean_similarity):
+        h.update(arr.tobytes())
+    return h.hexdigest()[:16]
+
+
+def chart_png(state: ChatSession, result: IdiaResult, kind: str, figure) -> str:
+    """``figure(result)`` as ``<kind>-<digest>.png`` in the session's folder (deleted with the
+    session), drawn only if that file is not there yet; returns its path."""
+    path = state.ensure_workdir() / f"{kind}-{result_digest(result)}.png"
+    if not path.exists():
+        charts.save_figure(figure(result), path)
+    return str(path)
 
 
 def result_views(state: ChatSession) -> ResultViews:
@@ -58,7 +85,8 @@ def result_views(state: ChatSession) -> ResultViews:
                f"{result.n_templates} templates picked the name (tau {result.tau}), {result.n_photos} photos, "
                f"{result.n_candidates} names. Gallery captions: each photo's top name (✓ = the name you "
                f"asked about) and how many of the {result.n_templates} templates picked it.")
-    return ResultViews(charts.top_names_figure(result), charts.votes_figure(result), gallery, summary)
+    return ResultViews(chart_png(state, result, "top-names", charts.top_names_figure),
+                       chart_png(state, result, "votes", charts.votes_figure), gallery, summary)
 
 
 def thumbnail(img: Image.Image) -> Image.Image:

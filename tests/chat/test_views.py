@@ -86,6 +86,53 @@ def test_gallery_captions_start_with_the_top_name(spec, photos):
     turn.state.close()
 
 
+def test_side_charts_are_png_files_drawn_once_per_check(spec, photos):
+    """The charts beside the chat reach the app as PNG files drawn in the turn's own thread: a
+    matplotlib figure handed to a gradio component is drawn inside the server's event loop, which
+    then answers nobody (16 checks at once held a 34 KB file back for up to 12 s)."""
+    state = ChatSession(settings=IdiaSettings(model=spec, n_candidates=POOL))
+    turn = send(state, "Is this Jane Doe?", photos)
+    first = views.result_views(turn.state)
+    folder = turn.state.ensure_workdir()
+    drawn = {}
+    for path in (first.top_names, first.votes):
+        assert isinstance(path, str) and Path(path).parent == folder, path   # deleted with the session
+        with Image.open(path) as png:
+            assert png.format == "PNG" and png.width >= 300
+        drawn[path] = Path(path).stat().st_mtime_ns
+    assert first.top_names != first.votes
+    # a later turn that runs no check shows the same files without drawing them again
+    status = send(turn.state, "status")
+    again = views.result_views(status.state)
+    assert (again.top_names, again.votes) == (first.top_names, first.votes)
+    assert {p: Path(p).stat().st_mtime_ns for p in drawn} == drawn
+    # a new check (another name on the same photos) gets its own pictures, not the last ones
+    other = send(status.state, "Is this John Roe?")
+    assert other.state.last_result.true_name == "John Roe"
+    third = views.result_views(other.state)
+    assert not {third.top_names, third.votes} & set(drawn)
+    for path in (third.top_names, third.votes):
+        assert Path(path).is_file()
+    other.state.close()
+    assert not [p for p in (*drawn, third.top_names, third.votes) if Path(p).exists()]   # gone with the session
+
+
+def test_result_digest_follows_what_the_charts_show(spec, photos):
+    state = ChatSession(settings=IdiaSettings(model=spec, n_candidates=POOL))
+    result = send(state, "Is this Jane Doe?", photos).state.last_result
+    digest = views.result_digest(result)
+    assert re.fullmatch(r"[0-9a-f]{16}", digest)
+    assert views.result_digest(result) == digest
+    from dataclasses import replace
+
+    votes = result.predictions.copy()
+    votes[0, 0] = (votes[0, 0] + 1) % len(result.candidates)
+    assert views.result_digest(replace(result, predictions=votes)) != digest
+    assert views.result_digest(replace(result, true_name="John Roe")) != digest
+    assert views.result_digest(replace(result, photo_hashes=result.photo_hashes[::-1])) != digest
+    state.close()
+
+
 @pytest.mark.parametrize("role,expect", [
     ("member", r"Sandbox truth: member, seen \d+× in training — (the attack found it|this is a miss)"),
     ("non-member", r"Sandbox truth: never seen in training — (correct|this is a false alarm)"),

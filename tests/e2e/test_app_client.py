@@ -62,6 +62,32 @@ def test_chat_endpoint_verdicts_with_charts(launched_app, sandbox_cases, role, e
     assert why.count("\n- ") == 21 and case.name in why
 
 
+def test_charts_beside_the_chat_come_as_png_files(launched_app, sandbox_cases):
+    """The side charts are files the turn drew, served like any other file: no figure reaches a
+    component, where gradio would draw it inside the server's one event loop and hold up every
+    visitor's request meanwhile (issue: 16 checks at once timed a file download out)."""
+    import httpx
+    from gradio_client import Client, handle_file
+
+    case = sandbox_cases["member"]
+    c = Client(launched_app.url, verbose=False, download_files=False)
+    out = c.predict({"text": f"Is this {case.name}?", "files": [handle_file(f) for f in case.photos]}, [],
+                    api_name="/chat")
+    # a component update carries its value inside ({"__type__": "update", "value": ...})
+    values = [v.get("value") if isinstance(v, dict) and v.get("__type__") == "update" else v for v in out]
+    plots = [v for v in values if isinstance(v, dict) and ("plot" in v or v.get("type") in ("matplotlib", "plotly"))]
+    assert not plots, plots
+    charts = {}
+    for value in values:
+        if isinstance(value, dict) and str(value.get("path", "")).endswith(".png"):
+            charts[re.sub(r"-[0-9a-f]{16}\.png$", "", value["path"].rsplit("/", 1)[-1])] = value
+    assert set(charts) == {"top-names", "votes"}, out
+    for chart in charts.values():
+        body = httpx.get(chart["url"], timeout=60)
+        assert body.status_code == 200 and body.content[:8] == b"\x89PNG\r\n\x1a\n", chart
+    c.close()
+
+
 @pytest.mark.parametrize("role,expect_member", [("member", True), ("non-member", False)])
 def test_check_endpoint(launched_app, sandbox_cases, role, expect_member):
     from gradio_client import handle_file
