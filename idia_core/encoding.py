@@ -231,9 +231,8 @@ def encode_tokens_prefix_shared(tower: _TextTower, tokens: torch.Tensor, batch_s
     if workers == 1:
         vecs = _encode_in_chunks(tower, seqs, batch_size)
     else:
-        step = -(-len(seqs) // workers)
         vecs = torch.cat(_in_threads(lambda part: _encode_in_chunks(tower, part, batch_size),
-                                     [seqs[i:i + step] for i in range(0, len(seqs), step)]))
+                                     equal_parts(seqs, -(-len(seqs) // workers))))
     order = torch.tensor([seq_index[s] for s in seqs], dtype=torch.long)
     unique = torch.empty_like(vecs)
     unique[order] = vecs
@@ -280,12 +279,19 @@ def _in_threads(fn, parts: list) -> list:
     return results
 
 
+def equal_parts(items: list, max_size: int) -> list[list]:
+    """``items`` in order, cut into as few contiguous parts of at most ``max_size`` as there can be,
+    their sizes differing by at most one (a small last part would run small, slow batches)."""
+    parts = -(-len(items) // max_size)
+    if not parts:
+        return []
+    bounds = [len(items) * i // parts for i in range(parts + 1)]
+    return [items[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
 def _encode_in_chunks(tower: _TextTower, seqs: list[tuple[int, ...]], batch_size: int) -> torch.Tensor:
-    """Trees of at most ``_SHARED_CHUNK`` sequences, all about equally large (a small last tree
-    would run small, slow batches)."""
-    parts = -(-len(seqs) // _SHARED_CHUNK)
-    bounds = [len(seqs) * i // parts for i in range(parts + 1)]
-    return torch.cat([_encode_sequences(tower, seqs[a:b], batch_size) for a, b in zip(bounds, bounds[1:])])
+    """Trees of at most ``_SHARED_CHUNK`` sequences, all about equally large."""
+    return torch.cat([_encode_sequences(tower, part, batch_size) for part in equal_parts(seqs, _SHARED_CHUNK)])
 
 
 def _encode_sequences(tower: _TextTower, seqs: list[tuple[int, ...]], batch_size: int) -> torch.Tensor:

@@ -118,12 +118,9 @@ def _finish(batch: _Batch, fingerprint: str, vectors: dict[str, np.ndarray] | No
 def _chunks(items: list, first: int, size: int) -> list[list]:
     """``first`` items, then the rest in as few equal parts of at most ``size`` as there can be
     (the encoder is fastest on large calls: no small remainder)."""
-    out = [items[:first]] if items[:first] else []
-    rest = items[first:]
-    parts = -(-len(rest) // size)
-    for i in range(parts):
-        out.append(rest[len(rest) * i // parts:len(rest) * (i + 1) // parts])
-    return out
+    from .encoding import equal_parts
+
+    return ([items[:first]] if items[:first] else []) + equal_parts(items[first:], size)
 
 
 def encode_prompts(model, prompts: list[str], store: Store, *, names: int | None = None,

@@ -156,3 +156,16 @@ def test_an_error_in_a_worker_thread_reaches_the_caller(tiny_model, monkeypatch)
     tokens[tokens == tokens.max()] = 10 ** 6     # a token id past the vocabulary (every row's end token)
     with pytest.raises(IndexError):
         encode_tokens_prefix_shared(tower, tokens)
+
+
+def test_equal_parts_are_contiguous_bounded_and_balanced():
+    from idia_core.encoding import equal_parts
+
+    assert equal_parts([], 8) == []
+    for total, size in ((1, 8), (8, 8), (9, 8), (17, 8), (21000, 8192), (5, 1)):
+        items = list(range(total))
+        parts = equal_parts(items, size)
+        assert [i for p in parts for i in p] == items                  # in order, nothing lost
+        lengths = [len(p) for p in parts]
+        assert len(parts) == -(-total // size) and max(lengths) <= size  # as few as allowed
+        assert max(lengths) - min(lengths) <= 1, lengths                 # no small last part
