@@ -480,6 +480,8 @@ CSS = """
 #title h2 { margin: 0.2em 0; }
 #actions button { min-width: 0; }
 #gallery .grid-container { grid-template-rows: none !important; grid-auto-rows: auto !important; }
+#gallery .caption-label { white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+  max-width: calc(100% - 8px) !important; line-height: 1.25; }
 @media (max-width: 640px) {
   .gradio-container { padding-left: 6px !important; padding-right: 6px !important; }
   #title h2 { font-size: 1.15rem; }

@@ -226,7 +226,9 @@ def top_names_figure(result, k: int = 10) -> Figure:
                 fontsize=9)
     ax.set_xlim(min(0.0, min(sims)) * 1.35, max(max(sims), 1e-6) * 1.2)
     ax.tick_params(axis="x", labelsize=9)
-    ax.set_xlabel("mean cosine similarity (photos × templates)", fontsize=9)
+    # two lines: long names narrow the axes, and constrained layout does not shrink them for a
+    # label wider than they are (it would be cut at the figure's right edge)
+    ax.set_xlabel("mean cosine similarity\n(photos × templates)", fontsize=9)
     fig.suptitle(f"Names closest to the photos\n(mean over templates and photos; pool of {result.n_candidates})",
                  fontsize=10, x=0.02, ha="left")
     return fig

@@ -122,6 +122,25 @@ def test_labels_are_whole_and_inside_the_figure(sandbox_results, role):
     _inside(top)
 
 
+@pytest.mark.parametrize("long_name", ["María del Carmen Serrato", "Karl-Heinrich Mende-Wolfsberger",
+                                       "Guilherme Barbosa de Albuquerque Cavalcanti"])
+def test_top_names_fit_with_long_names(sandbox_results, long_name):
+    """Long names widen the name column and narrow the bars; the axis label under them must still
+    be whole (a new user saw "(photos × templates" cut at the right edge)."""
+    from dataclasses import replace
+
+    r = sandbox_results["non-member"]
+    names = list(r.candidates)
+    for rank, i in enumerate(np.argsort(-np.asarray(r.mean_similarity))[:10]):
+        if i != r.true_index:
+            names[i] = f"{long_name} {rank}"
+    top = charts.top_names_figure(replace(r, candidates=tuple(names)))
+    top.canvas.draw()
+    label = top.axes[0].get_xlabel()
+    assert "(photos × templates)" in label.replace("\n", " "), label
+    _inside(top)
+
+
 @pytest.mark.parametrize("role", ["member", "non-member"])
 def test_chat_figure_is_sized_for_the_chat_column(sandbox_results, role, tmp_path):
     from PIL import Image

@@ -208,6 +208,9 @@ def test_welcome_verdicts_and_compare_at_laptop_and_phone_size(launched_app, san
     for text in texts:
         assert re.match(r"^\w[^·]* [✓✗] · \d+ of 21 templates · ", text, re.U) and not text.startswith("person"), text
     assert any(text.startswith(f"{member.name} ✓") for text in texts), texts
+    # ... and shows each caption whole: the count and the file name are not cut off with an ellipsis
+    cut = captions.evaluate_all("els => els.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)")
+    assert cut == [], cut
     assert _third_party_buttons(page) == []
     _shot(page, f"{size}-member")
     # the report: downloads the app offers, as links, with no share button beside them
