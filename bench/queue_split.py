@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.soak import launch  # noqa: E402
+from bench.soak import launched  # noqa: E402
 
 
 def main() -> int:
@@ -35,8 +35,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        proc, url, _ = launch(tmp)
-        try:
+        with launched(tmp) as (_proc, url, _log):
             person = load_world().people_with_role("member")[0]
             photos = []
             for i, img in enumerate(render_attack_photos(person, 5, seed=0)):
@@ -68,9 +67,6 @@ def main() -> int:
                 time.sleep(1.0)
             for t in threads:
                 t.join()
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
     print(f"two checks of a fresh {args.pool}-name pool took {', '.join(f'{f:.1f}' for f in sorted(finished))} s")
     print(f"'help' round trip while they ran: median {statistics.median(rounds):.2f} s, max {max(rounds):.2f} s "
           f"({len(rounds)} sent)")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.soak import launch, people_photos  # noqa: E402
+from bench.soak import launched, people_photos  # noqa: E402
 
 
 def first_file_url(url: str, obj) -> str | None:
@@ -67,8 +67,7 @@ def main(argv=None) -> int:
         tmp = Path(tmpname)
         (tmp / "photos").mkdir()
         people = people_photos(tmp / "photos", args.sessions, args.photos)
-        proc, url, _log = launch(tmp)
-        try:
+        with launched(tmp) as (_proc, url, _log):
             first = Client(url, verbose=False, download_files=False)
             name, photos = people[0]
             out = first.predict({"text": f"Is this {name}?", "files": [handle_file(p) for p in photos]}, [],
@@ -111,9 +110,6 @@ def main(argv=None) -> int:
             wall = time.perf_counter() - t0
             stop.set()
             prober.join()
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
 
     print(f"{args.sessions} chat checks at once ({args.photos} photos each): {wall:.1f} s wall, "
           f"slowest turn {max(turns):.1f} s")

@@ -15,6 +15,7 @@ Usage:  python bench/soak.py [--count 200] [--warmup 10] [--mode chat|check] [--
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import statistics
@@ -75,6 +76,21 @@ def launch(tmp: Path) -> tuple[subprocess.Popen, str, Path]:
     raise SystemExit("app.py did not serve within 120 s")
 
 
+@contextlib.contextmanager
+def launched(tmp: Path):
+    """``launch(tmp)`` for the length of a with-block: yields (process, URL, log path), then stops the
+    server (SIGTERM, its own clean shutdown; killed if it has not exited within 20 s)."""
+    proc, url, log = launch(tmp)
+    try:
+        yield proc, url, log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def people_photos(folder: Path, n_people: int, n_photos: int):
     """(name, photo paths) for a few sandbox members and non-members."""
     from idia_core.sandbox.world import load_world, render_attack_photos
@@ -109,60 +125,55 @@ def main(argv=None) -> int:
         tmp = Path(tmpname)
         (tmp / "photos").mkdir()
         people = people_photos(tmp / "photos", args.people, args.photos)
-        proc, url, log = launch(tmp)
-        api = Client(url, verbose=False, download_files=False) if args.mode == "check" else None
+        with launched(tmp) as (proc, url, _log):
+            api = Client(url, verbose=False, download_files=False) if args.mode == "check" else None
 
-        def one(i: int) -> float:
-            name, photos = people[i % len(people)]
-            files = [handle_file(p) for p in photos]
-            if api is not None:
-                t0 = time.perf_counter()
-                out = api.predict(files, name, {}, api_name="/check")
-                dt = time.perf_counter() - t0
-                if not out.get("ok"):
-                    raise RuntimeError(out)
+            def one(i: int) -> float:
+                name, photos = people[i % len(people)]
+                files = [handle_file(p) for p in photos]
+                if api is not None:
+                    t0 = time.perf_counter()
+                    out = api.predict(files, name, {}, api_name="/check")
+                    dt = time.perf_counter() - t0
+                    if not out.get("ok"):
+                        raise RuntimeError(out)
+                    return dt
+                c = Client(url, verbose=False, download_files=False)
+                try:
+                    t0 = time.perf_counter()
+                    out = c.predict({"text": f"Is this {name}?", "files": files}, [], api_name="/chat")
+                    dt = time.perf_counter() - t0
+                finally:
+                    c.close()
+                text = str(out[1])
+                if name not in text or "of 21 templates" not in text:
+                    raise RuntimeError(f"no verdict for {name}: {text[:500]}")
                 return dt
-            c = Client(url, verbose=False, download_files=False)
-            try:
-                t0 = time.perf_counter()
-                out = c.predict({"text": f"Is this {name}?", "files": files}, [], api_name="/chat")
-                dt = time.perf_counter() - t0
-            finally:
-                c.close()
-            text = str(out[1])
-            if name not in text or "of 21 templates" not in text:
-                raise RuntimeError(f"no verdict for {name}: {text[:500]}")
-            return dt
 
-        try:
-            for i in range(args.warmup):
-                one(i)
-            time.sleep(3)   # let the warm-up sessions' unload run
-            rss0 = rss_mb(proc.pid)
-            t_start = time.monotonic()
-            latencies = []
-            for i in range(args.count):
-                if time.monotonic() - t_start > args.time_limit:
-                    print(f"time limit reached after {i} checks")
-                    break
-                latencies.append(one(args.warmup + i))
-                if (i + 1) % 50 == 0:
-                    print(f"  {i + 1} checks, RSS {rss_mb(proc.pid):.1f} MB", flush=True)
-            time.sleep(5)   # the last sessions' unload (heartbeat 2 s)
-            rss1 = rss_mb(proc.pid)
-            alive = proc.poll() is None
-            gradio_dir = tmp / "gradio"
-            left = [p for p in gradio_dir.rglob("*") if p.is_file()] if gradio_dir.exists() else []
-            uploads_left = [p for p in left if p.suffix == ".png" and "idia-examples" not in str(p)
-                            and any(p.name == Path(ph).name for _, phs in people for ph in phs)]
-        finally:
-            if api is not None:
-                api.close()
-            proc.terminate()
             try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+                for i in range(args.warmup):
+                    one(i)
+                time.sleep(3)   # let the warm-up sessions' unload run
+                rss0 = rss_mb(proc.pid)
+                t_start = time.monotonic()
+                latencies = []
+                for i in range(args.count):
+                    if time.monotonic() - t_start > args.time_limit:
+                        print(f"time limit reached after {i} checks")
+                        break
+                    latencies.append(one(args.warmup + i))
+                    if (i + 1) % 50 == 0:
+                        print(f"  {i + 1} checks, RSS {rss_mb(proc.pid):.1f} MB", flush=True)
+                time.sleep(5)   # the last sessions' unload (heartbeat 2 s)
+                rss1 = rss_mb(proc.pid)
+                alive = proc.poll() is None
+                gradio_dir = tmp / "gradio"
+                left = [p for p in gradio_dir.rglob("*") if p.is_file()] if gradio_dir.exists() else []
+                uploads_left = [p for p in left if p.suffix == ".png" and "idia-examples" not in str(p)
+                                and any(p.name == Path(ph).name for _, phs in people for ph in phs)]
+            finally:
+                if api is not None:
+                    api.close()
 
         lat = sorted(latencies)
         p50 = statistics.median(lat)
