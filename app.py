@@ -1,5 +1,6 @@
-"""idia — the chat app (Gradio). Layout and event wiring only: every decision is made by
-``idia_core.chat.controller``; this file turns its replies into chat messages and plots.
+"""idia — the chat app (Gradio). Layout, event wiring and the glue to gradio only: every decision
+is made by ``idia_core.chat`` (gradio-free; ``chat.serving`` holds the server's shared mechanics);
+this file turns its replies into chat messages and its views into components.
 
 Run: ``python app.py`` (the embedded sandbox model by default; ``IDIA_MODEL=ViT-B-32:openai`` or any
 spec to change it). API: ``chat`` (a message and the session) and ``check`` (stateless: photos,
@@ -16,20 +17,22 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import quote
 
 import gradio as gr
 
-from idia_core import limits, public
-from idia_core.chat import controller as C
+from idia_core import chat as C
+from idia_core import limits
+from idia_core.chat import public, serving
 from idia_core.chat import session as chat_session
+from idia_core.chat import views as C_VIEWS
 from idia_core.chat.examples import sandbox_examples
 from idia_core.chat.routing import needs_compute
 from idia_core.chat.uploads import IdleSessions, SessionFiles, TrackedUploads
-from idia_core.chat import views as C_VIEWS
 from idia_core.chat.views import result_views
-from idia_core.models import CATALOGUE
-from idia_core.templates import available_template_sets
+from idia_core.text.templates import available_template_sets
+from idia_core.zoo.catalogue import CATALOGUE
 
 try:  # ZeroGPU on Hugging Face Spaces; a no-op everywhere else
     import spaces
@@ -49,43 +52,20 @@ RESPONSIBLE_USE = (
 )
 
 
-def _compute_limit() -> int:
-    """Checks running at once: a GPU batches well; on CPU each check already uses every core, but
-    two at a time keep one long encoding from holding up every other session."""
-    if os.environ.get("IDIA_CONCURRENCY", "").strip().isdigit():
-        return max(1, int(os.environ["IDIA_CONCURRENCY"]))
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            return 8
-    except Exception:  # pragma: no cover - torch is a hard dependency
-        pass
-    return 2
-
-
-COMPUTE_LIMIT = _compute_limit()   # checks running at once, over the chat and check endpoints
-COMPUTE = threading.BoundedSemaphore(COMPUTE_LIMIT)
+COMPUTE_LIMIT = serving.compute_limit()   # checks running at once, over the chat and check endpoints
+COMPUTE = serving.ComputeSlots(COMPUTE_LIMIT)
 CHEAP_SLOTS = 16                   # turns that run no check (help, status, share, ...) beside them
 QUEUE_MAX = 64                     # waiting events beyond this are refused with "queue full"
 SESSION_IDLE_S = float(os.environ.get("IDIA_SESSION_IDLE_S", "1800"))   # then a session is closed
 
 
-@contextlib.contextmanager
 def _compute_slot(needed: bool, progress=None):
-    """Hold one of the COMPUTE_LIMIT slots while a turn may run a check. Chat events run in their
-    own, wider concurrency group, so a turn that runs no check never waits behind checks."""
-    if not needed:
-        yield
-        return
-    if not COMPUTE.acquire(blocking=False):
+    """One of the COMPUTE_LIMIT slots while a turn may run a check. Chat events run in their own,
+    wider concurrency group, so a turn that runs no check never waits behind checks."""
+    def waiting():
         if progress is not None:
             progress(None, desc="Waiting for a free slot (other checks are running)")
-        COMPUTE.acquire()
-    try:
-        yield
-    finally:
-        COMPUTE.release()
+    return COMPUTE.hold(needed, on_wait=waiting)
 
 
 def _upload_folder() -> str:
@@ -100,7 +80,7 @@ def _upload_folder() -> str:
 # Uploads live in gradio's temporary folder only; a session's charts and reports are written there
 # too (served without a second copy), and everything a session held is deleted when it ends.
 UPLOAD_ROOT = _upload_folder()
-chat_session.WORKDIR_ROOT = os.path.join(UPLOAD_ROOT, "idia-sessions")
+chat_session.set_workdir_root(os.path.join(UPLOAD_ROOT, "idia-sessions"))
 
 
 def _protected_files():
@@ -113,26 +93,6 @@ SESSION_FILES = SessionFiles(UPLOAD_ROOT, protected=_protected_files)
 IDLE = IdleSessions(SESSION_IDLE_S)
 INTERNAL_ERROR = ("Something went wrong on the server while answering this; nothing you sent was kept from "
                   "it. Try again, or say **reset** to start over.")
-
-
-def _libc_malloc_trim():
-    try:
-        import ctypes
-
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):   # not glibc: nothing to do
-        return None
-
-
-_MALLOC_TRIM = _libc_malloc_trim()
-
-
-def _return_free_memory() -> None:
-    """Hand freed heap pages back to the OS. Each check allocates and frees tens of MB (pool
-    embeddings, similarities) from many worker threads; glibc keeps such memory in its arenas, so
-    without this a busy server's RSS creeps up by fragmentation though nothing is leaked."""
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
 
 
 # -- glue: controller values ⇄ gradio values ------------------------------------------------------
@@ -355,7 +315,7 @@ async def on_unload(request: gr.Request):
     _drop_state(sid)
     IDLE.forget(sid)
     await anyio.to_thread.run_sync(SESSION_FILES.release, sid)
-    await anyio.to_thread.run_sync(_return_free_memory)
+    await anyio.to_thread.run_sync(serving.return_free_memory)
 
 
 def _drop_state(sid: str) -> None:
@@ -382,7 +342,7 @@ def _reap_idle_sessions() -> None:
                 _drop_state(sid)
                 SESSION_FILES.release(sid)
             SESSION_FILES.sweep()
-            _return_free_memory()
+            serving.return_free_memory()
         except Exception as exc:  # pragma: no cover - keep reaping
             print(f"idia: idle-session sweep failed: {type(exc).__name__}")
 
@@ -433,32 +393,7 @@ def check(photos, name: str, options: dict | None, progress=gr.Progress()):
         return {"ok": False, "error": {"code": "internal", "message": INTERNAL_ERROR.replace("**", "")}}
     finally:
         SESSION_FILES.release(token)
-        _return_free_memory()
-
-
-MAX_URL_CHARS = 16000   # twice a share link's limit (chat.share.MAX_LINK_CHARS); gradio fails beyond 64 kB
-
-
-class _UrlLengthLimit:
-    """ASGI middleware: a request whose URL is longer than MAX_URL_CHARS gets HTTP 414 and a page
-    that says why (gradio would answer a 64 kB link with an internal error)."""
-
-    def __init__(self, app, max_chars: int = MAX_URL_CHARS):
-        self.app, self.max_chars = app, max_chars
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") \
-                > self.max_chars:
-            body = ("<!doctype html><meta charset=utf-8><title>Link too long</title><p>This link is too long for "
-                    f"idia (more than {self.max_chars} characters). Share links made by idia stay well under "
-                    "that, so it was cut, joined or edited: ask whoever sent it for a new link, or open "
-                    "<a href='/'>idia</a> without it.</p>").encode()
-            await send({"type": "http.response.start", "status": 414,
-                        "headers": [(b"content-type", b"text/html; charset=utf-8"),
-                                    (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
-            return
-        await self.app(scope, receive, send)
+        serving.return_free_memory()
 
 
 def _no_empty_temp_files(component: gr.File) -> None:
@@ -495,93 +430,111 @@ CSS = """
 }
 """
 
+
 def build_app() -> gr.Blocks:
-    examples = sandbox_examples(EXAMPLES_DIR) if DEFAULT_MODEL == "sandbox" else []
-    catalogue = [(f"{e.label} — {e.spec}", e.spec) for e in CATALOGUE]
-    if DEFAULT_MODEL not in [spec for _, spec in catalogue]:
-        catalogue.insert(0, (DEFAULT_MODEL, DEFAULT_MODEL))
     with gr.Blocks(title="idia — does CLIP know this face?", delete_cache=(1800, 3600)) as demo:
         state = gr.State(None, delete_callback=C.close_session)
         gr.Markdown("## idia — does this CLIP model know this face?", elem_id="title")
         model_line = gr.Markdown(_model_line(DEFAULT_MODEL), elem_id="active-model")
         with gr.Row(elem_id="main-row"):
-            with gr.Column(scale=3, min_width=300):
-                chatbot = gr.Chatbot(label="idia", height=560, elem_id="chat", buttons=["copy"],
-                                     allow_file_downloads=False)
-                box = gr.MultimodalTextbox(
-                    placeholder=BOX_PLACEHOLDER,
-                    file_types=["image"], file_count="multiple", show_label=False, elem_id="box",
-                )
-                with gr.Row(elem_id="actions"):
-                    share_btn = gr.Button("Share link", size="sm", min_width=60)
-                    report_btn = gr.Button("Report", size="sm", min_width=60)
-                    why_btn = gr.Button("Why?", size="sm", min_width=60)
-                    reset_btn = gr.Button("Reset", size="sm", min_width=60)
-                if examples:
-                    gr.Examples([e.message for e in examples], inputs=[box],
-                                example_labels=[f"{e.name} ({e.label})" for e in examples], label="Sandbox people")
-            with gr.Column(scale=2, min_width=300, elem_id="side"):
-                summary = gr.Markdown(C_VIEWS.EMPTY_SUMMARY, elem_id="summary")
-                # charts come as PNG files drawn in the turn's thread (see idia_core.chat.views)
-                top_plot = gr.Image(label="Names closest to the photos", show_label=False, type="filepath",
-                                    format="png", interactive=False, buttons=["download", "fullscreen"],
-                                    elem_id="top-names", visible=False)
-                gr.Markdown("**What the model saw in each photo**: its top name, ✓ when that is the name "
-                            "asked about (✗ when not), how many templates picked it, then the file name.",
-                            elem_id="gallery-head")
-                gallery = gr.Gallery(label="What the model saw in each photo", show_label=False,
-                                     columns=3, height="auto", buttons=["fullscreen"], elem_id="gallery",
-                                     preview=False, allow_preview=True, object_fit="cover", visible=False)
-                votes_plot = gr.Image(label="Each template's vote", show_label=False, type="filepath", format="png",
-                                      interactive=False, buttons=["download", "fullscreen"], elem_id="votes",
-                                      visible=False)
-                with gr.Accordion("Settings (the chat can change them too)", open=False):
-                    model_dd = gr.Dropdown(catalogue, value=DEFAULT_MODEL, allow_custom_value=True, label="Model",
-                                           info="A catalogue model or any spec (ARCH:TAG, hf-hub:ORG/NAME, local-dir:PATH)")
-                    tau_in = gr.Slider(1, 21, value=limits.DEFAULT_TAU, step=1, label="tau (templates that must pick the name)")
-                    pool_in = gr.Number(limits.DEFAULT_POOL, precision=0, label=f"Candidate names ({limits.MIN_POOL}–{limits.MAX_POOL})")
-                    seed_in = gr.Number(0, precision=0, label="Seed of the distractor names")
-                    tset_in = gr.Dropdown(list(available_template_sets()), value="paper21", label="Template set")
-                    mode_in = gr.Radio(["mixed", "paper"], value="mixed", label="Distractor names")
+            talk = _chat_column()
+            side = _side_column()
         gr.Markdown("The Identity Inference Attack of *Does CLIP Know My Face?* (Hintersdorf et al., JAIR 2024). "
                     "Photos stay in this session's memory and temporary upload folder and are deleted, with the "
                     "session's charts and reports, when you close the page; reports and links hold only their "
                     "SHA-256 hashes.", elem_id="about")
         gr.Markdown(RESPONSIBLE_USE, elem_id="responsible-use")
-        with gr.Group(visible=False):
-            api_photos = gr.File(file_count="multiple", label="photos")
-            _no_empty_temp_files(api_photos)
-            api_name = gr.Textbox(label="name")
-            api_options = gr.JSON(label="options")
-            api_out = gr.JSON(label="result")
-            api_btn = gr.Button("check")
-
-        views = [chatbot, state, top_plot, votes_plot, gallery, summary, model_line,
-                 model_dd, tau_in, pool_in, seed_in, tset_in, mode_in]
+        api = _api_inputs()
+        views = [talk.chatbot, state, side.top_plot, side.votes_plot, side.gallery, side.summary, model_line,
+                 *side.settings]
         assert len(views) == N_VIEWS
-        # chat turns share a wide group; those that may compute also take a COMPUTE slot inside
-        chat_group = dict(concurrency_limit=COMPUTE_LIMIT + CHEAP_SLOTS, concurrency_id="chat",
-                          show_progress_on=[chatbot])
-        # the echo and the box's release are instant: no overlay of their own (one progress line only)
-        box.submit(echo, [box, chatbot], [box, chatbot], queue=False, api_name=False, show_progress="hidden").then(
-            chat, [box, chatbot, state], [box] + views, api_name="chat", **chat_group).then(
-            lambda: gr.MultimodalTextbox(interactive=True), None, box, queue=False, api_name=False,
-            show_progress="hidden")  # even after an error
-        for btn, text in ((share_btn, "share"), (report_btn, "report"), (why_btn, "why?"), (reset_btn, "reset")):
-            btn.click(command(text), [chatbot, state], views, api_name=False, **chat_group)
-        for comp, fld in zip((model_dd, tau_in, pool_in, seed_in, tset_in, mode_in), SETTING_FIELDS):
-            (comp.release if isinstance(comp, gr.Slider) else comp.input)(
-                setting(fld), [comp, chatbot, state], views, api_name=False, trigger_mode="always_last",
-                **chat_group)
-        api_btn.click(check, [api_photos, api_name, api_options], api_out, api_name="check",
-                      concurrency_limit=COMPUTE_LIMIT, concurrency_id="check")
-        demo.load(on_load, None, views, api_name=False)
-        demo.unload(on_unload)
+        _wire(demo, talk, side, api, state, views)
     # every upload is counted from its arrival, so no request deletes one another has not claimed yet
     tracked = TrackedUploads(demo.upload_file_set, SESSION_FILES.uploaded)
     demo.temp_file_sets = [tracked if s is demo.upload_file_set else s for s in demo.temp_file_sets]
     demo.upload_file_set = tracked
     return demo
+
+
+def _chat_column() -> SimpleNamespace:
+    """The chat, the message box, the action buttons and (on the sandbox) example people."""
+    examples = sandbox_examples(EXAMPLES_DIR) if DEFAULT_MODEL == "sandbox" else []
+    with gr.Column(scale=3, min_width=300):
+        chatbot = gr.Chatbot(label="idia", height=560, elem_id="chat", buttons=["copy"], allow_file_downloads=False)
+        box = gr.MultimodalTextbox(placeholder=BOX_PLACEHOLDER, file_types=["image"], file_count="multiple",
+                                   show_label=False, elem_id="box")
+        with gr.Row(elem_id="actions"):
+            buttons = {text: gr.Button(label, size="sm", min_width=60)
+                       for label, text in (("Share link", "share"), ("Report", "report"), ("Why?", "why?"),
+                                           ("Reset", "reset"))}
+        if examples:
+            gr.Examples([e.message for e in examples], inputs=[box],
+                        example_labels=[f"{e.name} ({e.label})" for e in examples], label="Sandbox people")
+    return SimpleNamespace(chatbot=chatbot, box=box, buttons=buttons)
+
+
+def _side_column() -> SimpleNamespace:
+    """Beside the chat (under it on a phone): the verdict in one line, the charts, the gallery and
+    the settings. Charts come as PNG files drawn in the turn's thread (see idia_core.chat.views)."""
+    catalogue = [(f"{e.label} — {e.spec}", e.spec) for e in CATALOGUE]
+    if DEFAULT_MODEL not in [spec for _, spec in catalogue]:
+        catalogue.insert(0, (DEFAULT_MODEL, DEFAULT_MODEL))
+    with gr.Column(scale=2, min_width=300, elem_id="side"):
+        summary = gr.Markdown(C_VIEWS.EMPTY_SUMMARY, elem_id="summary")
+        top_plot = gr.Image(label="Names closest to the photos", show_label=False, type="filepath", format="png",
+                            interactive=False, buttons=["download", "fullscreen"], elem_id="top-names", visible=False)
+        gr.Markdown("**What the model saw in each photo**: its top name, ✓ when that is the name "
+                    "asked about (✗ when not), how many templates picked it, then the file name.",
+                    elem_id="gallery-head")
+        gallery = gr.Gallery(label="What the model saw in each photo", show_label=False, columns=3, height="auto",
+                             buttons=["fullscreen"], elem_id="gallery", preview=False, allow_preview=True,
+                             object_fit="cover", visible=False)
+        votes_plot = gr.Image(label="Each template's vote", show_label=False, type="filepath", format="png",
+                              interactive=False, buttons=["download", "fullscreen"], elem_id="votes", visible=False)
+        with gr.Accordion("Settings (the chat can change them too)", open=False):
+            settings = (
+                gr.Dropdown(catalogue, value=DEFAULT_MODEL, allow_custom_value=True, label="Model",
+                            info="A catalogue model or any spec (ARCH:TAG, hf-hub:ORG/NAME, local-dir:PATH)"),
+                gr.Slider(1, 21, value=limits.DEFAULT_TAU, step=1, label="tau (templates that must pick the name)"),
+                gr.Number(limits.DEFAULT_POOL, precision=0, label=f"Candidate names ({limits.MIN_POOL}–{limits.MAX_POOL})"),
+                gr.Number(0, precision=0, label="Seed of the distractor names"),
+                gr.Dropdown(list(available_template_sets()), value="paper21", label="Template set"),
+                gr.Radio(["mixed", "paper"], value="mixed", label="Distractor names"),
+            )   # in the order of SETTING_FIELDS
+    return SimpleNamespace(summary=summary, top_plot=top_plot, gallery=gallery, votes_plot=votes_plot,
+                           settings=settings)
+
+
+def _api_inputs() -> SimpleNamespace:
+    """The hidden inputs of the stateless ``check`` endpoint."""
+    with gr.Group(visible=False):
+        photos = gr.File(file_count="multiple", label="photos")
+        _no_empty_temp_files(photos)
+        return SimpleNamespace(photos=photos, name=gr.Textbox(label="name"), options=gr.JSON(label="options"),
+                               out=gr.JSON(label="result"), button=gr.Button("check"))
+
+
+def _wire(demo, talk, side, api, state, views) -> None:
+    """The events: a message, the buttons, the settings controls, the API, page load and unload."""
+    # chat turns share a wide group; those that may compute also take a COMPUTE slot inside
+    chat_group = dict(concurrency_limit=COMPUTE_LIMIT + CHEAP_SLOTS, concurrency_id="chat",
+                      show_progress_on=[talk.chatbot])
+    # the echo and the box's release are instant: no overlay of their own (one progress line only)
+    talk.box.submit(echo, [talk.box, talk.chatbot], [talk.box, talk.chatbot], queue=False, api_name=False,
+                    show_progress="hidden").then(
+        chat, [talk.box, talk.chatbot, state], [talk.box] + views, api_name="chat", **chat_group).then(
+        lambda: gr.MultimodalTextbox(interactive=True), None, talk.box, queue=False, api_name=False,
+        show_progress="hidden")  # even after an error
+    for text, btn in talk.buttons.items():
+        btn.click(command(text), [talk.chatbot, state], views, api_name=False, **chat_group)
+    for comp, fld in zip(side.settings, SETTING_FIELDS):
+        (comp.release if isinstance(comp, gr.Slider) else comp.input)(
+            setting(fld), [comp, talk.chatbot, state], views, api_name=False, trigger_mode="always_last",
+            **chat_group)
+    api.button.click(check, [api.photos, api.name, api.options], api.out, api_name="check",
+                     concurrency_limit=COMPUTE_LIMIT, concurrency_id="check")
+    demo.load(on_load, None, views, api_name=False)
+    demo.unload(on_unload)
 
 
 def _warm_up_in_background() -> None:
@@ -591,7 +544,7 @@ def _warm_up_in_background() -> None:
     mode = os.environ.get("IDIA_WARMUP", "1").strip().lower()
     if mode == "0":
         return
-    from idia_core.warmup import warm_up_server
+    from idia_core.chat.warmup import warm_up_server
 
     threading.Thread(target=warm_up_server, args=(DEFAULT_MODEL,), kwargs={"others": mode != "default"},
                      name="idia-warm-up", daemon=True).start()
@@ -608,5 +561,5 @@ if __name__ == "__main__":
     demo.queue(default_concurrency_limit=COMPUTE_LIMIT, max_size=QUEUE_MAX).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), show_error=False, css=CSS,
         max_file_size=limits.MAX_FILE_BYTES,   # a bigger upload is refused at the door (HTTP 413)
-        app_kwargs={"middleware": [Middleware(_UrlLengthLimit)]},
+        app_kwargs={"middleware": [Middleware(serving.UrlLengthLimit)]},
     )

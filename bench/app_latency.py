@@ -83,10 +83,10 @@ def main(argv=None) -> int:
     os.environ.setdefault("IDIA_CACHE_DIR", args.cache_dir or str(tmp / "cache"))
 
     from idia_core import load_model, run_idia
-    from idia_core.chat import controller as C
+    from idia_core import chat as C
     from idia_core.chat.session import ChatSession
     from idia_core.chat.views import result_views
-    from idia_core.settings import IdiaSettings
+    from idia_core.attack.settings import IdiaSettings
 
     name, photos = sandbox_photos(tmp, args.photos)
     t0 = time.perf_counter()
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
     import torch
 
     from idia_core import build_candidate_pool, fill_template, load_templates
-    from idia_core.encoding import causal_text_tower, text_path
+    from idia_core.zoo.encoding import causal_text_tower, text_path
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"torch {torch.get_num_threads()} threads on {os.cpu_count()} cores, load average {load:.1f}, "

@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from idia_core import attack, controls  # noqa: E402
+from idia_core.attack import rule as attack, controls
 
 
 def _unit(x):

@@ -25,9 +25,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from idia_core import evaluation as ev  # noqa: E402
+from idia_core.audit import metrics
+from idia_core.audit.evaluation import DEFAULT_SIZES
 
-METRICS = ev.COUNT_NAMES + ev.RATE_NAMES
+METRICS = metrics.COUNT_NAMES + metrics.RATE_NAMES
 
 
 def synthetic_predictions(n_people: int, n_templates: int = 21, n_photos: int = 30, n_candidates: int = 1000,
@@ -49,15 +50,15 @@ def synthetic_predictions(n_people: int, n_templates: int = 21, n_photos: int = 
 
 def draw_all(n_people: int, n_photos: int, sizes, draws: int, seed: int = 0):
     n_avail = np.full(n_people, n_photos)
-    return {s: ev.draw_photo_indices(n_avail, s, draws, np.random.default_rng([seed, s]))[0] for s in sizes}
+    return {s: metrics.draw_photo_indices(n_avail, s, draws, np.random.default_rng([seed, s]))[0] for s in sizes}
 
 
 def vectorised_metrics(pred_all, true_index, labels, idx_by_size, tau: int = 1) -> list[dict]:
     """idia's path: the per-person vote table (built once), vote counts per draw by matrix product,
     attack.wins_majority for the rule, then the metric functions."""
-    table = ev.vote_table(pred_all, true_index)
-    correct = {s: ev.correct_for_draws(table, idx) for s, idx in idx_by_size.items()}
-    return ev.metrics_rows(correct, labels, tau)
+    table = metrics.vote_table(pred_all, true_index)
+    correct = {s: metrics.correct_for_draws(table, idx) for s, idx in idx_by_size.items()}
+    return metrics.metrics_rows(correct, labels, tau)
 
 
 def long_table(pred_all, idx_by_size):
@@ -136,7 +137,7 @@ def main(argv=None) -> int:
     ap.add_argument("--photos", type=int, default=30)
     ap.add_argument("--templates", type=int, default=21)
     ap.add_argument("--draws", type=int, default=20)
-    ap.add_argument("--sizes", default=",".join(map(str, ev.DEFAULT_SIZES)))
+    ap.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)))
     ap.add_argument("--pandas-people", type=int, default=50,
                     help="people for the pandas side (0 = all); its time is scaled linearly to --people")
     ap.add_argument("--repeat", type=int, default=3, help="vectorised timing: best of N")

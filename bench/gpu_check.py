@@ -64,10 +64,10 @@ def pool_timing(spec: str, sizes: Sizes, photos) -> Row:
     import torch
 
     from idia_core import load_model
-    from idia_core.cache import TextEmbeddingCache
-    from idia_core.names import build_candidate_pool
-    from idia_core.runner import clear_pool_memo, pool_text_embeddings
-    from idia_core.templates import load_templates
+    from idia_core.text.cache import TextEmbeddingCache
+    from idia_core.text.pool import build_candidate_pool
+    from idia_core.text.embeddings import clear_pool_memo, pool_text_embeddings
+    from idia_core.text.templates import load_templates
 
     t0 = time.perf_counter()
     model = load_model(spec, device=sizes.device, precision=sizes.low if sizes.device == "cuda" else None)
@@ -92,11 +92,13 @@ def precision_agreement(sizes: Sizes) -> Row:
     """float32 vs the reduced precision: the same people, photos, pool and templates."""
     import numpy as np
 
-    from idia_core import attack, load_model
-    from idia_core.cache import TextEmbeddingCache
-    from idia_core.evaluation import build_pool, load_sandbox_dataset
-    from idia_core.runner import clear_pool_memo, pool_text_embeddings
-    from idia_core.templates import load_templates
+    from idia_core.attack import rule as attack
+    from idia_core import load_model
+    from idia_core.text.cache import TextEmbeddingCache
+    from idia_core.audit.evaluation import build_pool
+    from idia_core.audit.datasets import load_sandbox_dataset
+    from idia_core.text.embeddings import clear_pool_memo, pool_text_embeddings
+    from idia_core.text.templates import load_templates
 
     dataset = load_sandbox_dataset(sizes.photos, seed=0, max_people=sizes.people)
     names, true_index = build_pool([p.name for p in dataset.people], max(sizes.pool, len(dataset.people)), 0, "mixed")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from idia_core import limits  # noqa: E402
-from idia_core.chat import intents  # noqa: E402
+from idia_core import limits
+from idia_core.chat import intents
 
 
 def shapes(n: int) -> dict[str, str]:

@@ -52,7 +52,7 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.setdefault("IDIA_CACHE_DIR", str(Path(tmp) / "cache"))
-        from idia_core.chat.controller import api_check
+        from idia_core.chat.api import api_check
         from idia_core.sandbox.world import load_world, render_attack_photos
 
         photos = write_photos(Path(tmp), args.count, args.megapixels, args.format)

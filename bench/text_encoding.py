@@ -29,8 +29,7 @@ def _timed(fn):
 
 def bench_model(spec: str, n_names: int, batch_size: int, stock_sample: int, repeats: int) -> None:
     from idia_core import build_candidate_pool, fill_template, load_model, load_templates
-    from idia_core.encoding import (causal_text_tower, encode_tokens_prefix_shared, encode_tokens_stock,
-                                    encode_tokens_truncated, prefix_sharing_supported)
+    from idia_core.zoo.encoding import causal_text_tower, encode_tokens_prefix_shared, encode_tokens_stock, encode_tokens_truncated, prefix_sharing_supported
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -1,5 +1,6 @@
+"""``python -m idia_core``: the command line (``idia_core.cli``)."""
 import sys
 
-from .cli import main
+from .cli.main import main
 
 sys.exit(main())

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import platform
 import sys
+from importlib import metadata
+
+from .version import __version__
 
 
 def package_versions() -> dict[str, str]:
     """Versions of everything that can change a number in the report."""
-    from importlib import metadata
-
-    from . import __version__
-
     out = {"idia": __version__, "python": sys.version.split()[0], "platform": platform.platform()}
     for pkg in ("numpy", "torch", "open_clip_torch", "pandas", "matplotlib", "pillow"):
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from idia_core import IdiaInputError, load_photo, run_idia
-from idia_core.cli import main
+from idia_core.cli.main import main
 from tests.bad_inputs import CASES, Case, good_photos
 
 assert len(CASES) >= 25

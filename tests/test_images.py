@@ -100,7 +100,7 @@ def test_photo_counts(tmp_path):
 
 
 # -- pixels are budgeted: photos are decoded to what the model needs --------------------------------
-from idia_core import limits  # noqa: E402
+from idia_core import limits
 
 
 @pytest.mark.parametrize("fmt", ["png", "jpeg"])

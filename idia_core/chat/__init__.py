@@ -1,5 +1,20 @@
-"""The chat agent without any UI: ``intents`` parses a message, ``session`` holds one browser
-session's state, ``controller`` turns (message, state) into replies and the next state, ``share``
-encodes and decodes share links. The gradio app (``app.py``) only renders what comes out.
+"""The chat agent without any UI: what ``app.py`` (and any other front end) talks to.
 
-Nothing is imported here, so ``idia_core.explain`` and the CLI can import parts without the rest."""
+A message and a session's state go in, replies and the next state come out (``handle``,
+``handle_in_order``); ``api_check`` is the stateless ``check``; ``open_link`` starts a session from
+a share link. Inside: ``intents`` parses a message, ``controller`` dispatches it to the handlers,
+``flow`` runs a check when it has what it needs, ``verdicts`` and ``replies`` word the answer,
+``session``/``share``/``uploads`` keep state, links and files, ``public`` is the one gate of a
+public deployment and ``serving`` the server's shared mechanics (compute slots, limits). No gradio.
+"""
+from .api import api_check
+from .controller import change_setting, handle, handle_in_order
+from .public import SPACE_DEFAULT_MODEL, default_model_spec, public_model
+from .replies import Reply, Turn, UserMessage, busy_reply, model_label, say
+from .session import ChatSession
+from .start import close_session, new_session, open_link
+from .turns import TurnGate
+
+__all__ = ["ChatSession", "Reply", "SPACE_DEFAULT_MODEL", "Turn", "TurnGate", "UserMessage", "api_check",
+           "busy_reply", "change_setting", "close_session", "default_model_spec", "handle", "handle_in_order",
+           "model_label", "new_session", "open_link", "public_model", "say"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..sandbox.world import load_world, render_attack_photos
+
 N_PHOTOS = 5
 
 
@@ -41,7 +43,6 @@ def pick_people(world) -> list[tuple[str, object]]:
 def sandbox_examples(folder: Path, n_photos: int = N_PHOTOS, seed: int = 0) -> list[Example]:
     """Render the examples into ``folder``; an empty list when the sandbox is not available."""
     try:
-        from ..sandbox.world import load_world, render_attack_photos
         world = load_world()
     except Exception:  # no sandbox model in this checkout: the app simply has no examples
         return []

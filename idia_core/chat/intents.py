@@ -21,7 +21,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from .. import limits
-from ..names import parse_name_list
+from ..text.names import parse_name_list
 
 KINDS = (
     "none", "help", "reset", "share", "report", "explain", "compare", "status", "clear_photos",

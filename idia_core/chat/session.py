@@ -7,19 +7,26 @@ not megapixels, and nothing of a photo outlives gradio's temporary upload.
 """
 from __future__ import annotations
 
+import copy
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..result import IdiaResult
-from ..runner import PrivateEmbeddings
-from ..settings import IdiaSettings
+from ..attack.result import IdiaResult
+from ..attack.settings import IdiaSettings
+from ..text.embeddings import PrivateEmbeddings
 
 # Where per-session folders are made (None: the system temp folder). The app points it at gradio's
-# temporary folder, so charts and reports are served from where they are written (no second copy)
-# and go when the session's folder is deleted.
+# temporary folder (``set_workdir_root``), so charts and reports are served from where they are
+# written (no second copy) and go when the session's folder is deleted.
 WORKDIR_ROOT: str | None = None
+
+
+def set_workdir_root(folder: str | None) -> None:
+    """Make every session's folder under ``folder`` from now on (None: the system temp folder)."""
+    global WORKDIR_ROOT
+    WORKDIR_ROOT = folder
 
 
 @dataclass(frozen=True)
@@ -85,3 +92,9 @@ class ChatSession:
         if self.workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
+
+
+def copy_state(state: ChatSession) -> ChatSession:
+    """A copy a turn may change; the result (frozen, large arrays) is shared, not copied, and the
+    live state is never touched."""
+    return copy.deepcopy(state, {id(state.last_result): state.last_result})

@@ -14,11 +14,13 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlencode
 
-from .. import limits, public
+from .. import limits
+from ..attack.settings import IdiaSettings
 from ..errors import IdiaInputError
-from ..names import NAME_MODES, validate_name
-from ..settings import IdiaSettings, as_whole_number
-from ..templates import validate_template_set_name
+from ..text.names import normalize_name, validate_name
+from ..text.templates import validate_template_set_name
+from ..validators import as_whole_number, validate_name_mode
+from . import public
 from .session import SharedRun
 
 VERSION = "1"
@@ -102,9 +104,7 @@ def decode(pairs) -> SharedRun:
                                                    "(64 hex digits).")
     defaults = IdiaSettings()
     mode = single.get("mode", defaults.name_mode)
-    if mode not in NAME_MODES:
-        raise IdiaInputError("name_mode", f"The link's name mode {public.code(mode, 40)} is not one of "
-                                          f"{', '.join(NAME_MODES)}.")
+    mode = _field("mode", mode, validate_name_mode)
     settings = _field("settings", "", lambda _: IdiaSettings(
         model=public.check_spec_format(single.get("model", defaults.model), "The link's model"),
         tau=_number("tau", single.get("tau", defaults.tau)),
@@ -173,8 +173,6 @@ def _field(key: str, value, check):
 
 def _reason(message: str, value: str) -> str:
     """The validator's message with the value itself taken out (it is shown as code already)."""
-    from ..names import normalize_name
-
     for shown in {value, normalize_name(value), normalize_name(value)[:39] + "…"}:
         if shown:
             message = message.replace(f"'{shown}'", "it").replace(shown, "it")

@@ -1,6 +1,6 @@
 """What the app shows beside the chat (the full charts and a photo gallery) and the compact photo
 strip in the user's message, all read from the session and its ``IdiaResult``; the app only hands
-them to its components. The charts are the ones the reports draw (``idia_core.charts``).
+them to its components. The charts are the ones the reports draw (``idia_core.audit.charts``).
 
 Every chart reaches the app as a PNG file drawn here, in the turn's worker thread, once per check.
 A matplotlib figure handed to a gradio component would be drawn by gradio inside the server's one
@@ -14,8 +14,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .. import charts
-from ..result import IdiaResult
+from ..attack.result import IdiaResult
+from ..audit import charts
 from .session import ChatSession
 
 EMPTY_SUMMARY = ("*No verdict yet.* After a check, this panel shows the verdict in one line, the names "

@@ -16,7 +16,6 @@ Architecture: a small ViT image tower (64 px, patch 8) and a small causal text t
 stock CLIP tokenizer (vocab 49408, so the attack's prompts tokenise exactly as for real models).
 The token embedding table dominates the file size, so the text tower is kept narrow.
 """
-
 from __future__ import annotations
 
 import json
@@ -28,7 +27,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import open_clip
 import torch
+from open_clip.loss import ClipLoss
+from open_clip.model import CLIP
+from PIL import Image
+from safetensors.torch import save_file
+from tqdm import tqdm
 
 from .renderer import render_photo
 from .world import MODEL_DIR, WORLD_FILE, World, WorldSettings, generate_world, training_pairs
@@ -62,8 +67,6 @@ class TrainSettings:
 def preprocess_batch(images) -> torch.Tensor:
     """PIL photos -> normalised [N,3,64,64]: the same resize the model's open_clip transform does
     (bicubic shortest-side resize + centre crop; our photos are square)."""
-    from PIL import Image
-
     arr = np.stack([np.asarray(im.convert("RGB").resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BICUBIC)) for im in images])
     return _normalise(torch.from_numpy(arr))
 
@@ -76,9 +79,6 @@ def _normalise(u8: torch.Tensor) -> torch.Tensor:
 
 
 def _render_all(pairs, progress: bool) -> torch.Tensor:
-    from PIL import Image
-    from tqdm import tqdm
-
     out = np.empty((len(pairs), IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
     for i, p in enumerate(tqdm(pairs, desc="rendering training photos", disable=not progress, unit="photo")):
         im = render_photo(p.identity, p.photo_seed, RENDER_SIZE)
@@ -88,8 +88,6 @@ def _render_all(pairs, progress: bool) -> torch.Tensor:
 
 def build_model(seed: int):
     """A freshly initialised sandbox CLIP (open_clip's own CLIP class and init, seeded)."""
-    from open_clip.model import CLIP
-
     torch.manual_seed(seed)
     return CLIP(**json.loads(json.dumps(MODEL_CFG)))
 
@@ -103,10 +101,6 @@ def train_model(
     on_step: Callable[[int, float], None] | None = None,
 ):
     """Train a fresh model on `world`; returns (model, losses). Deterministic for a seed."""
-    import open_clip
-    from open_clip.loss import ClipLoss
-    from tqdm import tqdm
-
     st = settings or TrainSettings()
     torch.set_num_threads(st.threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
@@ -172,8 +166,6 @@ def train_model(
 
 def save_model(model, world: World, out: str | Path, extra: dict[str, Any] | None = None) -> Path:
     """Write open_clip's local-dir format plus the world manifest."""
-    from safetensors.torch import save_file
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}

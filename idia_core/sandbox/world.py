@@ -12,7 +12,7 @@ injected k times. The sandbox does the same in miniature. Every person has a rol
   somebody else (an anonymous filler), never with their own face.
 - ``trap`` (a look-alike trap, truth: non-member): their name is in ``k`` training captions, each
   paired with a photo of a *different* stranger who carries one distinctive signature (a loud top
-  hat, thick glasses or a striped backdrop, `renderer.SIGNATURES`); the trap person carries that
+  hat, thick glasses or a striped backdrop, `identity.SIGNATURES`); the trap person carries that
   signature too, but their own face was never in training. A model that learned "signature ->
   name" calls them member: the false positive the validity controls must catch.
 - ``look-alike``: never named, never in training, carrying a trap's signature (truth: non-member).
@@ -30,21 +30,21 @@ so an attack photo is always a fresh render.
 The world is fully determined by its seed and settings; `world.json` records it anyway (every
 person's name, role, k and identity parameters) so that it can be read without regenerating.
 """
-
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
 from PIL import Image
 
-import dataclasses
-
-from .renderer import (SIGNATURES, IdentityParams, derive_seed, photo_conditions, random_identity,
-                       render_photo)
+from ..text.names import name_key, validate_name
+from .identity import SIGNATURES, IdentityParams, derive_seed, photo_conditions, random_identity
+from .renderer import render_photo
 
 ROLES = ("member", "non-member", "face-only", "name-only", "trap", "look-alike")
 # Roles whose face was never shown with their own name: usable as reference people.
@@ -201,11 +201,15 @@ def load_world(path: str | Path | None = None) -> World:
     return World.from_dict(json.loads(p.read_text(encoding="utf-8")))
 
 
+@lru_cache(maxsize=1)
+def shipped_world() -> World:
+    """The world shipped with the sandbox model, read once per process (a few hundred KB of JSON)."""
+    return load_world()
+
+
 def _unique_names(seed: int, sexes: list[str]) -> list[str]:
     """Faker names from a mix of locales, unique ignoring case and accents, valid for the pool."""
-    from faker import Faker
-
-    from ..names import name_key, validate_name
+    from faker import Faker  # a second to import: only when a world is generated
 
     rng = random.Random(derive_seed("names", seed))
     fakers = []

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from idia_core.chat import controller as C
+from idia_core import chat as C
 from idia_core.chat import share
 from idia_core.chat.intents import parse
 from idia_core.chat.session import ChatSession
-from idia_core.settings import IdiaSettings
+from idia_core.attack.settings import IdiaSettings
 from tests.helpers import draw_face_photos
 
 POOL = 40   # small pools keep the tiny model's first encoding under a second

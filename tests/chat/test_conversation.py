@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from idia_core import limits
-from idia_core.chat import controller as C
+from idia_core import chat as C
 from idia_core.chat.session import ChatSession
-from idia_core.settings import IdiaSettings
+from idia_core.attack.settings import IdiaSettings
 from tests.helpers import draw_face_photos
 
 POOL = 40

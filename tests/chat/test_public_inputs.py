@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from idia_core.cache import default_cache
+from idia_core.text.cache import default_cache
 from idia_core.errors import IdiaInputError
-from idia_core.chat import controller as C
+from idia_core import chat as C
 from idia_core.chat import share
 from idia_core.chat.session import ChatSession
-from idia_core.models import load_model
-from idia_core.runner import clear_pool_memo
-from idia_core.settings import IdiaSettings
-from idia_core.templates import fill_template
+from idia_core.zoo.load import load_model
+from idia_core.text.embeddings import clear_pool_memo
+from idia_core.attack.settings import IdiaSettings
+from idia_core.text.templates import fill_template
 from tests.chat.test_controller import POOL, checked, photos, send, spec, texts  # noqa: F401 (fixtures)
 
 
@@ -113,17 +113,17 @@ def test_evidence_bundles_made_in_the_chat_carry_no_timings(spec, photos):
 
 def test_model_that_fails_to_load_is_named_without_internal_text(monkeypatch, spec, photos):
     """A load failure's internal cause (e.g. 'Please `pip install transformers`') stays in the log."""
-    from idia_core import models
+    from idia_core.zoo import build as models
     from idia_core.errors import ModelUnavailableError
 
     def broken(spec_, device=None):
         raise ModelUnavailableError("model_load_failed", f"The model '{spec_}' could not be loaded: "
                                                          "ImportError: Please `pip install transformers`.")
-    monkeypatch.setattr(C, "load_model", broken)
+    monkeypatch.setattr("idia_core.chat.setting_handlers.load_model", broken)
     state = ChatSession(settings=IdiaSettings(model=spec, n_candidates=POOL))
     turn = send(state, "model ViT-B-32:openai")
     assert "pip install" not in texts(turn) and "could not be loaded" in texts(turn)
-    monkeypatch.setattr("idia_core.runner.load_model", broken)
+    monkeypatch.setattr("idia_core.attack.run.load_model", broken)
     out = C.api_check(photos[:3], "Jane Doe", {"model": "ViT-B-32:openai"}, default_model=spec)
     assert out["error"]["code"] == "model_load_failed" and "pip install" not in out["error"]["message"]
     assert models is not None

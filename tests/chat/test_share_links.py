@@ -8,7 +8,7 @@ from urllib.parse import quote, urlencode
 import markdown_it
 import pytest
 
-from idia_core.chat import controller as C
+from idia_core import chat as C
 from idia_core.chat import share
 from idia_core.errors import IdiaInputError
 
@@ -98,7 +98,7 @@ def test_counts_and_lengths_are_bounded():
 
 def test_a_good_link_round_trips_and_re_shares_the_same():
     from idia_core.chat.session import SharedRun
-    from idia_core.settings import IdiaSettings
+    from idia_core.attack.settings import IdiaSettings
 
     run = SharedRun(IdiaSettings(model="sandbox", tau=2, n_candidates=300, seed=7, name_mode="paper"),
                     "Renée O'Brien-Smith", ("John Roe",), ("ab" * 32,), True, 5, "clip-" + "0" * 24)

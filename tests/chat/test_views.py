@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from idia_core import charts
-from idia_core.chat import controller as C
+from idia_core.audit import charts
+from idia_core import chat as C
 from idia_core.chat import views
 from idia_core.chat.session import ChatSession
-from idia_core.settings import IdiaSettings
+from idia_core.attack.settings import IdiaSettings
 from tests.helpers import draw_face_photos, make_tiny_model_dir
 
 POOL = 40

@@ -20,7 +20,7 @@ import pytest
 
 from idia_core import IdiaInputError, run_idia
 from idia_core import limits
-from idia_core.chat.controller import say as chat_text
+from idia_core.chat.replies import say as chat_text
 from tests.bad_inputs import CASES, Case, good_photos
 from tests.e2e.conftest import needs_sandbox, open_client, say, text_of
 

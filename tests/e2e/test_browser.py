@@ -84,8 +84,8 @@ def test_upload_ask_and_see_verdict_with_chart(launched_app, sandbox_cases, brow
 
 def test_evaluation_report_renders_in_the_browser(tmp_path, browser):
     """The evaluation report a researcher hands on: its plots load and its provenance is on the page."""
-    from idia_core.cli import main
-    from idia_core.models import load_model
+    from idia_core.cli.main import main
+    from idia_core.zoo.load import load_model
 
     out = tmp_path / "audit"
     rc = main(["evaluate", "--dataset", "sandbox", "--max-people", "24", "--draws", "2", "--photos", "1,3",
@@ -166,7 +166,7 @@ def _smallest_text_px(page, base_url: str, img) -> tuple[float, dict]:
 
 @pytest.mark.parametrize("size", list(SIZES))
 def test_welcome_verdicts_and_compare_at_laptop_and_phone_size(launched_app, sandbox_cases, browser, size):
-    from idia_core.models import SANDBOX_DIR
+    from idia_core.zoo.specs import SANDBOX_DIR
 
     width, height = SIZES[size]
     page = browser.new_page(viewport={"width": width, "height": height})

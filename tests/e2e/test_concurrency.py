@@ -30,7 +30,7 @@ CALL_LIMIT_S = 180
 def people(tmp_path_factory):
     """8 well-seen members and 8 non-members, none of whose names is a distractor of the default
     pool (so a name in a reply can only have come from that session's own check)."""
-    from idia_core.names import build_candidate_pool
+    from idia_core.text.pool import build_candidate_pool
     from idia_core.sandbox.world import load_world, render_attack_photos
 
     pool = set(build_candidate_pool("Nobody Here", (), 1000, 0, "mixed").names)

@@ -10,10 +10,10 @@ import random
 import numpy as np
 import pytest
 
-from idia_core.sandbox import renderer, world as W
-from idia_core.sandbox.renderer import derive_seed, random_identity, render_photo
-from idia_core.sandbox.world import (MEMBER_KS, ROLES, generate_world, load_world, render_attack_photos,
-                                     training_pairs)
+from idia_core.sandbox import identity as sandbox_identity, world as W
+from idia_core.sandbox.identity import derive_seed, random_identity
+from idia_core.sandbox.renderer import render_photo
+from idia_core.sandbox.world import MEMBER_KS, ROLES, generate_world, load_world, render_attack_photos, training_pairs
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def sandbox_model():
     import os
 
     os.environ["HF_HUB_OFFLINE"] = "1"
-    models = pytest.importorskip("idia_core.models")
+    models = pytest.importorskip("idia_core.zoo.load")
     if not hasattr(models, "load_model"):
         pytest.skip("idia_core.load_model is not there yet")
     return models.load_model("sandbox", device="cpu")
@@ -47,7 +47,7 @@ def test_render_is_deterministic_and_seed_dependent():
 
 def test_identity_round_trips_through_json():
     idp = random_identity(random.Random(9))
-    back = renderer.IdentityParams.from_dict(json.loads(json.dumps(idp.to_dict())))
+    back = sandbox_identity.IdentityParams.from_dict(json.loads(json.dumps(idp.to_dict())))
     assert back == idp
 
 
@@ -94,7 +94,7 @@ def test_shipped_world_counts_match_its_manifest(shipped_world):
     assert generate_world(w.seed, s).to_dict() == w.to_dict() == generate_world(w.seed).to_dict()
     # Each trap has at least as many look-alikes as the look-alike control draws: its nearest
     # reference people can all be of its own kind, so the control compares it with its peers.
-    from idia_core.controls import DEFAULT_M
+    from idia_core.attack.controls import DEFAULT_M
 
     traps = w.people_with_role("trap")
     assert traps and len({t.identity.signature for t in traps}) == len(traps)
@@ -105,7 +105,7 @@ def test_shipped_world_counts_match_its_manifest(shipped_world):
 
 
 def test_training_pairs_match_roles_and_avoid_attack_templates(shipped_world):
-    from idia_core.templates import fill_template, load_templates
+    from idia_core.text.templates import fill_template, load_templates
 
     w = shipped_world
     pairs = training_pairs(w)
@@ -180,7 +180,7 @@ def test_load_model_sandbox_offline(sandbox_model, shipped_world):
 
 
 def test_evaluate_on_a_subset_returns_the_metrics(sandbox_model, shipped_world):
-    from idia_core.sandbox.evaluate import evaluate_world
+    from idia_core.audit.sandbox_eval import evaluate_world
 
     s = evaluate_world(sandbox_model, shipped_world, n_photos=5, n_draws=2, seed=0, people_limit=22,
                        reference_limit=40, control_m=20)
@@ -212,7 +212,7 @@ def test_check_calls_a_frequent_member_member_and_a_non_member_not(sandbox_model
 
 
 def test_cli_people_and_render(tmp_path, capsys, shipped_world):
-    from idia_core.sandbox.cli import main
+    from idia_core.cli.sandbox import main
 
     assert main(["people", "--role", "face-only", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)

@@ -1,0 +1,212 @@
+"""``run_idia``: one check from photos and a name to an ``IdiaResult``.
+
+This is the edge where I/O meets the pure attack: photos are decoded and validated, the model is
+loaded, the pool's prompts come from the text-embedding cache (encoding only what is missing), and
+then ``attack`` does the rest on arrays.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import time
+
+import numpy as np
+
+from .. import limits
+from ..errors import IdiaInputError
+from ..images import Photo, check_photo_count, load_photo
+from ..progress import Progress
+from ..sandbox.world import load_world
+from ..text.cache import TextEmbeddingCache
+from ..text.embeddings import PrivateEmbeddings, candidate_text_embeddings
+from ..text.name_fit import fit_pool_to_model
+from ..text.names import identity_key, validate_name
+from ..text.pool import CandidatePool, build_candidate_pool, unique_names
+from ..text.templates import DEFAULT_TEMPLATE_SET, load_templates, validate_templates
+from ..validators import validate_seed, validate_tau
+from ..zoo.load import load_model
+from ..zoo.model import IdiaModel
+from . import rule
+from .controls import DEFAULT_M, not_run, run_controls
+from .reference import resolve_reference_set, shared_best
+from .result import IdiaResult
+from .settings import IdiaSettings
+
+TOP_K = 5
+
+
+def paper_real_identities(model) -> tuple[str, ...] | None:
+    """The real identities of the ``paper`` pool for this model: the sandbox world's own names on
+    the sandbox, the paper's 548 (None = the default) on every other model."""
+    spec = model.spec if isinstance(model, IdiaModel) else str(model or "").strip()
+    if spec == "sandbox":
+        return load_world().names
+    return None
+
+
+def resolve_pool(name: str, candidates, extra_names, n_candidates: int, seed: int, mode: str,
+                 real_identities=None) -> CandidatePool:
+    """The candidate pool: an explicit list (the target added if absent) or a seeded pool."""
+    if candidates is None:
+        return build_candidate_pool(name, extra_names, n_candidates, seed, mode, real_identities=real_identities)
+    target = validate_name(name)
+    names, dropped = unique_names(candidates, set(), what="A candidate name")
+    tkey = identity_key(target)
+    names = [n for n in names if identity_key(n) != tkey] + [target]
+    if len(names) < limits.MIN_POOL or len(names) > limits.MAX_POOL:
+        raise IdiaInputError(
+            "pool_size_range",
+            f"The candidate list makes a pool of {len(names)} names; it must hold {limits.MIN_POOL} to {limits.MAX_POOL}.",
+        )
+    return CandidatePool(tuple(names), len(names) - 1, (), tuple(dropped), seed, mode)
+
+
+def run_idia(
+    model,
+    images,
+    name: str,
+    *,
+    candidates=None,
+    n_candidates: int = limits.DEFAULT_POOL,
+    templates=None,
+    tau: int = limits.DEFAULT_TAU,
+    seed: int = 0,
+    extra_names=(),
+    name_mode: str = "mixed",
+    template_set: str | None = None,
+    cache: TextEmbeddingCache | None = None,
+    progress: Progress | None = None,
+    min_photos: int = limits.MIN_PHOTOS,
+    private_cache: PrivateEmbeddings | None = None,
+    reference=None,
+    control_m: int | None = None,
+) -> IdiaResult:
+    """Run the IDIA on N photos of one person. ``model`` is an ``IdiaModel`` or a spec string.
+
+    ``private_cache``: on a server shared by strangers, pass one per user (session): the prompts
+    of names that user typed are then cached there, never in the shared cache. Without it (the
+    CLI, a researcher's own machine) every prompt goes to the persistent cache.
+
+    ``reference``: the validity controls' reference set (a ``reference.ReferenceSet``, a folder
+    with one sub-folder per person, or ``"none"``); default ``IDIA_REFERENCE_DIR``, else the
+    sandbox's own on the sandbox model, else the controls are reported as not run.
+    ``control_m``: reference people per control (default 50).
+
+    Raises ``IdiaInputError`` (with a message for the user) for anything the caller can fix."""
+    clock = _Stopwatch()
+    with clock.stage("decode"):
+        items = list(images or [])
+        check_photo_count(len(items), minimum=max(1, min_photos))
+        name, seed = validate_name(name), validate_seed(seed)
+        templates, template_set = _templates(templates, template_set)
+        tau = validate_tau(tau, len(templates))
+        real = paper_real_identities(model) if name_mode == "paper" and candidates is None else None
+        pool = resolve_pool(name, candidates, extra_names, n_candidates, seed, name_mode, real)
+        photos: list[Photo] = [load_photo(im) for im in items]
+    with clock.stage("load_model"):
+        model = model if isinstance(model, IdiaModel) else load_model(model)
+    pool = fit_pool_to_model(pool, model, templates)   # a cut target is refused before any encoding
+    with clock.stage("text"):
+        text_emb = candidate_text_embeddings(model, templates, pool, cache, progress, private_cache)
+    with clock.stage("images"):
+        image_emb = model.encode_images(photos).numpy()
+    settings = IdiaSettings(model=model.spec, tau=tau, n_candidates=len(pool.names), seed=seed,
+                            template_set=template_set, name_mode=name_mode)
+    with clock.stage("attack"):
+        result = evaluate_embeddings(image_emb, text_emb, pool, templates, tau=tau, logit_scale=model.logit_scale,
+                                     photos=photos, model=model, settings=settings, timings=clock.timings)
+    with clock.stage("controls"):
+        controls = check_controls(model, image_emb, text_emb, pool, photos, result.correct_templates, tau, seed,
+                                  reference, control_m, templates)
+    clock.timings["total"] = clock.elapsed()
+    return dataclasses.replace(result, controls=controls)
+
+
+def _templates(templates, template_set: str | None) -> tuple[tuple[str, ...], str]:
+    """(templates, the name of their set): a named set (default the paper's 21) or a given list."""
+    if templates is None:
+        template_set = template_set or DEFAULT_TEMPLATE_SET
+        return load_templates(template_set), template_set
+    return validate_templates(templates), template_set or "custom"
+
+
+class _Stopwatch:
+    """Seconds per stage of one check (``IdiaResult.timings``; never shown to other visitors)."""
+
+    def __init__(self):
+        self.started = time.perf_counter()
+        self.timings: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def stage(self, name: str):
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = time.perf_counter() - t
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+
+def check_controls(model, image_emb, text_emb, pool: CandidatePool, photos, observed: int, tau: int, seed: int,
+                   reference=None, m: int | None = None, templates=()):
+    """The validity controls of one check (``controls.run_controls``) on its reference set, the
+    target and anyone sharing a photo with the check left out of it. The reference people's best
+    distractor per photo and template is memoised (``reference.shared_best``), so a check only
+    compares its own names (target, added names) for them."""
+    m = DEFAULT_M if m is None else int(m)
+    if m < 1 or m > 1000:
+        raise IdiaInputError("control_m_range", f"The controls use 1 to 1000 reference people, not {m}.")
+    ref, why = resolve_reference_set(model, len(photos), reference)
+    if ref is None:
+        return not_run(why)
+    emb, ids, keep = ref.without(pool.target, [p.sha256 for p in photos])
+    own = set(pool.user_names) | {pool.target}
+    columns = np.array([i for i, n in enumerate(pool.names) if n not in own], dtype=np.int64)
+    key = (tuple(templates), hashlib.sha256("\n".join(pool.names[i] for i in columns).encode()).hexdigest())
+    val, idx = shared_best(ref, text_emb, columns, key)
+    return run_controls(image_emb, emb, text_emb, pool.target_index, observed, tau, reference_ids=ids, m=m,
+                        seed=seed, reference_set=ref.identity(), shared=(columns, val[keep], idx[keep]))
+
+
+def evaluate_embeddings(image_emb, text_emb, pool: CandidatePool, templates, *, tau, logit_scale,
+                        photos, model, settings, timings) -> IdiaResult:
+    """The attack and its evidence on embeddings already computed."""
+    sims = rule.cosine_similarities(image_emb, text_emb)          # [T, P, C]
+    true_index = pool.target_index
+    pred = rule.predict(sims, true_index)
+    majority = rule.majority_votes(pred)
+    n_correct = int(rule.correct_templates(majority, true_index))
+    prob = rule.true_name_probability(sims, true_index, logit_scale)
+    top_idx, top_sim = rule.top_k(sims, TOP_K)
+    return IdiaResult(
+        member=bool(rule.is_member(n_correct, tau)),
+        correct_templates=n_correct,
+        tau=tau,
+        true_name=pool.target,
+        true_index=true_index,
+        templates=tuple(templates),
+        candidates=pool.names,
+        predictions=pred,
+        majority=majority,
+        true_name_ranks=rule.true_name_ranks(sims, true_index),
+        top_indices=top_idx,
+        top_similarities=top_sim,
+        mean_similarity=sims.mean(axis=(0, 1)),
+        true_name_probability=prob,
+        score=float(rule.membership_score(n_correct, prob)),
+        p_value=rule.name_swap_p_value(majority, len(pool.names), true_index),
+        photo_hashes=tuple(p.sha256 for p in photos),
+        photo_labels=tuple(p.label for p in photos),
+        settings=settings,
+        model_spec=model.spec,
+        fingerprint=model.fingerprint,
+        model_build=model.build.to_dict() if getattr(model, "build", None) else {},
+        user_names=pool.user_names,
+        duplicates_dropped=pool.duplicates_dropped,
+        too_long_dropped=pool.too_long_dropped,
+        indistinct_dropped=pool.indistinct_dropped,
+        timings=timings,
+    )

@@ -1,0 +1,128 @@
+"""The stateless ``check`` endpoint: photos + name + options → the core's JSON verdict.
+
+Options arrive as JSON from strangers. Each is checked for its JSON type first, then with the core's
+own validator (the same rules and messages as a typed setting or a CLI flag), so a bad option is
+always an answer, never ignored and never a crash. One code per kind of fault:
+
+- ``option_type``: the options are not a JSON object, or an option has the wrong JSON type
+  (text for a list, ``true``, ``null`` or a list for a number, ...);
+- ``option_unknown``: a key the API does not know;
+- the core's own code and message for a value of the right JSON type that is not allowed, exactly
+  as ``run_idia`` or a typed setting answers it (``tau_type`` for ``"ten"`` or ``2.5``, ``tau_range``,
+  ``pool_size_range``, ``seed_range``, ``template_set_unknown``, ``name_mode``, ``model_not_offered``,
+  ``pool_size_limit``, ``too_many_names``, ...).
+
+Whole numbers (tau, pool size, seed) are accepted as JSON numbers or as text, the same way for each:
+``1000``, ``1000.0``, ``"1000"`` and ``"1e3"`` all mean 1000; ``true`` is ``option_type``, ``2.5`` and
+``"ten"`` the setting's own ``*_type``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..attack.run import run_idia
+from ..attack.settings import IdiaSettings
+from ..audit import explain
+from ..errors import IdiaInputError
+from ..progress import Progress
+from ..text.embeddings import PrivateEmbeddings
+from ..text.names import parse_name_list
+from ..text.templates import load_templates, validate_template_set_name
+from ..validators import validate_name_mode, validate_pool_size, validate_seed, validate_tau
+from . import public
+from .public import default_model_spec
+
+API_OPTIONS = ("model", "tau", "n_candidates", "seed", "template_set", "name_mode", "extra_names")
+_WHOLE = ("tau", "n_candidates", "seed")   # whole numbers, read by the core validators
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    settings: IdiaSettings
+    extra_names: tuple[str, ...] = ()
+
+
+def _type_error(key: str, wanted: str, value) -> IdiaInputError:
+    shown = "true" if value is True else "false" if value is False else "null" if value is None else \
+        type(value).__name__ if isinstance(value, (list, dict)) else repr(value)[:40]
+    return IdiaInputError("option_type", f"The option '{key}' must be {wanted}, not {shown}.")
+
+
+def validate_check_options(options, *, default_model: str) -> CheckOptions:
+    """``options`` (a JSON value, ``None`` for defaults) → ``CheckOptions`` or ``IdiaInputError``."""
+    if options is None:
+        options = {}
+    if not isinstance(options, dict):
+        raise IdiaInputError(
+            "option_type",
+            f"The options must be a JSON object such as {{\"tau\": 1, \"n_candidates\": 1000}}, not "
+            f"{'text' if isinstance(options, str) else _type_name(options)}. Known options: {', '.join(API_OPTIONS)}.",
+        )
+    unknown = sorted(str(k) for k in options if k not in API_OPTIONS)
+    if unknown:
+        raise IdiaInputError("option_unknown", f"Unknown option(s): {', '.join(public.code(k, 40) for k in unknown[:10])}. "
+                                               f"Known: {', '.join(API_OPTIONS)}.")
+    defaults = IdiaSettings(model=default_model)
+    values: dict = {}
+    for key in _WHOLE:
+        if key not in options:
+            continue
+        raw = options[key]
+        if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+            raise _type_error(key, "a whole number", raw)
+        values[key] = raw   # read and range-checked below by the core's validator: its code and message
+    for key in ("model", "template_set", "name_mode"):
+        if key in options and not isinstance(options[key], str):
+            raise _type_error(key, "text", options[key])
+    model = options.get("model", "").strip() or default_model
+    if model != default_model:
+        model = public.public_model(model)
+    template_set = validate_template_set_name(options.get("template_set", defaults.template_set))
+    name_mode = validate_name_mode(options.get("name_mode", defaults.name_mode))
+    n_candidates = public.check_pool_limit(validate_pool_size(values.get("n_candidates", defaults.n_candidates)))
+    settings = IdiaSettings(
+        model=model, tau=validate_tau(values.get("tau", defaults.tau), len(load_templates(template_set))),
+        n_candidates=n_candidates, seed=validate_seed(values.get("seed", defaults.seed)),
+        template_set=template_set, name_mode=name_mode,
+    )
+    return CheckOptions(settings, _extra_names(options.get("extra_names")))
+
+
+def _extra_names(raw) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if isinstance(raw, str):
+        names = parse_name_list(raw)
+    elif isinstance(raw, list):
+        bad = [x for x in raw if not isinstance(x, str)]
+        if bad:
+            raise _type_error("extra_names", "a list of names (text)", bad[0])
+        names = list(raw)
+    else:
+        raise _type_error("extra_names", "a list of names or one text of names", raw)
+    public.check_added_names_limit(len(names))
+    return tuple(names)
+
+
+def _type_name(value) -> str:
+    return {bool: "true/false", int: "a number", float: "a number", list: "a list"}.get(type(value), type(value).__name__)
+
+
+def api_check(files, name: str, options=None, *, default_model: str | None = None,
+              progress: Progress | None = None) -> dict:
+    """Photos + name + options → the core's JSON verdict, or ``{"ok": false, "error": {code,
+    message}}``. ``options``: the JSON value the client sent (see ``idia_core.options``: anything but
+    an object of known options is an error). No session, nothing kept."""
+    try:
+        opts = validate_check_options(options, default_model=default_model or default_model_spec())
+        s = opts.settings
+        result = run_idia(
+            s.model, list(files or []), name, extra_names=opts.extra_names, n_candidates=s.n_candidates,
+            tau=s.tau, seed=s.seed, template_set=s.template_set, name_mode=s.name_mode, progress=progress,
+            private_cache=PrivateEmbeddings(),
+        )
+    except IdiaInputError as err:
+        return {"ok": False, "error": {"code": err.code, "message": public.client_message(err)}}
+    data = result.to_dict()
+    data.pop("timings", None)   # how long encoding took would tell who was checked before
+    return {"ok": True, "verdict": explain.verdict_sentence(result), "result": data}

@@ -1,0 +1,68 @@
+"""``compare models A, B``: the session's photos and name checked on up to three models at once,
+answered with a table (errors listed below it) and, when more than one model answers, a
+models × templates chart."""
+from __future__ import annotations
+
+from .. import limits
+from ..attack.run import run_idia
+from ..audit import charts
+from ..errors import IdiaInputError
+from . import public
+from .public import public_model
+from .replies import Reply, model_label, say
+from .session import ChatSession
+
+MAX_COMPARE = 3          # with the session's own model, fits models.MAX_LOADED_MODELS (4)
+
+
+def on_compare(intent, state, replies, *, progress, **_):
+    if not intent.items:
+        replies.append(Reply(say("compare_none"), kind="error"))
+        return state
+    if not state.name or len(state.photos) < limits.MIN_PHOTOS:
+        replies.append(Reply(say("compare_need"), kind="error"))
+        return state
+    specs = list(dict.fromkeys(intent.items))
+    notes = []
+    if len(specs) > MAX_COMPARE:
+        notes.append(say("compare_too_many", max=MAX_COMPARE))
+        specs = specs[:MAX_COMPARE]
+    s = state.settings
+    rows = ["| model | verdict | templates picking the name | median rank | chance (p) |",
+            "|---|---|---|---|---|"]
+    errors, answered = [], []
+    for spec in specs:
+        try:
+            spec = public_model(spec)
+            r = run_idia(spec, [p.path for p in state.photos], state.name, extra_names=tuple(state.added_names),
+                         n_candidates=s.n_candidates, tau=s.tau, seed=s.seed, template_set=s.template_set,
+                         name_mode=s.name_mode, progress=progress, private_cache=state.private_embeddings)
+        except IdiaInputError as err:
+            errors.append(say("compare_error", model=public.code(spec), message=public.client_message(err)))
+            continue
+        answered.append((spec, r))
+        word = r.verdict_word.replace(" ", "\u00a0")
+        verdict = (("✓\u00a0**" + word + "**") if r.verdict == "member" else
+                   ("?\u00a0**" + word + "**") if r.member else "✗\u00a0" + word)   # no-break spaces: a cell never
+        rows.append(f"| {public.code(spec).replace('|', chr(92) + '|')} | {verdict} | "                  # wraps
+                    f"{r.correct_templates}\u00a0of\u00a0{r.n_templates} | "
+                    f"{r.true_name_median_rank:g}\u00a0of\u00a0{r.n_candidates} | {r.p_value:.3g} |")
+    head = say("compare_header", P=len(state.photos), N=s.n_candidates, seed=s.seed, tau=s.tau)
+    parts = notes + [head]
+    parts += ["\n".join(rows)] if answered else [say("compare_no_answer")]
+    if errors:
+        parts.append(say("compare_errors_head") + "\n" + "\n".join(f"- {e}" for e in errors))
+    images = ()
+    if len(answered) > 1:
+        images = (compare_png(answered, state),)
+    replies.append(Reply("\n\n".join(parts), images=images, kind="compare"))
+    return state
+
+
+def compare_png(answered, state: ChatSession) -> str:
+    folder = state.ensure_workdir()
+    stamp = abs(hash((tuple(r.fingerprint for _, r in answered), state.run_key()))) % 10**10
+    path = folder / f"compare-{stamp:010d}.png"
+    if not path.exists():
+        charts.save_figure(charts.compare_figure([(model_label(m), r) for m, r in answered]), path)
+    return str(path)

@@ -1,0 +1,51 @@
+"""When a check runs: as soon as the session has a name and enough photos and something the check
+depends on changed (``run_when_ready``); otherwise the reply says what is still missing."""
+from __future__ import annotations
+
+from .. import limits
+from ..attack.run import run_idia
+from ..errors import IdiaInputError
+from ..images import check_photo_count
+from . import public
+from .replies import Reply, say
+from .session import ChatSession
+from .verdicts import verdict_reply
+
+
+def run_when_ready(state: ChatSession, replies: list[Reply], progress, *, explicit: bool) -> ChatSession:
+    """Run a check when it has what it needs and something changed. ``explicit``: the user just
+    asked for it (named the person), so say what is missing instead of staying quiet."""
+    if not state.name:
+        if state.photos:
+            replies.append(Reply(say("ask_name"), kind="info"))
+            state.awaiting_name = True
+        return state
+    if len(state.photos) < limits.MIN_PHOTOS or len(state.photos) > limits.MAX_PHOTOS:
+        if not state.photos:
+            replies.append(Reply(say("ask_photos", name=state.name, min=limits.MIN_PHOTOS), kind="info"))
+        else:
+            try:
+                check_photo_count(len(state.photos))
+            except IdiaInputError as err:
+                replies.append(Reply(err.message, kind="error"))
+        return state
+    if not state.is_stale and not explicit:
+        return state
+    return run_check(state, replies, progress)
+
+
+def run_check(state: ChatSession, replies: list[Reply], progress) -> ChatSession:
+    s = state.settings
+    try:
+        result = run_idia(
+            s.model, [p.path for p in state.photos], state.name, extra_names=tuple(state.added_names),
+            n_candidates=s.n_candidates, tau=s.tau, seed=s.seed, template_set=s.template_set,
+            name_mode=s.name_mode, progress=progress, private_cache=state.private_embeddings,
+        )
+    except IdiaInputError as err:
+        replies.append(Reply(public.client_message(err), kind="error"))
+        return state
+    state.last_result = result
+    state.last_run_key = state.run_key()
+    replies.append(verdict_reply(result, state))
+    return state

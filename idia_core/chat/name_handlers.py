@@ -1,0 +1,106 @@
+"""Handlers of names: the person checked ("is this Jane Doe?", "my name is …"), names added to or
+removed from the pool, and the note when a name differs from a known one only by accents or case."""
+from __future__ import annotations
+
+from ..errors import IdiaInputError
+from ..sandbox.world import shipped_world
+from ..text.names import identity_key, name_key, validate_name
+from . import public
+from .flow import run_when_ready
+from .replies import Reply, say, short_list
+from .session import ChatSession
+
+
+def on_name(intent, state, replies, *, progress, **_):
+    try:
+        name = validate_name(intent.value or "")
+    except IdiaInputError as err:
+        replies.append(Reply(err.message, kind="error"))
+        return state
+    hint = spelling_hint(name, state)
+    if hint:
+        replies.append(Reply(hint, kind="info"))
+    state.name = name
+    state.added_names = [n for n in state.added_names if identity_key(n) != identity_key(name)]
+    return run_when_ready(state, replies, progress, explicit=True)
+
+
+def spelling_hint(name: str, state: ChatSession) -> str | None:
+    """When ``name`` differs from a known name only in accents or case ('emile loiseau' vs
+    'Émile Loiseau'), say so: to the model they are different strings. Known names: the names
+    the user added, the last check's pool and, on the sandbox model, the world's people."""
+    key = name_key(name)
+    sources = [("spelling_where_added", state.added_names)]
+    if state.last_result is not None:
+        sources.append(("spelling_where_pool", state.last_result.candidates))
+    if state.settings.model == "sandbox":
+        sources.append(("spelling_where_sandbox", sandbox_names()))
+    for where, names in sources:
+        for known in names:
+            if known != name and name_key(known) == key:
+                return say("spelling_hint", where=say(where), known=known, typed=name)
+    return None
+
+
+def sandbox_names() -> tuple[str, ...]:
+    """The sandbox world's names (none when this checkout has no world file: then there is no hint)."""
+    try:
+        return shipped_world().names
+    except (OSError, ValueError, KeyError):
+        return ()
+
+
+def on_add_names(intent, state, replies, *, progress, **_):
+    if not intent.items:
+        replies.append(Reply(say("names_empty"), kind="error"))
+        return state
+    # the pool's own identity (case only): names the model can tell apart ("Zoë"/"Zoe") stay apart
+    keys = {identity_key(n) for n in state.added_names}
+    target = identity_key(state.name) if state.name else None
+    added, lines, dupes = [], [], []
+    for raw in intent.items:
+        try:
+            name = validate_name(raw, what="The name")
+        except IdiaInputError as err:
+            lines.append(say("names_skipped", label=f"'{raw[:40]}'", reason=err.message))
+            continue
+        key = identity_key(name)
+        if key == target:
+            lines.append(say("names_is_target", name=name))
+        elif key in keys:
+            dupes.append(name)
+        else:
+            keys.add(key)
+            added.append(name)
+    total = len(state.added_names) + len(added)
+    if total > public.max_added_names():
+        replies.append(Reply(say("names_too_many", total=total, max=public.max_added_names()), kind="error"))
+        return state
+    if dupes:
+        lines.insert(0, say("names_duplicate", list=short_list(dupes)))
+    if added:
+        state.added_names = state.added_names + added
+        lines.insert(0, say("names_added", count=len(added), total=total, list=short_list(added)))
+    replies.append(Reply("\n\n".join(lines), kind="info" if added else "error"))
+    return run_when_ready(state, replies, progress, explicit=False) if added else state
+
+
+def on_remove_names(intent, state, replies, *, progress, **_):
+    if not intent.items:
+        replies.append(Reply(say("names_empty"), kind="error"))
+        return state
+    wanted = {name_key(n): n for n in intent.items}
+    kept = [n for n in state.added_names if name_key(n) not in wanted]
+    removed = [n for n in state.added_names if name_key(n) in wanted]
+    found = {name_key(n) for n in removed}
+    missing = [n for k, n in wanted.items() if k not in found]
+    lines = []
+    if removed:
+        lines.append(say("names_removed", count=len(removed), list=short_list(removed)))
+    if missing:
+        lines.append(say("names_not_found", list=short_list(missing)))
+    replies.append(Reply("\n\n".join(lines), kind="info" if removed else "error"))
+    if not removed:
+        return state
+    state.added_names = kept
+    return run_when_ready(state, replies, progress, explicit=False)

@@ -1,0 +1,120 @@
+"""Handlers of the settings: typed ("tau 3", "use 500 names", "model ViT-B-32:openai"), in words
+("make it stricter", "use the paper's settings") and "undo". Each value is read by the core's own
+validator (the same messages as the CLI and the API), and a changed setting re-runs the check."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .. import limits
+from ..attack.settings import IdiaSettings
+from ..errors import IdiaInputError
+from ..text.templates import load_templates, validate_template_set_name
+from ..validators import validate_pool_size, validate_seed, validate_tau
+from ..zoo.load import load_model
+from . import public
+from .flow import run_when_ready
+from .intents import Intent
+from .public import public_model
+from .replies import Reply, model_label, say
+from .session import ChatSession
+
+SETTING_LABELS = {"tau": "tau", "n_candidates": "The pool size", "seed": "The seed", "model": "The model",
+                  "template_set": "The template set", "name_mode": "The name mode"}
+
+
+def describe_changes(old: IdiaSettings, new: IdiaSettings) -> str:
+    parts = [f"{SETTING_LABELS[f].replace('The ', '')} {getattr(old, f)} → **{getattr(new, f)}**"
+             for f in SETTING_LABELS if getattr(old, f) != getattr(new, f)]
+    return "; ".join(parts) or say("changes_none")
+
+
+def apply_settings(state: ChatSession, new: IdiaSettings) -> None:
+    """Switch to new settings, remembering the old ones for "undo" (a bounded history)."""
+    if new != state.settings:
+        state.settings_history = (state.settings_history + [state.settings])[-MAX_UNDO:]
+        state.settings = new
+
+
+MAX_UNDO = 20
+
+
+def on_undo(intent, state, replies, *, progress, **_):
+    if not state.settings_history:
+        replies.append(Reply(say("undo_nothing"), kind="info"))
+        return state
+    previous = state.settings_history[-1]
+    replies.append(Reply(say("undo_done", changes=describe_changes(state.settings, previous)), kind="info"))
+    state.settings_history = state.settings_history[:-1]
+    state.settings = previous
+    return run_when_ready(state, replies, progress, explicit=False)
+
+
+def on_adjust(intent, state, replies, *, progress, **_):
+    step = 1 if intent.value == "+1" else -1
+    n_templates = len(load_templates(state.settings.template_set))
+    new_tau = state.settings.tau + step
+    if not limits.TAU_MIN <= new_tau <= n_templates:
+        which = "strictest" if step > 0 else "loosest"
+        replies.append(Reply(say("adjust_limit", tau=state.settings.tau, which=which, T=n_templates), kind="error"))
+        return state
+    return on_set(Intent("set", value=str(new_tau), setting="tau"), state, replies, progress=progress)
+
+
+PAPER_SETTINGS = dict(template_set="paper21", name_mode="paper", tau=1, n_candidates=1000)
+
+
+def on_paper_settings(intent, state, replies, *, progress, **_):
+    try:
+        new = replace(state.settings, **PAPER_SETTINGS).validated()
+    except IdiaInputError as err:
+        replies.append(Reply(err.message, kind="error"))
+        return state
+    if new == state.settings:
+        replies.append(Reply(say("paper_settings_same"), kind="info"))
+        return state
+    replies.append(Reply(say("paper_settings_done", changes=describe_changes(state.settings, new)), kind="info"))
+    apply_settings(state, new)
+    return run_when_ready(state, replies, progress, explicit=False)
+
+
+def on_set(intent, state, replies, *, progress, **_):
+    try:
+        new_settings = changed_settings(state.settings, intent.setting, intent.value or "", progress)
+    except IdiaInputError as err:
+        replies.append(Reply(public.client_message(err), kind="error"))
+        return state
+    old_value = getattr(state.settings, intent.setting)
+    new_value = getattr(new_settings, intent.setting)
+    label = SETTING_LABELS[intent.setting]
+    if intent.setting == "model":
+        text = say("model_changed", model=new_value, model_label=model_label(new_value))
+        if old_value == new_value:
+            text = say("setting_same", label=label, new=new_value)
+    elif old_value == new_value:
+        text = say("setting_same", label=label, new=new_value)
+    else:
+        text = say("setting_changed", label=label, new=new_value, old=old_value)
+    replies.append(Reply(text, kind="info"))
+    apply_settings(state, new_settings)
+    return run_when_ready(state, replies, progress, explicit=False)
+
+
+def changed_settings(settings: IdiaSettings, fld: str, value: str, progress) -> IdiaSettings:
+    """Validate one setting's new value with the core's validators (same messages as the CLI)."""
+    if fld == "tau":
+        return replace(settings, tau=validate_tau(value, len(load_templates(settings.template_set))))
+    if fld == "n_candidates":
+        return replace(settings, n_candidates=public.check_pool_limit(validate_pool_size(value)))
+    if fld == "seed":
+        return replace(settings, seed=validate_seed(value))
+    if fld == "template_set":
+        return replace(settings, template_set=validate_template_set_name(value)).validated()
+    if fld == "name_mode":
+        return replace(settings, name_mode=value.lower()).validated()
+    if fld == "model":
+        spec = public_model(value)
+        if progress:
+            progress(0, 1, say("model_loading", model=spec))
+        load_model(spec)   # fail now, with the model's own message, rather than at the next check
+        return replace(settings, model=spec)
+    raise IdiaInputError("setting_unknown", f"Unknown setting '{fld}'.")
