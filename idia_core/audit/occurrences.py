@@ -141,8 +141,9 @@ class CaptionSource:
     chunks: tuple[Chunk, ...] = field(default=())
 
 
-def open_captions(path, column: str, id_column: str | None = None) -> CaptionSource:
-    """A parquet file (or a folder of them) with a text ``column``: its files, rows and chunks.
+def open_captions(path, column: str, id_column: str | None = None, chunk_rows: int = CHUNK_ROWS) -> CaptionSource:
+    """A parquet file (or a folder of them) with a text ``column``: its files, rows and chunks
+    (whole row groups, about ``chunk_rows`` rows each).
     Raises ``captions_missing``, ``captions_unreadable``, ``captions_column``, ``captions_column_type``."""
     root = Path(path).expanduser()
     files = tuple(sorted(root.glob("*.parquet"))) if root.is_dir() else (root,)
@@ -162,18 +163,18 @@ def open_captions(path, column: str, id_column: str | None = None) -> CaptionSou
         kind = schema.field(column).type
         if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
             raise IdiaInputError("captions_column_type", f"The column '{column}' of {file.name} holds {kind}, not text.")
-        chunks += _file_chunks(file, meta.metadata, file.name if len(files) > 1 else "")
+        chunks += _file_chunks(file, meta.metadata, file.name if len(files) > 1 else "", chunk_rows)
         rows += meta.metadata.num_rows
     return CaptionSource(files, rows, tuple(chunks))
 
 
-def _file_chunks(file: Path, meta, label: str) -> list[Chunk]:
-    """Consecutive row groups of about ``CHUNK_ROWS`` rows each."""
+def _file_chunks(file: Path, meta, label: str, chunk_rows: int) -> list[Chunk]:
+    """Consecutive row groups of about ``chunk_rows`` rows each."""
     out, groups, size, start = [], [], 0, 0
     for g in range(meta.num_row_groups):
         groups.append(g)
         size += meta.row_group(g).num_rows
-        if size >= CHUNK_ROWS:
+        if size >= chunk_rows:
             out.append(Chunk(str(file), tuple(groups), start, label))
             start, groups, size = start + size, [], 0
     if groups:
@@ -286,12 +287,12 @@ class OccurrenceOutcome:
 
 def count_occurrences(captions, names_file, out, *, column: str = "TEXT", id_column: str | None = None,
                       engine: str = "local", ray_address: str | None = None, num_cpus: int | None = None,
-                      progress=None) -> OccurrenceOutcome:
+                      chunk_rows: int = CHUNK_ROWS, progress=None) -> OccurrenceOutcome:
     """Count every name of ``names_file`` in the captions and write the ``occurrences`` column of
     ``out`` (a labels.csv: updated in place when it exists, else name,occurrences) with the
     evidence beside it (``<out>.occurrences.json``: rows read, the rules, sample row ids)."""
     names = read_names_file(names_file)
-    source = open_captions(captions, column, id_column)
+    source = open_captions(captions, column, id_column, chunk_rows)
     matcher = NameMatcher.of(names)
     started = time.perf_counter()
     if progress is not None:
