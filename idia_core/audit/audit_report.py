@@ -35,10 +35,11 @@ def _cell(row) -> tuple[str, int | None]:
     return row["verdict"], int(row["correct_templates"])
 
 
-def model_summary(table: pd.DataFrame) -> list[dict]:
-    """One dict per model (in the order of the table): counts and rates of its rows."""
+def model_summary(table: pd.DataFrame, models=None) -> list[dict]:
+    """One dict per model (in the order of ``models``, else of the table): counts and rates of its rows."""
     out = []
-    for model, rows in table.groupby("model", sort=False):
+    for model in models or list(dict.fromkeys(table["model"])):
+        rows = table[table["model"] == model]
         done = rows[rows["status"] == "done"]
         n = len(done)
         member = done["member"].astype(bool)
@@ -74,16 +75,17 @@ def occurrence_rows(table: pd.DataFrame) -> dict[str, list[dict]]:
     return out
 
 
-def write_audit_report(out_dir, table: pd.DataFrame, settings: dict, notes=()) -> Path:
-    """``report.html`` (and ``matrix.png``, ``member_rates.png``, ``tpr_by_occurrence_<i>.png``)."""
+def write_audit_report(out_dir, table: pd.DataFrame, settings: dict, notes=(), models=()) -> Path:
+    """``report.html`` (and ``matrix.png``, ``member_rates.png``, ``tpr_by_occurrence_<i>.png``);
+    ``models`` in the order the audit named them (others follow in the table's order)."""
     out = Path(out_dir)
-    models = list(dict.fromkeys(table["model"])) if not table.empty else []
+    models = list(dict.fromkeys([m for m in models if m in set(table["model"])] + list(table["model"])))
     people = sorted(dict.fromkeys(table["person"])) if not table.empty else []
     parts = [f"<h1>IDIA audit: {len(people)} people × {len(models)} models</h1>"]
     if table.empty:
         parts.append("<p>No rows yet.</p>")
         return atomic_write(out / "report.html", page("IDIA audit", "\n".join(parts)))
-    summary = model_summary(table)
+    summary = model_summary(table, models)
     parts.append(_summary_section(out, summary))
     parts.append(_matrix_section(out, table, people, models))
     parts.append(_occurrence_section(out, table, models))

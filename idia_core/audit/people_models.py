@@ -97,11 +97,21 @@ def run_audit(people_dir, models, out_dir, settings: AuditSettings | None = None
             run_on_ray(mine, specs, settings, tally, address=ray_address, workers=int(workers), num_cpus=num_cpus)
         else:
             run_local(mine, specs, settings, tally)
-    finally:
-        table = store.close()
-        write_audit_report(store.folder, table, settings.to_dict(), people_set.notes)
+    except IdiaInputError:            # refused before any check ran (e.g. no Ray at that address)
+        store.flush()
+        raise
+    except BaseException:             # Ctrl-C, a crash: what finished is saved, merged and reported
+        _finish(store, settings, people_set.notes, specs)
+        raise
+    table = _finish(store, settings, people_set.notes, specs)
     return AuditOutcome(store.folder, table, len(mine), specs, dict(tally.counts), time.perf_counter() - started,
                         engine, people_set.notes)
+
+
+def _finish(store: ResultStore, settings: AuditSettings, notes, specs) -> pd.DataFrame:
+    table = store.close()
+    write_audit_report(store.folder, table, settings.to_dict(), notes, models=specs)
+    return table
 
 
 def run_local(people: list[AuditPerson], specs, settings: AuditSettings, tally: Tally) -> None:

@@ -244,9 +244,10 @@ class Wave:
             if self.tally.store.is_finished(job.folder, spec, job.photo_set_sha256):
                 self.tally.skip()
             elif error is not None:
-                self.tally.record(failed_row(job, spec, self.settings, "invalid", error.code, error.message))
+                row = failed_row(job, spec, self.settings, "invalid", error.code, error.message)
+                self.tally.record(_in_driver(row))
             elif spec in self.broken:
-                self.tally.record(failed_row(job, spec, self.settings, "failed", *self.broken[spec]))
+                self.tally.record(_in_driver(failed_row(job, spec, self.settings, "failed", *self.broken[spec])))
             else:
                 need.append(spec)
         if need:
@@ -285,11 +286,16 @@ class Wave:
         self._record(index, row)
 
     def _record(self, index: int, row: dict) -> None:
-        self.tally.record(row)
+        self.tally.record(row if row["node"] != "local" else _in_driver(row))
         person = self.open[index]
         person.left -= 1
         if person.left == 0:
             del self.open[index]        # the last reference to its photos: the object store frees them
+
+
+def _in_driver(row: dict) -> dict:
+    """A row made in the driver (no check ran on a worker) says so."""
+    return {**row, "node": "driver"}
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:

@@ -72,7 +72,11 @@ def local_audit(audit_people, tiny_spec, audit_settings, tmp_path_factory):
 
 
 def comparable(table):
-    return table[VERDICT_COLUMNS].sort_values(["folder", "model"]).reset_index(drop=True)
+    """The verdict columns in a fixed order, numbers as float64 (a column with empty cells in one
+    table and none in another is the same column)."""
+    out = table[VERDICT_COLUMNS].sort_values(["folder", "model"]).reset_index(drop=True)
+    numeric = [c for c in VERDICT_COLUMNS if out[c].dtype.kind in "iuf"]
+    return out.astype({c: "float64" for c in numeric})
 
 
 @contextlib.contextmanager

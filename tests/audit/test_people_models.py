@@ -191,3 +191,50 @@ def test_a_people_folder_without_photos_is_refused(tmp_path, capsys):
     (tmp_path / "people" / "Jane Doe" / "notes.txt").write_text("no photos here")
     assert main(["audit", str(tmp_path / "people"), "--models", "sandbox", "--out", str(tmp_path / "o")]) == 2
     assert "No person folder with photos" in capsys.readouterr().err
+
+
+def test_the_cli_shows_progress_and_a_summary(local_audit, audit_people, tiny_spec, capsys):
+    code = main(["audit", str(audit_people), "--models", f"sandbox,{tiny_spec}", "--out", str(local_audit.out_dir),
+                 "--candidates", str(CANDIDATES)])
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "audit: 100%" in captured.err and "8/8" in captured.err and "check/s" in captured.err
+    assert "0 checked, 8 already done" in captured.out and "report.html" in captured.out
+
+
+def test_a_worker_adopting_a_shared_preparation_encodes_nothing(audit_people, audit_settings, monkeypatch):
+    """What travels through Ray's object store is enough: a second worker of the model checks a
+    person without encoding a prompt or a reference photo, and says what the first one says."""
+    from idia_core.audit.people import load_people, open_person
+    from idia_core.audit.worker import ModelWorker
+    from idia_core.text.embeddings import clear_pool_memo
+
+    settings = audit_settings.validated()
+    people = load_people(audit_people).people
+    first = ModelWorker("sandbox", settings)
+    shared = first.prepare([p.name for p in people], [len(p.photos) for p in people])
+    first.adopt(shared)
+    second = ModelWorker("sandbox", settings)
+    second.adopt(shared)
+    clear_pool_memo()
+    calls = {"texts": 0, "images": 0}
+    model = second.model
+    encode_texts, encode_images = model.encode_texts, model.encode_images
+
+    def count_texts(*a, **k):
+        calls["texts"] += 1
+        return encode_texts(*a, **k)
+
+    def count_images(*a, **k):
+        calls["images"] += 1
+        return encode_images(*a, **k)
+
+    monkeypatch.setattr(model, "encode_texts", count_texts)
+    monkeypatch.setattr(model, "encode_images", count_images)
+    job, photos, _ = open_person(people[0])
+    row = second.check(job, photos)
+    assert calls == {"texts": 0, "images": 1}           # only the person's own photos
+    monkeypatch.undo()
+    want = first.check(job, photos)
+    assert {k: row[k] for k in ("verdict", "correct_templates", "look_alikes_reached", "name_prior_reached")} == \
+           {k: want[k] for k in ("verdict", "correct_templates", "look_alikes_reached", "name_prior_reached")}

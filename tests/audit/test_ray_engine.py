@@ -142,3 +142,10 @@ def test_an_address_that_is_not_a_ray_head_is_refused(tmp_path):
 ])
 def test_actor_shape(node_cpus, gpus, actors, shape, fit):
     assert actor_shape(node_cpus, gpus, actors) == (shape, fit)
+
+
+def test_two_workers_of_one_model_share_its_people(local_ray, local_audit, audit_people, audit_settings, tmp_path):
+    outcome = run_audit(audit_people, ["sandbox"], tmp_path / "out", audit_settings, engine="ray", workers=2)
+    want = local_audit.table[local_audit.table["model"] == "sandbox"]
+    pd.testing.assert_frame_equal(comparable(outcome.table), comparable(want))
+    assert outcome.table["worker"].nunique() == 2

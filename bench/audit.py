@@ -1,0 +1,129 @@
+"""Benchmark: an audit of many people on the local engine and on Ray, and the caption counts.
+
+One run, one machine: P sandbox people (fresh attack renders, N photos each) × the sandbox model,
+with ``check``'s defaults (1000 names, 21 templates, tau 1, the validity controls). Ray is
+started once (``ray.init``, timed apart) and a first Ray run warms the disk caches (prompt
+embeddings, the reference set: a fresh ``IDIA_CACHE_DIR``), so every timed run measures the audit
+itself, each loading its model once: the local run in this process, each Ray run in its actors,
+whose start (a process, torch, the model) is Ray's real overhead and is counted. Then
+``occurrences`` counts the sandbox's 626 names in its training captions repeated to C rows,
+in this process and as Ray tasks.
+
+Prints people×models per minute for local, Ray with 1 worker and Ray with 2 workers, the ratio
+Ray (1 worker) / local wall time (target ≤ 1.25), and captions/s.
+
+Usage:  python bench/audit.py [--people 48] [--photos 8] [--captions 400000] [--cpus 2]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def make_people(root: Path, n_people: int, n_photos: int) -> Path:
+    from idia_core.sandbox.world import load_world, render_attack_photos
+
+    world = load_world()
+    people = [p for p in world.people if p.role in ("member", "non-member")][:n_people]
+    for p in people:
+        folder = root / p.name
+        folder.mkdir(parents=True)
+        for i, im in enumerate(render_attack_photos(p, n_photos, seed=0)):
+            im.save(folder / f"{i:02d}.png")
+    return root
+
+
+def timed_audit(people: Path, out: Path, **kwargs) -> tuple[float, int]:
+    from idia_core.audit.people_models import run_audit
+
+    shutil.rmtree(out, ignore_errors=True)
+    started = time.perf_counter()
+    outcome = run_audit(people, ["sandbox"], out, **kwargs)
+    elapsed = time.perf_counter() - started
+    assert outcome.counts["done"] == len(outcome.table), outcome.counts
+    return elapsed, outcome.counts["done"]
+
+
+def make_captions(folder: Path, rows: int) -> tuple[Path, Path]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from idia_core.sandbox.world import load_world, training_pairs
+
+    world = load_world()
+    captions = [p.caption for p in training_pairs(world)]
+    texts = (captions * (rows // len(captions) + 1))[:rows]
+    path = folder / "captions.parquet"
+    pq.write_table(pa.table({"TEXT": pa.array(texts, pa.string())}), path, row_group_size=50_000)
+    names = folder / "names.txt"
+    names.write_text("".join(p.name + "\n" for p in world.people), encoding="utf-8")
+    return path, names
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--people", type=int, default=48)
+    ap.add_argument("--photos", type=int, default=8)
+    ap.add_argument("--captions", type=int, default=400_000)
+    ap.add_argument("--cpus", type=int, default=os.cpu_count() or 2, help="CPUs Ray may use on this machine")
+    args = ap.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="idia-bench-audit-"))
+    os.environ["IDIA_CACHE_DIR"] = str(work / "cache")      # read by this process and by Ray's workers
+    try:
+        return _run(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(args, work: Path) -> int:
+    import ray
+
+    from idia_core.audit.occurrences import count_occurrences
+
+    people = make_people(work / "people", args.people, args.photos)
+    token = Path.home() / ".ray" / "auth_token"       # Ray >= 2.59 writes one: removed again if it was not there
+    had_token = token.exists()
+    started = time.perf_counter()
+    ray.init(address="local", num_cpus=args.cpus, include_dashboard=False, logging_level="ERROR")
+    init_s = time.perf_counter() - started
+    try:
+        timed_audit(people, work / "warm", engine="ray")                  # fills the disk caches
+        local_s, n = timed_audit(people, work / "local")                  # this process's first model load
+        ray1_s, _ = timed_audit(people, work / "ray1", engine="ray", workers=1)
+        ray2_s, _ = timed_audit(people, work / "ray2", engine="ray", workers=2)
+        captions, names = make_captions(work, args.captions)
+        started = time.perf_counter()
+        local_count = count_occurrences(captions, names, work / "l.csv")
+        count_local_s = time.perf_counter() - started
+        started = time.perf_counter()
+        ray_count = count_occurrences(captions, names, work / "r.csv", engine="ray", chunk_rows=50_000)
+        count_ray_s = time.perf_counter() - started
+    finally:
+        ray.shutdown()
+        if not had_token:
+            token.unlink(missing_ok=True)
+    assert local_count.counts.counts == ray_count.counts.counts
+    rate = lambda s: n / s * 60  # noqa: E731
+    print(f"audit: {n} people × 1 model (sandbox, {args.photos} photos each, 1000 names, controls on), "
+          f"{os.cpu_count()} cores, Ray on {args.cpus} CPUs (ray.init {init_s:.1f} s, not counted)")
+    print(f"  local              {local_s:7.1f} s   {rate(local_s):7.1f} people×models/min")
+    print(f"  ray, 1 worker      {ray1_s:7.1f} s   {rate(ray1_s):7.1f} people×models/min")
+    print(f"  ray, 2 workers     {ray2_s:7.1f} s   {rate(ray2_s):7.1f} people×models/min")
+    print(f"  Ray overhead at one worker: {ray1_s / local_s:.2f}× local wall time (target <= 1.25)")
+    rows = local_count.counts.rows
+    print(f"occurrences: {len(local_count.names)} names in {rows} captions: local {rows / count_local_s:,.0f} "
+          f"captions/s, Ray tasks {rows / count_ray_s:,.0f} captions/s (same counts)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
