@@ -238,3 +238,16 @@ def test_a_worker_adopting_a_shared_preparation_encodes_nothing(audit_people, au
     want = first.check(job, photos)
     assert {k: row[k] for k in ("verdict", "correct_templates", "look_alikes_reached", "name_prior_reached")} == \
            {k: want[k] for k in ("verdict", "correct_templates", "look_alikes_reached", "name_prior_reached")}
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder whatever its permissions")
+def test_an_unreadable_people_folder_is_refused(audit_people, tmp_path):
+    people = tmp_path / "people"
+    (people / "Jane Doe").mkdir(parents=True)
+    (people / "Jane Doe").chmod(0)
+    try:
+        with pytest.raises(IdiaInputError) as err:
+            run_audit(people, "sandbox", tmp_path / "out")
+    finally:
+        (people / "Jane Doe").chmod(0o755)
+    assert err.value.code == "people_dir_unreadable" and "Jane Doe" in err.value.message
