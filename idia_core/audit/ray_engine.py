@@ -23,11 +23,13 @@ import os
 import socket
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..errors import IdiaInputError
 from .people import AuditPerson, open_person
 from .results import AuditSettings, CheckJob, Tally, failed_row
 
+PACKAGE = Path(__file__).resolve().parents[1]        # idia_core, shipped to a cluster's workers
 CONNECT_TIMEOUT_S = 3.0
 ACTOR_RESTARTS = 3
 TASK_RETRIES = 3
@@ -69,8 +71,10 @@ def probe_address(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
 
 @dataclass
 class RaySession:
-    """Connect to the cluster an audit names, or start Ray on this machine; on leaving, shut down
-    only what was started here and give back the process's ``RAY_AUTH_MODE`` (Ray ≥ 2.59 sets it)."""
+    """Connect to the cluster an audit names (``address``, else ``RAY_ADDRESS``), or start Ray on
+    this machine (``num_cpus``); a Ray this process has already started or joined is used as it is.
+    On leaving, shut down only what was started here and give back the process's ``RAY_AUTH_MODE``
+    (Ray ≥ 2.59 sets it to ``token``)."""
 
     address: str | None = None
     num_cpus: int | None = None
@@ -88,9 +92,10 @@ class RaySession:
         try:
             if address in (None, "local"):
                 ray.init(address="local", num_cpus=self.num_cpus, include_dashboard=False, logging_level="WARNING")
-            else:
-                ray.init(address=address, logging_level="WARNING")
+            else:               # idia's own code travels with the job: nodes need only the requirements
+                ray.init(address=address, logging_level="WARNING", runtime_env={"py_modules": [str(PACKAGE)]})
         except ConnectionError as exc:
+            self._give_back_auth()
             raise IdiaInputError("ray_unreachable", f"No Ray cluster to connect to at {address}: {exc}") from None
         self.started = True
         return ray
@@ -100,10 +105,13 @@ class RaySession:
             import ray  # loaded already by __enter__
 
             ray.shutdown()
-            if self.saved_auth is None:
-                os.environ.pop("RAY_AUTH_MODE", None)
-            else:
-                os.environ["RAY_AUTH_MODE"] = self.saved_auth
+            self._give_back_auth()
+
+    def _give_back_auth(self) -> None:
+        if self.saved_auth is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = self.saved_auth
 
 
 class AuditActor:
