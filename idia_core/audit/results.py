@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .. import limits
@@ -240,15 +241,17 @@ def read_settings(folder) -> dict:
 def read_parts(folder: Path) -> pd.DataFrame:
     """Every row written so far (all parts, in the order written); a part that cannot be read is
     skipped with a warning (its rows are simply run again)."""
+    return read_part_table(folder).to_pandas()
+
+
+def read_part_table(folder: Path) -> pa.Table:
     tables = []
     for path in sorted((Path(folder) / PARTS_DIR).glob("part-*.parquet")):
         try:
             tables.append(pq.read_table(path).cast(SCHEMA))
         except (OSError, pa.ArrowException) as exc:
             log.warning("skipping unreadable results part %s: %s", path.name, exc)
-    if not tables:
-        return SCHEMA.empty_table().to_pandas()
-    return pa.concat_tables(tables).to_pandas()
+    return pa.concat_tables(tables) if tables else SCHEMA.empty_table()
 
 
 def latest_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -268,29 +271,38 @@ def merge_results(folder) -> pd.DataFrame:
 
 
 def write_parquet(path: Path, frame) -> Path:
-    table = pa.Table.from_pandas(frame, schema=SCHEMA, preserve_index=False) if isinstance(frame, pd.DataFrame) \
-        else pa.Table.from_pylist(frame, schema=SCHEMA)
+    """Rows (a DataFrame, a list of dicts or an arrow table of ``SCHEMA``) as one parquet file, atomically."""
+    if isinstance(frame, pd.DataFrame):
+        table = pa.Table.from_pandas(frame, schema=SCHEMA, preserve_index=False)
+    else:
+        table = frame if isinstance(frame, pa.Table) else pa.Table.from_pylist(frame, schema=SCHEMA)
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
     return atomic_write(path, sink.getvalue().to_pybytes())
 
 
+FLUSH_SECONDS = 10.0       # a new part at most this often while rows come in
+RESULTS_SECONDS = 60.0     # results.parquet refreshed at most this often during a run (one shard)
+
+
 class ResultStore:
     """The rows of one audit process: what was finished before (read from the parts at start) and
-    what finishes now, flushed to a new part every ``flush_seconds`` (and on ``flush``/``close``)."""
+    what finishes now, flushed to a new part every ``FLUSH_SECONDS`` (and on ``flush``/``close``).
+    An audit in one shard also refreshes results.parquet every ``RESULTS_SECONDS`` as it goes;
+    shards merge theirs when each ends (and ``audit-merge``)."""
 
-    def __init__(self, out_dir, settings: AuditSettings, shard: tuple[int, int] = (0, 1), *,
-                 flush_seconds: float = 10.0, clock=None):
+    def __init__(self, out_dir, settings: AuditSettings, shard: tuple[int, int] = (0, 1)):
         self.folder = Path(out_dir).expanduser()
         claim_folder(self.folder, settings)
         self.shard = shard
-        self.flush_seconds = flush_seconds
-        self.clock = clock or time.monotonic
-        earlier = read_parts(self.folder)
-        self.finished = {row_key(r) for r in earlier.to_dict("records") if r["status"] in FINISHED}
+        earlier = read_part_table(self.folder)
+        self.tables = [earlier]
+        done = pc.is_in(earlier.column("status"), pa.array(FINISHED))
+        self.finished = {row_key(r) for r in earlier.filter(done).select(["folder", "model", "photo_set_sha256"])
+                         .to_pylist()}
         self.pending: list[dict] = []
         self.parts_written = 0
-        self.last_flush = self.clock()
+        self.last_flush = self.last_results = time.monotonic()
 
     def is_finished(self, folder: str, model: str, photo_set_sha256: str) -> bool:
         return (folder, model, photo_set_sha256) in self.finished
@@ -299,18 +311,23 @@ class ResultStore:
         self.pending.append(row)
         if row["status"] in FINISHED:
             self.finished.add(row_key(row))
-        if self.clock() - self.last_flush >= self.flush_seconds:
+        if time.monotonic() - self.last_flush >= FLUSH_SECONDS:
             self.flush()
 
     def flush(self) -> None:
-        self.last_flush = self.clock()
+        self.last_flush = time.monotonic()
         if not self.pending:
             return
         i, n = self.shard
         name = f"part-{i:04d}of{n:04d}-{datetime.datetime.now(datetime.timezone.utc):%Y%m%dT%H%M%S%f}-{os.getpid()}.parquet"
-        write_parquet(self.folder / PARTS_DIR / name, self.pending)
+        part = pa.Table.from_pylist(self.pending, schema=SCHEMA)
+        write_parquet(self.folder / PARTS_DIR / name, part)
+        self.tables.append(part)
         self.pending = []
         self.parts_written += 1
+        if n == 1 and time.monotonic() - self.last_results >= RESULTS_SECONDS:
+            self.last_results = time.monotonic()
+            write_parquet(self.folder / RESULTS_FILE, latest_rows(pa.concat_tables(self.tables).to_pandas()))
 
     def close(self) -> pd.DataFrame:
         """Flush, then merge every part in the folder (this shard's and any other's) into results.parquet."""

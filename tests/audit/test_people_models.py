@@ -11,6 +11,7 @@ import os
 import pandas as pd
 import pytest
 
+from idia_core.audit import results
 from idia_core.audit.people_models import run_audit
 from idia_core.audit.results import PARTS_DIR, AuditSettings, read_parts
 from idia_core.cli.main import main
@@ -74,15 +75,20 @@ def test_a_rerun_writes_nothing_new(local_audit, audit_people, tiny_spec, audit_
     pd.testing.assert_frame_equal(comparable(again.table), comparable(local_audit.table))
 
 
-def test_interrupted_audit_resumes_to_the_same_table(local_audit, audit_people, tiny_spec, audit_settings, tmp_path):
+def test_interrupted_audit_resumes_to_the_same_table(local_audit, audit_people, tiny_spec, audit_settings, tmp_path,
+                                                     monkeypatch):
+    monkeypatch.setattr(results, "FLUSH_SECONDS", 0.0)        # every row on disk as soon as it is made
+    monkeypatch.setattr(results, "RESULTS_SECONDS", 0.0)
+    out = tmp_path / "out"
     seen = []
 
     def stop_after_three(row):
         seen.append(row)
+        on_disk = pd.read_parquet(out / "results.parquet")      # the table grows while the audit runs
+        assert len(on_disk) == len(seen) and len(read_parts(out)) == len(seen)
         if len(seen) == 3:
             raise KeyboardInterrupt
 
-    out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
         run_audit(audit_people, ["sandbox", tiny_spec], out, audit_settings, on_row=stop_after_three)
     assert len(read_parts(out)) == 3 and len(pd.read_parquet(out / "results.parquet")) == 3
