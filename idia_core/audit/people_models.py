@@ -53,7 +53,8 @@ class AuditOutcome:
         rate = ran / self.elapsed_s * 60 if self.elapsed_s > 0 else 0.0
         done = self.table[self.table["status"] == "done"] if not self.table.empty else self.table
         rates = ", ".join(f"{m} {g['member'].astype(bool).mean():.0%}" for m, g in done.groupby("model", sort=False))
-        return (f"Audited {self.n_people} people × {len(self.models)} models ({self.engine}): {c['done']} checked, "
+        models = f"{len(self.models)} model" + ("s" if len(self.models) != 1 else "")
+        return (f"Audited {self.n_people} people × {models} ({self.engine}): {c['done']} checked, "
                 f"{c['skipped']} already done, {c['invalid']} invalid, {c['failed']} failed in {self.elapsed_s:.1f} s "
                 f"({rate:.1f} people×models/min); member rate (paper's rule): {rates or '–'}; "
                 f"results: {self.results_path}; report: {self.report_path}")
