@@ -13,6 +13,9 @@
   dropped when every model has checked them.
 - **A dying worker**: actors restart (``ACTOR_RESTARTS``) and their checks are retried
   (``TASK_RETRIES``); a row whose worker died past that is marked failed (a re-run retries it).
+- **A cluster** is probed first (``probe_address``: refused within seconds where no Ray head
+  answers, where ``ray.init`` would retry for minutes); idia's own code travels with the job
+  (``py_modules``), so its nodes need only the requirements and the models.
 
 Ray is imported here only, inside functions (about a second and a C++ core to start), so the CLI,
 the local engine and the app never pay for it.
