@@ -152,7 +152,8 @@ def _base_url(request: gr.Request | None) -> str:
 
 
 def _progress_adapter(progress: gr.Progress):
-    """The core's progress as one line of words (and a share done), shown over the chat only."""
+    """The core's progress as one line of words (and a share done), shown in the line under the
+    chat (never over it)."""
     def report(done: int, total: int, message: str):
         progress(done / total if total else None, desc=message)
     return report
@@ -190,14 +191,21 @@ BOX_PLACEHOLDER = f"Drop 3–{limits.MAX_PHOTOS} photos of one person, then ask:
 
 
 def echo(message: dict, history: list):
-    """At once, before the turn is queued: the user's message and a "Checking …" line in the chat;
-    the box keeps the text, greyed, until the turn's reply arrives (so nothing typed is lost)."""
+    """At once, before the turn is queued: the user's message and a "Checking …" line in the chat,
+    and the message leaves the box (emptied, and disabled until the reply: nothing typed meanwhile
+    can be lost). The message waits in the session's outbox for ``chat_sent``."""
     message = message or {}
     text, files = (message.get("text") or "").strip(), _file_paths(message.get("files"))
     if not text and not files:
-        return gr.skip(), gr.skip()
+        return gr.skip(), gr.skip(), gr.skip()
     pending = _user_messages(text, files) + [{"role": "assistant", "content": C.say("echo_working")}]
-    return gr.MultimodalTextbox(interactive=False), list(history or []) + pending
+    return ({"text": text, "files": list(files)}, gr.MultimodalTextbox(value=None, interactive=False),
+            list(history or []) + pending)
+
+
+def chat_sent(outbox, history: list, state, request: gr.Request, progress=gr.Progress()):
+    """The chat turn of a message the box sent (``echo`` moved it to the outbox)."""
+    return chat(outbox if isinstance(outbox, dict) else {}, history, state, request, progress)
 
 
 def _content_text(message) -> str:
@@ -428,7 +436,15 @@ CSS = """
   #actions button { padding: 4px 6px; font-size: 0.85rem; }
   #gallery .grid-container { grid-template-columns: repeat(2, minmax(0, 1fr)) !important; }
 }
-"""
+""" + (Path(__file__).resolve().parent / "assets" / "chat.css").read_text(encoding="utf-8")   # progress line, tables
+
+
+# The page's own script (assets/chat.js: scroll to the start of a reply, forget picked files), loaded once
+CHAT_JS = (Path(__file__).resolve().parent / "assets" / "chat.js").read_text(encoding="utf-8")
+MARK_REPLY_START = "(...args) => { idiaMark(); return args; }"
+FORGET_PICKED_FILES = "(...args) => { idiaMark(); idiaForgetFiles(); return args; }"
+SCROLL_TO_END = "() => { idiaScrollToEnd(); }"
+SCROLL_TO_REPLY = "() => { idiaScrollToReply(); }"
 
 
 def build_app() -> gr.Blocks:
@@ -460,9 +476,13 @@ def _chat_column() -> SimpleNamespace:
     """The chat, the message box, the action buttons and (on the sandbox) example people."""
     examples = sandbox_examples(EXAMPLES_DIR) if DEFAULT_MODEL == "sandbox" else []
     with gr.Column(scale=3, min_width=300):
-        chatbot = gr.Chatbot(label="idia", height=560, elem_id="chat", buttons=["copy"], allow_file_downloads=False)
+        # autoscroll off: after a turn the chat shows the start of its reply (SCROLL_TO_REPLY), not its end
+        chatbot = gr.Chatbot(label="idia", height=560, elem_id="chat", buttons=["copy"], allow_file_downloads=False,
+                             autoscroll=False)
+        progress_line = gr.Markdown("", elem_id="progress")   # a check's progress: under the chat, never over it
         box = gr.MultimodalTextbox(placeholder=BOX_PLACEHOLDER, file_types=["image"], file_count="multiple",
                                    show_label=False, elem_id="box")
+        outbox = gr.State(None)   # the message the box sent, while its turn waits and runs
         with gr.Row(elem_id="actions"):
             buttons = {text: gr.Button(label, size="sm", min_width=60)
                        for label, text in (("Share link", "share"), ("Report", "report"), ("Why?", "why?"),
@@ -470,7 +490,7 @@ def _chat_column() -> SimpleNamespace:
         if examples:
             gr.Examples([e.message for e in examples], inputs=[box],
                         example_labels=[f"{e.name} ({e.label})" for e in examples], label="Sandbox people")
-    return SimpleNamespace(chatbot=chatbot, box=box, buttons=buttons)
+    return SimpleNamespace(chatbot=chatbot, box=box, buttons=buttons, progress=progress_line, outbox=outbox)
 
 
 def _side_column() -> SimpleNamespace:
@@ -511,26 +531,31 @@ def _api_inputs() -> SimpleNamespace:
         photos = gr.File(file_count="multiple", label="photos")
         _no_empty_temp_files(photos)
         return SimpleNamespace(photos=photos, name=gr.Textbox(label="name"), options=gr.JSON(label="options"),
-                               out=gr.JSON(label="result"), button=gr.Button("check"))
+                               out=gr.JSON(label="result"), button=gr.Button("check"),
+                               chat_button=gr.Button("chat"))   # the `chat` endpoint for API clients
 
 
 def _wire(demo, talk, side, api, state, views) -> None:
     """The events: a message, the buttons, the settings controls, the API, page load and unload."""
-    # chat turns share a wide group; those that may compute also take a COMPUTE slot inside
+    # chat turns share a wide group; those that may compute also take a COMPUTE slot inside. Their
+    # progress is the line under the chat: nothing is drawn over the messages.
     chat_group = dict(concurrency_limit=COMPUTE_LIMIT + CHEAP_SLOTS, concurrency_id="chat",
-                      show_progress_on=[talk.chatbot])
+                      show_progress_on=[talk.progress])
     # the echo and the box's release are instant: no overlay of their own (one progress line only)
-    talk.box.submit(echo, [talk.box, talk.chatbot], [talk.box, talk.chatbot], queue=False, api_name=False,
-                    show_progress="hidden").then(
-        chat, [talk.box, talk.chatbot, state], [talk.box] + views, api_name="chat", **chat_group).then(
+    talk.box.submit(echo, [talk.box, talk.chatbot], [talk.outbox, talk.box, talk.chatbot], queue=False,
+                    api_name=False, show_progress="hidden", js=FORGET_PICKED_FILES).then(
+        None, None, None, js=SCROLL_TO_END).then(
+        chat_sent, [talk.outbox, talk.chatbot, state], [talk.box] + views, api_name=False, **chat_group).then(
         lambda: gr.MultimodalTextbox(interactive=True), None, talk.box, queue=False, api_name=False,
-        show_progress="hidden")  # even after an error
+        show_progress="hidden", js=SCROLL_TO_REPLY)  # even after an error
+    api.chat_button.click(chat, [talk.box, talk.chatbot, state], [talk.box] + views, api_name="chat", **chat_group)
     for text, btn in talk.buttons.items():
-        btn.click(command(text), [talk.chatbot, state], views, api_name=False, **chat_group)
+        btn.click(command(text), [talk.chatbot, state], views, api_name=False, js=MARK_REPLY_START,
+                  **chat_group).then(None, None, None, js=SCROLL_TO_REPLY)
     for comp, fld in zip(side.settings, SETTING_FIELDS):
         (comp.release if isinstance(comp, gr.Slider) else comp.input)(
             setting(fld), [comp, talk.chatbot, state], views, api_name=False, trigger_mode="always_last",
-            **chat_group)
+            js=MARK_REPLY_START, **chat_group).then(None, None, None, js=SCROLL_TO_REPLY)
     api.button.click(check, [api.photos, api.name, api.options], api.out, api_name="check",
                      concurrency_limit=COMPUTE_LIMIT, concurrency_id="check")
     demo.load(on_load, None, views, api_name=False)
@@ -559,7 +584,7 @@ if __name__ == "__main__":
     threading.Thread(target=_reap_idle_sessions, name="idia-idle-sessions", daemon=True).start()
     signal.signal(signal.SIGTERM, _on_sigterm)
     demo.queue(default_concurrency_limit=COMPUTE_LIMIT, max_size=QUEUE_MAX).launch(
-        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), show_error=False, css=CSS,
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), show_error=False, css=CSS, js=CHAT_JS,
         max_file_size=limits.MAX_FILE_BYTES,   # a bigger upload is refused at the door (HTTP 413)
         app_kwargs={"middleware": [Middleware(serving.UrlLengthLimit)]},
     )

@@ -35,10 +35,12 @@ BACKGROUND_CHUNK = 512  # a visitor waits at most this many prompts behind a war
 
 
 class _Batch:
-    """Prompts one caller has claimed; others needing them wait for ``done``."""
+    """Prompts one caller has claimed; others needing them wait for ``done``. A ``background``
+    batch (a warm-up's) runs at the lowest priority: its rate says nothing about a visitor's."""
 
-    def __init__(self, prompts: list[str]):
+    def __init__(self, prompts: list[str], background: bool = False):
         self.prompts = prompts
+        self.background = background
         self.done = threading.Event()
         self.vectors: dict[str, np.ndarray] | None = None  # None after ``done``: the owner failed
 
@@ -141,7 +143,7 @@ def encode_prompts(model, prompts: list[str], store: Store, *, names: int | None
                 for b in batches:
                     for p in b.prompts:
                         _INFLIGHT[(fp, p)] = b
-            shared = bool(theirs)
+            shared = any(not b.background for b in theirs.values())   # another visitor's check, not a warm-up
             report()
             pending = list(batches)
             try:
@@ -174,7 +176,7 @@ def _encode_batch(model, batch: _Batch, store: Store, got: dict[str, np.ndarray]
         t = time.perf_counter()
         vecs = model.encode_texts(batch.prompts).numpy().astype(np.float16)
         elapsed = time.perf_counter() - t
-        if elapsed > 0:
+        if elapsed > 0 and not batch.background:
             _RATES[fp] = len(batch.prompts) / elapsed
             measure("text", fp, len(batch.prompts), elapsed)
         store(batch.prompts, vecs)
@@ -202,7 +204,7 @@ def _encode_in_background(model, prompts: list[str], store: Store, got: dict[str
                     chunk.append(p)
                 else:
                     rest.append(p)
-            batch = _Batch(chunk)
+            batch = _Batch(chunk, background=True)
             for p in chunk:
                 _INFLIGHT[(fp, p)] = batch
         if chunk:
