@@ -197,7 +197,7 @@ def echo(message: dict, history: list):
     message = message or {}
     text, files = (message.get("text") or "").strip(), _file_paths(message.get("files"))
     if not text and not files:
-        return gr.skip(), gr.skip(), gr.skip()
+        return None, gr.skip(), gr.skip()   # an empty outbox: the last message is never sent again
     pending = _user_messages(text, files) + [{"role": "assistant", "content": C.say("echo_working")}]
     return ({"text": text, "files": list(files)}, gr.MultimodalTextbox(value=None, interactive=False),
             list(history or []) + pending)

@@ -164,7 +164,7 @@ def _sandbox_reference_rendered(model, n_photos: int, world=None, progress: Prog
     world = world or load_world()
     people = _never_named(world)
     wkey = _world_key(people)
-    key = ("sandbox", model.fingerprint, wkey)
+    key = ("sandbox", model.fingerprint, _device_kind(model), wkey)
     hit = _memo_get(key)
     if hit is not None and hit.photos_per_person >= n_photos:
         return hit
