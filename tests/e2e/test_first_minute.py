@@ -73,6 +73,13 @@ def _shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"e2e-first-minute-{name}.png"))
 
 
+def _wait_for_the_reply(page) -> None:
+    """Until the turn has ended (the box is enabled again) and the chat has scrolled to its reply
+    (that scroll runs right after, and again as pictures load)."""
+    page.wait_for_function("() => !document.querySelector('#box textarea').disabled", timeout=30_000)
+    page.wait_for_timeout(1200)
+
+
 def _verdict_in_view(page, height: int) -> dict:
     """The last verdict sentence's box, and whether it lies inside both the window and the chat's
     visible area."""
@@ -102,8 +109,7 @@ def test_a_check_reads_right_at_a_glance(launched_app, sandbox_cases, browser, s
     page.evaluate(WATCH)
     _send(page, f"Is this {member.name}?")
     chat.get_by_text("Sandbox truth").last.wait_for(timeout=300_000)
-    page.wait_for_function("() => !document.querySelector('#box textarea').disabled", timeout=30_000)
-    page.wait_for_timeout(800)   # the scroll after the reply (and after pictures load)
+    _wait_for_the_reply(page)
     seen = page.evaluate("() => { clearInterval(window.__idiaWatch); return window.__idiaSeen; }")
     running = [s for s in seen if s["checking"]]
     assert running, "the check was never seen running"
@@ -141,7 +147,8 @@ def test_the_same_files_attach_again_after_reset(launched_app, sandbox_cases, br
     _send(page, f"Is this {member.name}?")
     chat.get_by_text("Sandbox truth").nth(1).wait_for(timeout=300_000)
     assert "Now drop in photos" not in chat.inner_text()
-    assert _verdict_in_view(page, height)["inside"]
+    _wait_for_the_reply(page)
+    assert _verdict_in_view(page, height)["inside"], _verdict_in_view(page, height)
     _shot(page, f"{size}-after-reset")
     page.close()
 
