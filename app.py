@@ -8,6 +8,15 @@ name, options → the core's JSON verdict).
 """
 from __future__ import annotations
 
+from idia_core.forking import prepare_for_forks
+
+prepare_for_forks()   # before numpy and torch load: a process that forks GPU workers runs one thread per pool
+
+try:   # ZeroGPU on Hugging Face Spaces; `spaces` must be imported before torch (it patches torch)
+    import spaces
+except ImportError:   # pragma: no cover - everywhere but a Space
+    spaces = None
+
 import contextlib
 import os
 import shutil
@@ -31,17 +40,16 @@ from idia_core.chat.examples import sandbox_examples
 from idia_core.chat.routing import needs_compute
 from idia_core.chat.uploads import IdleSessions, SessionFiles, TrackedUploads
 from idia_core.chat.views import result_views
+from idia_core.chat.warmup import warm_up_server
 from idia_core.text.templates import available_template_sets
+from idia_core.zoo import gpu
 from idia_core.zoo.catalogue import CATALOGUE
+from idia_core.zoo.load import load_model
 
-try:  # ZeroGPU on Hugging Face Spaces; a no-op everywhere else
-    import spaces
-
-    gpu = spaces.GPU
-except ImportError:  # pragma: no cover - depends on the host
-    def gpu(fn):
-        return fn
-
+# The only GPU work (image and new text embeddings) runs behind this boundary: on a ZeroGPU Space
+# each call is a @spaces.GPU worker; with IDIA_EMULATE_ZEROGPU=1 a forked child that behaves like
+# one; elsewhere this process. Turns, sessions, files and caches never cross it.
+GPU = gpu.install(gpu.boundary_from_environment(spaces))
 DEFAULT_MODEL = C.default_model_spec()
 EXAMPLES_DIR = Path(tempfile.gettempdir()) / "idia-examples"
 SETTING_FIELDS = ("model", "tau", "n_candidates", "seed", "template_set", "name_mode")
@@ -221,7 +229,6 @@ def _without_echo(history: list, text: str, files) -> list:
     return history
 
 
-@gpu
 def chat(message: dict, history: list, state, request: gr.Request, progress=gr.Progress()):
     """The chat endpoint: one message (text + files) in the session, replies out. A message that
     arrives while this session's previous turn runs is kept and answered right after it."""
@@ -284,7 +291,6 @@ def command(text: str):
 
 
 def setting(fld: str):
-    @gpu   # a changed setting re-runs the check (or loads a model)
     def handler(value, history, state, request: gr.Request, progress=gr.Progress()):
         state = state if isinstance(state, C.ChatSession) else C.new_session()
         sid = getattr(request, "session_hash", None) or "anonymous"
@@ -378,7 +384,6 @@ def on_load(request: gr.Request):
     return _outputs(turn.state, _history_messages(turn.replies))
 
 
-@gpu
 def check(photos, name: str, options: dict | None, progress=gr.Progress()):
     """Stateless: photos + name + options → the core's JSON verdict (or an error with its code)."""
     paths = _file_paths(photos)
@@ -537,16 +542,30 @@ def _wire(demo, talk, side, api, state, views) -> None:
     demo.unload(on_unload)
 
 
+def _load_default_model() -> None:
+    """Behind a forking GPU boundary the default model is loaded now, before the server starts, and
+    placed on the GPU device as ZeroGPU documents it (its workers are forked from this process and
+    find it there); other models load on first use, in this process, outside the GPU functions."""
+    print(f"idia: GPU boundary: {GPU.name}", flush=True)
+    if not GPU.forks:
+        return
+    try:
+        model = load_model(DEFAULT_MODEL)
+        print(f"idia: default model {model.spec} loaded on {model.device}", flush=True)
+    except Exception as exc:   # a check of it tells the visitor; the operator reads it here
+        print(f"idia: the default model {DEFAULT_MODEL} could not be loaded: {type(exc).__name__}: {exc}", flush=True)
+
+
 def _warm_up_in_background() -> None:
     """Encode the default model's default pool, then other downloaded catalogue models' pools, in
     the background at low priority: visitors' checks go first (IDIA_WARMUP=0: skip; =default: the
-    default model only)."""
+    default model only). On ZeroGPU the models are only loaded: encoding there is a GPU call that
+    only a visitor's request can pay for."""
     mode = os.environ.get("IDIA_WARMUP", "1").strip().lower()
     if mode == "0":
         return
-    from idia_core.chat.warmup import warm_up_server
-
-    threading.Thread(target=warm_up_server, args=(DEFAULT_MODEL,), kwargs={"others": mode != "default"},
+    threading.Thread(target=warm_up_server, args=(DEFAULT_MODEL,),
+                     kwargs={"others": mode != "default", "encode": not isinstance(GPU, gpu.ZeroGPU)},
                      name="idia-warm-up", daemon=True).start()
 
 
@@ -555,6 +574,7 @@ demo = build_app()
 if __name__ == "__main__":
     from starlette.middleware import Middleware
 
+    _load_default_model()
     _warm_up_in_background()
     threading.Thread(target=_reap_idle_sessions, name="idia-idle-sessions", daemon=True).start()
     signal.signal(signal.SIGTERM, _on_sigterm)

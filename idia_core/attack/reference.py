@@ -155,19 +155,46 @@ def _sandbox_reference_rendered(model, n_photos: int, world=None) -> ReferenceSe
         emb = cached["embeddings"].astype(np.float32)
         hashes = tuple(tuple(str(h) for h in row) for row in cached["hashes"])
     else:
-        embs, hashes_l = [], []
-        for p in people:
-            photos = [render_photo(p.identity, derive_seed("reference", world.seed, p.index, i), 128)
-                      for i in range(n_photos)]
-            hashes_l.append(tuple(_pixels_hash(im) for im in photos))
-            embs.append(model.encode_images(photos).numpy())
-        emb = np.stack(embs).astype(np.float16).astype(np.float32)
+        hashes_l = []
+
+        def rendered():   # one person at a time: only one call's pixels exist at once
+            for p in people:
+                photos = [render_photo(p.identity, derive_seed("reference", world.seed, p.index, i), 128)
+                          for i in range(n_photos)]
+                hashes_l.append(tuple(_pixels_hash(im) for im in photos))
+                yield photos
+
+        emb = embed_people(model, rendered()).astype(np.float16).astype(np.float32)
         hashes = tuple(hashes_l)
         _save_cached(disk_key, embeddings=emb.astype(np.float16), hashes=np.array(hashes))
     ref = ReferenceSet(f"sandbox never-named people (world seed {world.seed})", ids, names, emb, hashes,
                        model.fingerprint)
     _memo_put(key, ref)
     return ref
+
+
+PHOTOS_PER_CALL = 1024   # photos per encoder call: few calls (on ZeroGPU each is a GPU worker), bounded memory
+
+
+def embed_people(model, photo_lists) -> np.ndarray:
+    """[R, N, D] image embeddings of R people's N photos each (``photo_lists`` yields one list per
+    person), about ``PHOTOS_PER_CALL`` photos per call of the model, one person's photos per
+    encoder batch — the numbers of embedding each person on their own, in a few calls."""
+    out, group = [], []
+
+    def flush():
+        if group:
+            n = len(group[0])
+            emb = model.encode_images([ph for photos in group for ph in photos], batch_size=n).numpy()
+            out.extend(emb.reshape(len(group), n, -1))
+            group.clear()
+
+    for photos in photo_lists:
+        group.append(photos)
+        if len(group) * len(photos) >= PHOTOS_PER_CALL:
+            flush()
+    flush()
+    return np.stack(out)
 
 
 def folder_reference_set(model, directory, n_photos: int) -> ReferenceSet:
@@ -195,7 +222,7 @@ def folder_reference_set(model, directory, n_photos: int) -> ReferenceSet:
     if cached is not None and cached["embeddings"].shape[:2] == (len(ids), n_photos):
         emb = cached["embeddings"].astype(np.float32)
     else:
-        emb = np.stack([model.encode_images([load_photo(p) for p in files[i]]).numpy() for i in ids])
+        emb = embed_people(model, ([load_photo(p) for p in files[i]] for i in ids))
         emb = emb.astype(np.float16).astype(np.float32)
         _save_cached(disk_key, embeddings=emb.astype(np.float16))
     ref = ReferenceSet(f"folder {root.name}", ids, ids, emb, tuple(hashes[i] for i in ids), model.fingerprint)

@@ -110,7 +110,7 @@ def run_idia(
     with clock.stage("text"):
         text_emb = candidate_text_embeddings(model, templates, pool, cache, progress, private_cache)
     with clock.stage("images"):
-        image_emb = model.encode_images(photos).numpy()
+        image_emb = photo_embeddings(model, photos, private_cache)
     settings = IdiaSettings(model=model.spec, tau=tau, n_candidates=len(pool.names), seed=seed,
                             template_set=template_set, name_mode=name_mode)
     with clock.stage("attack"):
@@ -121,6 +121,20 @@ def run_idia(
                                   reference, control_m, templates)
     clock.timings["total"] = clock.elapsed()
     return dataclasses.replace(result, controls=controls)
+
+
+def photo_embeddings(model: IdiaModel, photos: list[Photo], store: PrivateEmbeddings | None) -> np.ndarray:
+    """[P, D] image embeddings of the photos. With a session's ``store``, each photo (by the SHA-256
+    of its bytes) is embedded once per model and session, so a check that changes only its settings
+    or names asks for no image embedding (no GPU) again; the store goes with the session."""
+    if store is None:
+        return model.encode_images(photos).numpy()
+    keys = [(model.fingerprint, "photo", p.sha256) for p in photos]
+    missing = [i for i, k in enumerate(keys) if k not in store]
+    if missing:
+        for i, vec in zip(missing, model.encode_images([photos[i] for i in missing]).numpy()):
+            store[keys[i]] = vec
+    return np.stack([store[k] for k in keys])
 
 
 def _templates(templates, template_set: str | None) -> tuple[tuple[str, ...], str]:

@@ -21,20 +21,15 @@ DEFAULT_MAX_MB = 1024
 _MEMORY_LIMIT = 400_000  # vectors kept in memory per process, across models
 
 
-SPACE_PERSISTENT_DIR = Path("/data")  # a Hugging Face Space's persistent storage, when it has some
-
-
 def default_cache_dir() -> Path | None:
-    """``IDIA_CACHE_DIR`` (``none`` turns the disk cache off); else, on a Hugging Face Space
-    (``SPACE_ID`` set) with persistent storage (``/data`` writable), ``/data/idia-cache``, so a
-    restart never encodes the same pool again; else the user's cache directory."""
+    """``IDIA_CACHE_DIR`` (``none`` turns the disk cache off), else the user's cache directory. On a
+    Hugging Face Space, mount a Storage Bucket and point ``IDIA_CACHE_DIR`` at it, so a restarted
+    Space never encodes the same pool again (Spaces no longer have a ``/data`` of their own)."""
     env = os.environ.get("IDIA_CACHE_DIR")
     if env is not None:
         if env.strip().lower() in ("", "none", "off", "0"):
             return None
         return Path(env).expanduser()
-    if os.environ.get("SPACE_ID") and SPACE_PERSISTENT_DIR.is_dir() and os.access(SPACE_PERSISTENT_DIR, os.W_OK):
-        return SPACE_PERSISTENT_DIR / "idia-cache"
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "idia"
 

@@ -67,9 +67,10 @@ def pool_text_embeddings(
 
 class PrivateEmbeddings(dict):
     """Embeddings of prompts built from names a user typed (the person checked, names they added),
-    kept with that user's session instead of the shared cache: a shared server must not let one
-    visitor learn, from a cache hit or its speed, whom another visitor checked. Copying a session
-    shares this object (it only grows), and it goes with the session."""
+    and of the photos they sent (``attack.run.photo_embeddings``), kept with that user's session
+    instead of any shared cache: a shared server must not let one visitor learn, from a cache hit
+    or its speed, whom another visitor checked. In memory only. Copying a session shares this
+    object (it only grows), and it goes with the session."""
 
     def __deepcopy__(self, memo):
         return self

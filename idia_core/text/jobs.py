@@ -25,6 +25,7 @@ import numpy as np
 
 from ..messages import fill
 from ..progress import Progress
+from ..zoo import gpu
 from ..zoo.encoding import equal_parts
 
 Store = Callable[[list[str], np.ndarray], None]
@@ -114,7 +115,10 @@ def _finish(batch: _Batch, fingerprint: str, vectors: dict[str, np.ndarray] | No
 
 def _chunks(items: list, first: int, size: int) -> list[list]:
     """``first`` items, then the rest in as few equal parts of at most ``size`` as there can be
-    (the encoder is fastest on large calls: no small remainder)."""
+    (the encoder is fastest on large calls: no small remainder). Where the GPU boundary runs each
+    call in a worker of its own (ZeroGPU: each call waits for a GPU), all in one call."""
+    if gpu.current().forks:
+        return [items] if items else []
     return ([items[:first]] if items[:first] else []) + equal_parts(items[first:], size)
 
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from huggingface_hub import constants, hf_hub_download
+from huggingface_hub import constants, hf_hub_download, try_to_load_from_cache
 
 from ..errors import ModelUnavailableError
 from .specs import ModelSpec
@@ -77,6 +77,16 @@ def hub_file(repo: str, filename: str) -> str:
     return hf_hub_download(repo, filename, local_files_only=hub_offline())
 
 
+def cached_file(repo: str, filenames) -> str | None:
+    """The first of ``filenames`` already in the local Hugging Face cache (never the network):
+    what a Space preloaded at build time (``preload_from_hub``) is used before anything is fetched."""
+    for name in filenames:
+        found = try_to_load_from_cache(repo, name)
+        if isinstance(found, str):
+            return found
+    return None
+
+
 def fetch_hub_repo(spec: ModelSpec) -> Path:
     """Config + weights of an open_clip hub repo, from the local cache or the hub."""
     config = hub_file(spec.repo, "open_clip_config.json")
@@ -94,13 +104,16 @@ def fetch_hub_repo(spec: ModelSpec) -> Path:
 def fetch_tag_weights(spec: ModelSpec, tag_cfg: dict) -> str:
     """The local weights file of a pretrained tag, found the way open_clip finds it (hub repo first,
     safetensors before pickles; else the tag's URL into open_clip's cache) but without waiting on an
-    unreachable network."""
+    unreachable network, and taking what the cache already holds before downloading anything."""
     from open_clip import pretrained as ocp  # torch behind it: only when a tag is fetched
 
     hub = tag_cfg.get("hf_hub", "")
     if hub:
         repo, filename = os.path.split(hub)
         candidates = list(ocp._get_safe_alternatives(filename or ocp.HF_WEIGHTS_NAME)) + [filename or ocp.HF_WEIGHTS_NAME]
+        local = cached_file(repo, candidates)
+        if local is not None:
+            return local
         last: Exception | None = None
         for name in candidates:
             try:

@@ -101,6 +101,21 @@ def test_check_endpoint(launched_app, sandbox_cases, role, expect_member):
     assert r["model"] == "sandbox" and len(r["photo_sha256"]) == len(case.photos)
 
 
+def test_check_endpoint_on_a_real_architecture(launched_app, sandbox_cases):
+    """A ViT-B/32 (random weights: no hub here) answers through the API like any model: the app's
+    model path works with the torch of this Python (2.14.1 on 3.11, ZeroGPU's 2.11.0 on 3.12)."""
+    from gradio_client import handle_file
+
+    import torch
+
+    out = client(launched_app).predict([handle_file(p) for p in sandbox_cases["member"].photos[:3]], "Jane Doe",
+                                       {"model": "ViT-B-32:random", "n_candidates": 30}, api_name="/check")
+    assert out["ok"], out
+    r = out["result"]
+    assert r["model"] == "ViT-B-32:random" and r["n_candidates"] == 30 and r["n_templates"] == 21
+    assert r["model_build"]["activation"] == "GELU" and torch.__version__.split("+")[0] in ("2.14.1", "2.11.0")
+
+
 def test_check_endpoint_bad_input(launched_app, sandbox_cases):
     from gradio_client import handle_file
 
