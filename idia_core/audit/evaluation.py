@@ -44,6 +44,7 @@ from ..provenance import package_versions
 from ..text.embeddings import pool_text_embeddings
 from ..text.name_fit import fit_evaluation_pool
 from ..text.names import identity_key, name_key
+from ..text.paper import paper_distractors
 from ..text.pool import fill_with_distractors, namesake_parts
 from ..text.templates import load_templates
 from ..validators import validate_seed, validate_tau
@@ -108,10 +109,14 @@ def build_pool(people_names: Sequence[str], n_candidates: int, seed: int, mode: 
     if n_candidates > limits.MAX_POOL:
         raise IdiaInputError("pool_too_large", f"--candidates {n_candidates} exceeds the limit of {limits.MAX_POOL}.")
     # mixed: namesake-free (no distractor shares a first name or surname with anyone audited);
-    # paper: the paper's random first+last pairs beside its real identities (the people audited)
-    avoid = namesake_parts(people_names) if mode == "mixed" else frozenset()
-    names = list(people_names) + fill_with_distractors({identity_key(n) for n in people_names},
-                                                       n_candidates - len(people_names), seed, mode, avoid)
+    # paper: the paper's random first+last pairs beside its real identities (the people audited),
+    # drawn as its notebook draws them (``text.paper``)
+    seen = {identity_key(n) for n in people_names}
+    if mode == "paper":
+        names = list(people_names) + paper_distractors(seen, n_candidates - len(people_names), seed)
+    else:
+        names = list(people_names) + fill_with_distractors(seen, n_candidates - len(people_names), seed, mode,
+                                                           namesake_parts(people_names))
     return tuple(names), np.arange(len(people_names))
 
 

@@ -57,7 +57,7 @@ def _add_check(sub) -> None:
     p.add_argument("--templates", default="paper21", help="template set or .txt file (default paper21)")
     p.add_argument("--name-mode", default="mixed", choices=["mixed", "paper"],
                    help="mixed: namesake-free distractors from 16 Faker locales; paper: the paper's pool "
-                        "(its 548 real identities + SSA first names × census surnames)")
+                        "(its 548 real identities + its first names × census surnames, as its notebook draws them)")
     p.add_argument("--precision", choices=["float32", "float16", "bfloat16"],
                    help="run the model in this precision (default: float16 on a GPU, float32 on a CPU)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
