@@ -195,6 +195,24 @@ def calibration_p_value(observed, null_counts) -> np.ndarray:
     return (1.0 + at_least) / (1.0 + null.size)
 
 
+def leave_one_out_calibration(correct, labels) -> np.ndarray:
+    """``calibration_p_value`` for every person of a dataset, each against the known non-members
+    *other than themselves*: a non-member is never part of its own null, which would count its own
+    count against it (and give a lone non-member p = 1 by construction). [N] correct templates,
+    [N] member labels → [N] p-values, (1 + #{other non-members >= c}) / (1 + #other non-members);
+    NaN where there is no other non-member."""
+    correct = np.asarray(correct, dtype=np.float64)
+    labels = np.asarray(labels, dtype=bool)
+    null = correct[~labels]
+    if null.size == 0:
+        return np.full(correct.shape, np.nan)
+    at_least = null.size - np.searchsorted(np.sort(null), correct, side="left")   # itself included
+    others = np.where(labels, null.size, null.size - 1)
+    beaten = np.where(labels, at_least, at_least - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(others > 0, (1.0 + beaten) / (1.0 + others), np.nan)
+
+
 # ---- draws ------------------------------------------------------------------------------------
 
 def draw_photo_indices(n_available, size: int, draws: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
