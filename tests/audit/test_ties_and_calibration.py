@@ -104,3 +104,16 @@ def test_calibration_leaves_each_non_member_out_of_its_own_null():
     # the example: non-members 0, 0, 3 — the one with 3 is not beaten by itself
     assert leave_one_out_calibration([0, 0, 3, 3], [False, False, False, True]).tolist() == \
         pytest.approx([1.0, 1.0, 1 / 3, 2 / 4])
+
+
+def test_top_two_applies_the_tie_rule_for_any_name():
+    """``rule.predict_from_top_two(rule.top_two(s), i)`` is the check's rule for every name i."""
+    rng = np.random.default_rng(9)
+    sims = (rng.integers(0, 4, size=(3, 5, 7)) / 3).astype(np.float32)
+    sims[0, 0, 2] += rule.TIE_TOLERANCE / 2                # a last-bit lead is a tie too
+    top = rule.top_two(sims)
+    for target in range(7):
+        got = rule.predict_from_top_two(top, target)
+        want = [[brute_prediction(sims[a, b], target) for b in range(5)] for a in range(3)]
+        assert got.tolist() == want
+        assert np.array_equal(got, rule.predict(sims, target))
