@@ -246,7 +246,8 @@ def evaluate_world(
         bar.total = total
         bar.update(1)
     try:
-        outcomes = run_world_idia(model, world, people, n_photos, n_draws, seed, advance if bar else None, control_m,
+        outcomes = run_world_idia(model, world, people, n_photos, n_draws, seed, advance if bar is not None else None,
+                                  control_m,
                                   reference_limit)
     finally:
         if bar is not None:
