@@ -129,6 +129,7 @@ def evidence_html(result, data: dict | None = None) -> str:
         verdict = "The model picks this name for these photos, but also for other faces: <b>inconclusive</b>"
         member = False
     control_html = "".join(f"<p>{escape(line)}</p>" for line in explain.control_lines(result))
+    pool_rank = explain.pool_rank_line(result)
     parts = [f"<h1>IDIA evidence: {escape(result.true_name)}</h1>",
              f"<div class='verdict {'member' if member else 'nonmember'}'>{verdict} — "
              f"{v['correct_templates']} of {v['n_templates']} templates have the true name as their unique "
@@ -139,8 +140,7 @@ def evidence_html(result, data: dict | None = None) -> str:
              "<h2>Significance: how unlikely is this by chance?</h2>",
              f"<p>{escape(explain.significance_sentence(result))}</p>",
              f"<p class='note'>{escape(CONTROLS_NULL)}</p>",
-             (f"<p class='note'>{escape(explain.pool_rank_line(result))} {escape(POOL_RANK_NOTE)}</p>"
-              if explain.pool_rank_line(result) else ""),
+             (f"<p class='note'>{escape(pool_rank)} {escape(POOL_RANK_NOTE)}</p>" if pool_rank else ""),
              "<h2>Validity controls: does the model pick this name for other faces too?</h2>",
              (f"<p>{escape(explain.verdict_sentence(result))}</p>" if result.verdict == "inconclusive" else ""),
              control_html or "<p>Not run.</p>",

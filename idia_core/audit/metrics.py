@@ -203,14 +203,15 @@ def leave_one_out_calibration(correct, labels) -> np.ndarray:
     NaN where there is no other non-member."""
     correct = np.asarray(correct, dtype=np.float64)
     labels = np.asarray(labels, dtype=bool)
-    null = correct[~labels]
-    if null.size == 0:
+    m = int((~labels).sum())
+    if m == 0:
         return np.full(correct.shape, np.nan)
-    at_least = null.size - np.searchsorted(np.sort(null), correct, side="left")   # itself included
-    others = np.where(labels, null.size, null.size - 1)
-    beaten = np.where(labels, at_least, at_least - 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(others > 0, (1.0 + beaten) / (1.0 + others), np.nan)
+    out = calibration_p_value(correct, correct[~labels])     # (1 + a) / (1 + m), a counting itself
+    if m == 1:
+        out[~labels] = np.nan
+    else:                                                    # a non-member without itself: a / m
+        out[~labels] = (out[~labels] * (1 + m) - 1) / m
+    return out
 
 
 # ---- draws ------------------------------------------------------------------------------------

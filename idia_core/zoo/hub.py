@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 
 from huggingface_hub import constants, hf_hub_download, try_to_load_from_cache
 
-from ..errors import ModelUnavailableError
+from ..errors import IdiaInputError, ModelUnavailableError
 from .catalogue import catalogue_hub_repo
-from .specs import ModelSpec, split_activation
+from .specs import ModelSpec, parse_spec, split_activation
 
 WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.safetensors",
                 "open_clip_pytorch_model.bin", "open_clip_pytorch_model.pth")
@@ -129,13 +129,12 @@ def missing_offline(spec_text: str) -> ModelUnavailableError | None:
     ``open_clip_config.json``); None for every other spec and whenever the files are there, and
     the load then runs as usual (it never refuses a model the full path would load)."""
     text = str(spec_text or "").strip()
-    body, _ = split_activation(text)
-    repo = catalogue_hub_repo(text)
-    needs = ()
-    if repo is None and body.startswith("hf-hub:"):
-        repo = body[len("hf-hub:"):].strip().strip("/")
-        if repo.count("/") != 1 or not all(repo.split("/")):
-            return None                      # a malformed id: parse_spec says what is wrong with it
+    repo, needs = catalogue_hub_repo(text), ()
+    if repo is None and split_activation(text)[0].startswith("hf-hub:"):
+        try:
+            repo = parse_spec(text).repo     # hf-hub: specs are parsed without open_clip
+        except IdiaInputError:
+            return None                      # a malformed id: the full path says what is wrong with it
         needs = ("open_clip_config.json",)
     if repo is None or not hub_offline():
         return None
