@@ -7,8 +7,10 @@
 * in evaluation: the dataset's non-members (``idia_core.sandbox.evaluate`` / the pipeline).
 
 Image embeddings are kept per (model fingerprint, reference set hash, photos per person) in memory
-and on disk beside the text cache (``IDIA_CACHE_DIR/reference/``, float16 ``.npz``): they hold
-vectors and hashes, never photos. A set's identity is ``controls.reference_set_hash`` over its
+and on disk beside the text cache (``IDIA_CACHE_DIR/reference/``, ``.npz``): they hold vectors
+and hashes, never photos. A cached vector is the exact float32 the model produced (the controls
+compare similarities as the check does); the disk key carries ``CACHE_FORMAT``, so the float16
+files of earlier versions are never read. A set's identity is ``controls.reference_set_hash`` over its
 photos' SHA-256 — what bundles and ``verify`` carry.
 """
 from __future__ import annotations
@@ -37,6 +39,7 @@ MAX_REFERENCE_PEOPLE = 2000
 _MEMO: "OrderedDict[tuple, ReferenceSet]" = OrderedDict()
 _MEMO_SIZE = 6
 _LOCK = threading.Lock()
+CACHE_FORMAT = "f32"    # part of every disk key: files of another storage format are never read
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,13 @@ def _load_cached(key: str) -> dict | None:
             return {k: z[k] for k in z.files}
     except Exception:  # a torn or foreign file is just a miss
         return None
+
+
+def _usable(cached: dict | None, people_photos: tuple[int, int]) -> bool:
+    """A cached file holds float32 embeddings for these people and photo counts (anything else is
+    a miss, re-embedded)."""
+    return (cached is not None and cached["embeddings"].dtype == np.float32
+            and cached["embeddings"].shape[:2] == people_photos)
 
 
 def _save_cached(key: str, **arrays) -> None:
@@ -147,12 +157,12 @@ def _sandbox_reference_rendered(model, n_photos: int, world=None) -> ReferenceSe
     hit = _memo_get(key)
     if hit is not None:
         return hit
-    disk_key = hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+    disk_key = hashlib.sha256(repr((CACHE_FORMAT,) + key).encode()).hexdigest()[:32]
     cached = _load_cached(disk_key)
     ids = tuple(f"sandbox#{p.index}" for p in people)
     names = tuple(p.name for p in people)
-    if cached is not None and cached["embeddings"].shape[:2] == (len(people), n_photos):
-        emb = cached["embeddings"].astype(np.float32)
+    if _usable(cached, (len(people), n_photos)):
+        emb = cached["embeddings"]
         hashes = tuple(tuple(str(h) for h in row) for row in cached["hashes"])
     else:
         hashes_l = []
@@ -164,9 +174,9 @@ def _sandbox_reference_rendered(model, n_photos: int, world=None) -> ReferenceSe
                 hashes_l.append(tuple(_pixels_hash(im) for im in photos))
                 yield photos
 
-        emb = embed_people(model, rendered()).astype(np.float16).astype(np.float32)
+        emb = embed_people(model, rendered()).astype(np.float32, copy=False)
         hashes = tuple(hashes_l)
-        _save_cached(disk_key, embeddings=emb.astype(np.float16), hashes=np.array(hashes))
+        _save_cached(disk_key, embeddings=emb, hashes=np.array(hashes))
     ref = ReferenceSet(f"sandbox never-named people (world seed {world.seed})", ids, names, emb, hashes,
                        model.fingerprint)
     _memo_put(key, ref)
@@ -217,14 +227,14 @@ def folder_reference_set(model, directory, n_photos: int) -> ReferenceSet:
     hit = _memo_get(key)
     if hit is not None:
         return hit
-    disk_key = hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+    disk_key = hashlib.sha256(repr((CACHE_FORMAT,) + key).encode()).hexdigest()[:32]
     cached = _load_cached(disk_key)
-    if cached is not None and cached["embeddings"].shape[:2] == (len(ids), n_photos):
-        emb = cached["embeddings"].astype(np.float32)
+    if _usable(cached, (len(ids), n_photos)):
+        emb = cached["embeddings"]
     else:
         emb = embed_people(model, ([load_photo(p) for p in files[i]] for i in ids))
-        emb = emb.astype(np.float16).astype(np.float32)
-        _save_cached(disk_key, embeddings=emb.astype(np.float16))
+        emb = emb.astype(np.float32, copy=False)
+        _save_cached(disk_key, embeddings=emb)
     ref = ReferenceSet(f"folder {root.name}", ids, ids, emb, tuple(hashes[i] for i in ids), model.fingerprint)
     _memo_put(key, ref)
     return ref

@@ -124,13 +124,14 @@ def _chunks(items: list, first: int, size: int) -> list[list]:
 
 def encode_prompts(model, prompts: list[str], store: Store, *, names: int | None = None,
                    progress: Progress | None = None, background: bool = False) -> np.ndarray:
-    """float16 vectors [len(prompts), D] of prompts no cache had, each encoded once per process.
+    """float32 vectors [len(prompts), D] of prompts no cache had, each encoded once per process,
+    exactly as the model produced them.
 
     ``store(prompts, vectors)`` is called for every chunk this caller encodes (the shared cache).
     ``names``: how many candidate names the prompts stand for (for the progress text). With
     ``background`` the work yields to every foreground caller (see the module docstring)."""
     if not prompts:
-        return np.empty((0, model.embed_dim), dtype=np.float16)
+        return np.empty((0, model.embed_dim), dtype=np.float32)
     fp = model.fingerprint
     names = names or len(prompts)
     total = len(prompts)
@@ -188,7 +189,7 @@ def _encode_batch(model, batch: _Batch, store: Store, got: dict[str, np.ndarray]
     fp = model.fingerprint
     try:
         t = time.perf_counter()
-        vecs = model.encode_texts(batch.prompts).numpy().astype(np.float16)
+        vecs = model.encode_texts(batch.prompts).numpy().astype(np.float32, copy=False)
         elapsed = time.perf_counter() - t
         if elapsed > 0:
             _RATES[fp] = len(batch.prompts) / elapsed

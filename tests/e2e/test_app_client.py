@@ -54,7 +54,7 @@ def test_chat_endpoint_verdicts_with_charts(launched_app, sandbox_cases, role, e
         assert "very likely saw" in text or "may have seen" in text, text
     else:
         assert "No sign" in text or "Some sign, but not enough" in text, text
-    assert f"among 1000 candidate names" in text and "Namesakes" in text
+    assert "among 1000 candidate names" in text and "Namesakes" in text
     charts = images_of(replies)
     assert len(charts) == 1, replies   # one compact chart; the full ones are beside the chat
     # the session keeps its state: a follow-up question needs no photos or name

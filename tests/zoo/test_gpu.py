@@ -165,17 +165,20 @@ def test_a_used_up_quota_reads_as_what_to_do(tiny_model):
         gpu.install(before)
 
 
-def test_a_model_stays_findable_while_anyone_holds_it(tiny_model_dir):
+def test_a_model_stays_findable_while_anyone_holds_it(tiny_model_dir, tmp_path):
     """A model reloaded after it left the kept few is a second object under the same key; when that
     one is dropped, the first (still held by a caller) is still found by the workers."""
     import gc
+    import shutil
 
     from idia_core.zoo import registry
     from idia_core.zoo.load import load_model
 
-    first = load_model(f"local-dir:{tiny_model_dir}")
+    # A folder of its own: no other test's model may share this key (``peek`` would find that one).
+    own = shutil.copytree(tiny_model_dir, tmp_path / "own-model")
+    first = load_model(f"local-dir:{own}")
     registry.clear()
-    second = load_model(f"local-dir:{tiny_model_dir}")
+    second = load_model(f"local-dir:{own}")
     assert second is not first and second.key == first.key
     registry.clear()
     del second
