@@ -8,7 +8,9 @@
 
 Image embeddings are kept per (model fingerprint, reference set hash, photos per person) in memory
 and on disk beside the text cache (``IDIA_CACHE_DIR/reference/``, ``.npz``): they hold vectors and
-hashes, never photos. The sandbox's set of the model as shipped comes with it
+hashes, never photos. A cached vector is the exact float32 the model produced (the controls compare
+similarities as the check does); the disk key carries ``CACHE_FORMAT``, so the float16 files of
+earlier versions are never read. The sandbox's set of the model as shipped comes with it
 (``idia_core/sandbox/model/reference.npz``: the float32 vectors the model produces for the first
 10 photos of each never-named person, with the model's fingerprint and the SHA-256 of every render;
 ``python -m idia_core sandbox reference`` writes it again), so a fresh clone's first check renders
@@ -44,6 +46,7 @@ MAX_REFERENCE_PEOPLE = 2000
 _MEMO: "OrderedDict[tuple, ReferenceSet]" = OrderedDict()
 _MEMO_SIZE = 6
 _LOCK = threading.Lock()
+CACHE_FORMAT = "f32"    # part of every disk key: files of another storage format are never read
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,13 @@ def _load_cached(key: str) -> dict | None:
         return None
 
 
+def _usable(cached: dict | None, people_photos: tuple[int, int]) -> bool:
+    """A cached file holds float32 embeddings for these people and photo counts (anything else is
+    a miss, re-embedded)."""
+    return (cached is not None and cached["embeddings"].dtype == np.float32
+            and cached["embeddings"].shape[:2] == people_photos)
+
+
 def _save_cached(key: str, **arrays) -> None:
     d = _disk_dir()
     if d is None:
@@ -131,7 +141,7 @@ def _pixels_hash(im) -> str:
 
 SANDBOX_REFERENCE_PHOTOS = 10  # shipped and rendered at least: a check of fewer photos uses the first n
 SHIPPED_FILE = "reference.npz"   # beside the sandbox weights: the never-named people's embeddings
-SHIPPED_FORMAT = "f32"           # float32 vectors as the model produced them, SHA-256 digests as bytes
+SHIPPED_FORMAT = CACHE_FORMAT    # float32 vectors as the model produced them, SHA-256 digests as bytes
 _BUILD_LOCK = threading.Lock()   # one rendering at a time: a second session asking waits and shares it
 
 
@@ -198,7 +208,7 @@ def _hexes(digests: np.ndarray) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(bytes(d).hex() for d in row) for row in np.asarray(digests, dtype=np.uint8))
 
 
-def _usable(arrays: dict | None, people, dim: int) -> bool:
+def _usable_sandbox(arrays: dict | None, people, dim: int) -> bool:
     """Float32 embeddings [R, N >= 1, D] with [R, N, 32] digests for exactly these people."""
     if arrays is None or "embeddings" not in arrays or "hashes" not in arrays:
         return False
@@ -209,7 +219,7 @@ def _usable(arrays: dict | None, people, dim: int) -> bool:
 
 def _sandbox_from_disk(model, key, people, world) -> ReferenceSet | None:
     cached = _load_cached(_disk_key(key))
-    if not _usable(cached, people, model.embed_dim):
+    if not _usable_sandbox(cached, people, model.embed_dim):
         return None
     return _sandbox_set(model, world, people, cached["embeddings"], _hexes(cached["hashes"]))
 
@@ -237,7 +247,7 @@ def shipped_sandbox_reference(model, world=None, path: Path | None = None) -> Re
         return None
     meta = tuple(str(arrays.get(k, "")) for k in ("format", "fingerprint", "device", "world"))
     if meta != (SHIPPED_FORMAT, model.fingerprint, _device_kind(model), _world_key(people)) or \
-            not _usable(arrays, people, model.embed_dim):
+            not _usable_sandbox(arrays, people, model.embed_dim):
         return None
     hashes = _hexes(arrays["hashes"])
     last = arrays["embeddings"].shape[1] - 1
@@ -282,21 +292,49 @@ def _extend(model, world, people, held: ReferenceSet | None, n_photos: int, prog
 
 def _render_and_embed(model, world, people, start: int, stop: int,
                       progress: Progress | None) -> tuple[np.ndarray, list[tuple[str, ...]]]:
-    """Photos ``start`` … ``stop - 1`` of each person: [R, stop - start, D] float32 embeddings (one
-    person's photos per encoder batch) and their SHA-256, with progress per person."""
-    embs, hashes = [], []
+    """Photos ``start`` … ``stop - 1`` of each person: [R, stop - start, D] float32 embeddings
+    (``embed_people``: one person's photos per encoder batch, a few large calls) and their SHA-256,
+    with progress as people are drawn."""
+    hashes: list[tuple[str, ...]] = []
     clock = RateClock(len(people))
     report(progress, 0, len(people), fill("progress", "reference_photos", people=len(people), photos=stop,
                                           left=clock.left_text(0)))
-    for j, p in enumerate(people):
-        photos = [render_photo(p.identity, derive_seed("reference", world.seed, p.index, i), 128)
-                  for i in range(start, stop)]
-        hashes.append(tuple(_pixels_hash(im) for im in photos))
-        embs.append(model.encode_images(photos, batch_size=max(1, len(photos))).numpy())
-        if progress is not None and (j % 20 == 19 or j + 1 == len(people)):
-            progress(j + 1, len(people), fill("progress", "reference_photos", people=len(people),
-                                              photos=stop, left=clock.left_text(j + 1)))
-    return np.stack(embs).astype(np.float32, copy=False), hashes
+
+    def rendered():   # one person at a time: only one call's pixels exist at once
+        for j, p in enumerate(people):
+            photos = [render_photo(p.identity, derive_seed("reference", world.seed, p.index, i), 128)
+                      for i in range(start, stop)]
+            hashes.append(tuple(_pixels_hash(im) for im in photos))
+            yield photos
+            if progress is not None and (j % 20 == 19 or j + 1 == len(people)):
+                progress(j + 1, len(people), fill("progress", "reference_photos", people=len(people),
+                                                  photos=stop, left=clock.left_text(j + 1)))
+
+    return embed_people(model, rendered()).astype(np.float32, copy=False), hashes
+
+
+PHOTOS_PER_CALL = 1024   # photos per encoder call: few calls (on ZeroGPU each is a GPU worker), bounded memory
+
+
+def embed_people(model, photo_lists) -> np.ndarray:
+    """[R, N, D] image embeddings of R people's N photos each (``photo_lists`` yields one list per
+    person), about ``PHOTOS_PER_CALL`` photos per call of the model, one person's photos per
+    encoder batch — the numbers of embedding each person on their own, in a few calls."""
+    out, group = [], []
+
+    def flush():
+        if group:
+            n = len(group[0])
+            emb = model.encode_images([ph for photos in group for ph in photos], batch_size=n).numpy()
+            out.extend(emb.reshape(len(group), n, -1))
+            group.clear()
+
+    for photos in photo_lists:
+        group.append(photos)
+        if len(group) * len(photos) >= PHOTOS_PER_CALL:
+            flush()
+    flush()
+    return np.stack(out)
 
 
 def folder_reference_set(model, directory, n_photos: int) -> ReferenceSet:
@@ -319,14 +357,14 @@ def folder_reference_set(model, directory, n_photos: int) -> ReferenceSet:
     hit = _memo_get(key)
     if hit is not None:
         return hit
-    disk_key = hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+    disk_key = hashlib.sha256(repr((CACHE_FORMAT,) + key).encode()).hexdigest()[:32]
     cached = _load_cached(disk_key)
-    if cached is not None and cached["embeddings"].shape[:2] == (len(ids), n_photos):
-        emb = cached["embeddings"].astype(np.float32)
+    if _usable(cached, (len(ids), n_photos)):
+        emb = cached["embeddings"]
     else:
-        emb = np.stack([model.encode_images([load_photo(p) for p in files[i]]).numpy() for i in ids])
-        emb = emb.astype(np.float16).astype(np.float32)
-        _save_cached(disk_key, embeddings=emb.astype(np.float16))
+        emb = embed_people(model, ([load_photo(p) for p in files[i]] for i in ids))
+        emb = emb.astype(np.float32, copy=False)
+        _save_cached(disk_key, embeddings=emb)
     ref = ReferenceSet(f"folder {root.name}", ids, ids, emb, tuple(hashes[i] for i in ids), model.fingerprint)
     _memo_put(key, ref)
     return ref

@@ -117,7 +117,7 @@ def run_idia(
                                              private_cache)
     steps.say("photos", fill("progress", "comparing", photos=len(photos), names=len(pool.names), T=len(templates)))
     with clock.stage("images"):
-        image_emb = model.encode_images(photos).numpy()
+        image_emb = photo_embeddings(model, photos, private_cache)
     measure("photos", model.fingerprint, len(photos), clock.timings["images"])
     settings = IdiaSettings(model=model.spec, tau=tau, n_candidates=len(pool.names), seed=seed,
                             template_set=template_set, name_mode=name_mode)
@@ -142,6 +142,20 @@ def _check_steps(progress: Progress | None, fingerprint: str, n_photos: int) -> 
     control_s = seconds_per_unit("controls", fingerprint) or EXPECTED_S["controls"]
     return Steps(progress, [("text", 0.0), ("photos", photo_s * n_photos), ("reference", 0.0),
                             ("controls", control_s)])
+
+
+def photo_embeddings(model: IdiaModel, photos: list[Photo], store: PrivateEmbeddings | None) -> np.ndarray:
+    """[P, D] image embeddings of the photos. With a session's ``store``, each photo (by the SHA-256
+    of its bytes) is embedded once per model and session, so a check that changes only its settings
+    or names asks for no image embedding (no GPU) again; the store goes with the session."""
+    if store is None:
+        return model.encode_images(photos).numpy()
+    keys = [(model.fingerprint, "photo", p.sha256) for p in photos]
+    missing = [i for i, k in enumerate(keys) if k not in store]
+    if missing:
+        for i, vec in zip(missing, model.encode_images([photos[i] for i in missing]).numpy()):
+            store[keys[i]] = vec
+    return np.stack([store[k] for k in keys])
 
 
 def _templates(templates, template_set: str | None) -> tuple[tuple[str, ...], str]:
@@ -223,7 +237,7 @@ def evaluate_embeddings(image_emb, text_emb, pool: CandidatePool, templates, *, 
         mean_similarity=sims.mean(axis=(0, 1)),
         true_name_probability=prob,
         score=float(rule.membership_score(n_correct, prob)),
-        p_value=rule.name_swap_p_value(majority, len(pool.names), true_index),
+        pool_rank_p=rule.pool_rank_p_value(majority, len(pool.names), true_index),
         photo_hashes=tuple(p.sha256 for p in photos),
         photo_labels=tuple(p.label for p in photos),
         settings=settings,

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..messages import fill
 from ..progress import Progress, format_seconds, measure
+from ..zoo import gpu
 from ..zoo.encoding import equal_parts
 
 Store = Callable[[list[str], np.ndarray], None]
@@ -104,19 +105,23 @@ def _finish(batch: _Batch, fingerprint: str, vectors: dict[str, np.ndarray] | No
 
 def _chunks(items: list, first: int, size: int) -> list[list]:
     """``first`` items, then the rest in as few equal parts of at most ``size`` as there can be
-    (the encoder is fastest on large calls: no small remainder)."""
+    (the encoder is fastest on large calls: no small remainder). Where the GPU boundary runs each
+    call in a worker of its own (ZeroGPU: each call waits for a GPU), all in one call."""
+    if gpu.current().forks:
+        return [items] if items else []
     return ([items[:first]] if items[:first] else []) + equal_parts(items[first:], size)
 
 
 def encode_prompts(model, prompts: list[str], store: Store, *, names: int | None = None,
                    progress: Progress | None = None, background: bool = False) -> np.ndarray:
-    """float16 vectors [len(prompts), D] of prompts no cache had, each encoded once per process.
+    """float32 vectors [len(prompts), D] of prompts no cache had, each encoded once per process,
+    exactly as the model produced them.
 
     ``store(prompts, vectors)`` is called for every chunk this caller encodes (the shared cache).
     ``names``: how many candidate names the prompts stand for (for the progress text). With
     ``background`` the work yields to every foreground caller (see the module docstring)."""
     if not prompts:
-        return np.empty((0, model.embed_dim), dtype=np.float16)
+        return np.empty((0, model.embed_dim), dtype=np.float32)
     fp = model.fingerprint
     names = names or len(prompts)
     total = len(prompts)
@@ -174,7 +179,7 @@ def _encode_batch(model, batch: _Batch, store: Store, got: dict[str, np.ndarray]
     fp = model.fingerprint
     try:
         t = time.perf_counter()
-        vecs = model.encode_texts(batch.prompts).numpy().astype(np.float16)
+        vecs = model.encode_texts(batch.prompts).numpy().astype(np.float32, copy=False)
         elapsed = time.perf_counter() - t
         if elapsed > 0 and not batch.background:
             _RATES[fp] = len(batch.prompts) / elapsed

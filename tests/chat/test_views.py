@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from idia_core.audit import charts
 from idia_core import chat as C
 from idia_core.chat import views
 from idia_core.chat.session import ChatSession
