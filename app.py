@@ -160,7 +160,7 @@ def _base_url(request: gr.Request | None) -> str:
 
 
 def _progress_adapter(progress: gr.Progress):
-    """The core's progress as one line of words (and a share done), shown over the chat only."""
+    """The core's progress as one line of words (and a share done), in the line under the chat."""
     def report(done: int, total: int, message: str):
         progress(done / total if total else None, desc=message)
     return report
@@ -198,14 +198,15 @@ BOX_PLACEHOLDER = f"Drop 3–{limits.MAX_PHOTOS} photos of one person, then ask:
 
 
 def echo(message: dict, history: list):
-    """At once, before the turn is queued: the user's message and a "Checking …" line in the chat;
-    the box keeps the text, greyed, until the turn's reply arrives (so nothing typed is lost)."""
+    """At once, before the turn is queued: the user's message and a "Checking …" line in the chat; the
+    message leaves the box (empty and disabled until the reply) for the outbox ``chat`` reads."""
     message = message or {}
     text, files = (message.get("text") or "").strip(), _file_paths(message.get("files"))
     if not text and not files:
-        return gr.skip(), gr.skip()
+        return None, gr.skip(), gr.skip()   # an empty outbox: the last message is never sent again
     pending = _user_messages(text, files) + [{"role": "assistant", "content": C.say("echo_working")}]
-    return gr.MultimodalTextbox(interactive=False), list(history or []) + pending
+    history = list(history or [])
+    return {"text": text, "files": list(files)}, gr.MultimodalTextbox(value=None, interactive=False), history + pending
 
 
 def _content_text(message) -> str:
@@ -413,6 +414,7 @@ def _no_empty_temp_files(component: gr.File) -> None:
 
 
 # -- layout ------------------------------------------------------------------------------------------
+ASSETS = Path(__file__).resolve().parent / "assets"   # the page's own style and script (scrolling, forgetting files)
 # Pictures in messages fit the chat column; on a phone the chat is shorter so the message box is on
 # the first screen, the side panel (verdict, charts, gallery) follows under the chat, buttons stay small.
 CSS = """
@@ -433,7 +435,11 @@ CSS = """
   #actions button { padding: 4px 6px; font-size: 0.85rem; }
   #gallery .grid-container { grid-template-columns: repeat(2, minmax(0, 1fr)) !important; }
 }
-"""
+""" + (ASSETS / "chat.css").read_text(encoding="utf-8")   # the progress line under the chat, tables
+CHAT_JS = (ASSETS / "chat.js").read_text(encoding="utf-8")   # loaded once: each event calls one of its functions
+MARK_REPLY_START, FORGET_PICKED_FILES = ("(...a) => { idiaMark(); return a; }",
+                                        "(...a) => { idiaMark(); idiaForgetFiles(); return a; }")
+SCROLL_TO_END, SCROLL_TO_REPLY = "() => { idiaScrollToEnd(); }", "() => { idiaScrollToReply(); }"
 
 
 def build_app() -> gr.Blocks:
@@ -465,9 +471,12 @@ def _chat_column() -> SimpleNamespace:
     """The chat, the message box, the action buttons and (on the sandbox) example people."""
     examples = sandbox_examples(EXAMPLES_DIR) if DEFAULT_MODEL == "sandbox" else []
     with gr.Column(scale=3, min_width=300):
-        chatbot = gr.Chatbot(label="idia", height=560, elem_id="chat", buttons=["copy"], allow_file_downloads=False)
+        chatbot = gr.Chatbot(label="idia", height=560, elem_id="chat", buttons=["copy"], allow_file_downloads=False,
+                             autoscroll=False)   # after a turn: the start of its reply (SCROLL_TO_REPLY), not its end
+        progress_line = gr.Markdown("", elem_id="progress")   # a check's progress: under the chat, never over it
         box = gr.MultimodalTextbox(placeholder=BOX_PLACEHOLDER, file_types=["image"], file_count="multiple",
                                    show_label=False, elem_id="box")
+        outbox = gr.State(None)   # the message the box sent, while its turn waits and runs
         with gr.Row(elem_id="actions"):
             buttons = {text: gr.Button(label, size="sm", min_width=60)
                        for label, text in (("Share link", "share"), ("Report", "report"), ("Why?", "why?"),
@@ -475,7 +484,7 @@ def _chat_column() -> SimpleNamespace:
         if examples:
             gr.Examples([e.message for e in examples], inputs=[box],
                         example_labels=[f"{e.name} ({e.label})" for e in examples], label="Sandbox people")
-    return SimpleNamespace(chatbot=chatbot, box=box, buttons=buttons)
+    return SimpleNamespace(chatbot=chatbot, box=box, buttons=buttons, progress=progress_line, outbox=outbox)
 
 
 def _side_column() -> SimpleNamespace:
@@ -516,26 +525,30 @@ def _api_inputs() -> SimpleNamespace:
         photos = gr.File(file_count="multiple", label="photos")
         _no_empty_temp_files(photos)
         return SimpleNamespace(photos=photos, name=gr.Textbox(label="name"), options=gr.JSON(label="options"),
-                               out=gr.JSON(label="result"), button=gr.Button("check"))
+                               out=gr.JSON(label="result"), button=gr.Button("check"),
+                               chat_button=gr.Button("chat"))   # the `chat` endpoint for API clients
 
 
 def _wire(demo, talk, side, api, state, views) -> None:
     """The events: a message, the buttons, the settings controls, the API, page load and unload."""
-    # chat turns share a wide group; those that may compute also take a COMPUTE slot inside
+    # chat turns share a wide group; those that may compute also take a COMPUTE slot; progress: under the chat
     chat_group = dict(concurrency_limit=COMPUTE_LIMIT + CHEAP_SLOTS, concurrency_id="chat",
-                      show_progress_on=[talk.chatbot])
+                      show_progress_on=[talk.progress])
     # the echo and the box's release are instant: no overlay of their own (one progress line only)
-    talk.box.submit(echo, [talk.box, talk.chatbot], [talk.box, talk.chatbot], queue=False, api_name=False,
-                    show_progress="hidden").then(
-        chat, [talk.box, talk.chatbot, state], [talk.box] + views, api_name="chat", **chat_group).then(
+    talk.box.submit(echo, [talk.box, talk.chatbot], [talk.outbox, talk.box, talk.chatbot], queue=False,
+                    api_name=False, show_progress="hidden", js=FORGET_PICKED_FILES).then(
+        None, None, None, js=SCROLL_TO_END).then(
+        chat, [talk.outbox, talk.chatbot, state], [talk.box] + views, api_name=False, **chat_group).then(
         lambda: gr.MultimodalTextbox(interactive=True), None, talk.box, queue=False, api_name=False,
-        show_progress="hidden")  # even after an error
+        show_progress="hidden", js=SCROLL_TO_REPLY)  # even after an error
+    api.chat_button.click(chat, [talk.box, talk.chatbot, state], [talk.box] + views, api_name="chat", **chat_group)
     for text, btn in talk.buttons.items():
-        btn.click(command(text), [talk.chatbot, state], views, api_name=False, **chat_group)
+        btn.click(command(text), [talk.chatbot, state], views, api_name=False, js=MARK_REPLY_START,
+                  **chat_group).then(None, None, None, js=SCROLL_TO_REPLY)
     for comp, fld in zip(side.settings, SETTING_FIELDS):
         (comp.release if isinstance(comp, gr.Slider) else comp.input)(
             setting(fld), [comp, talk.chatbot, state], views, api_name=False, trigger_mode="always_last",
-            **chat_group)
+            js=MARK_REPLY_START, **chat_group).then(None, None, None, js=SCROLL_TO_REPLY)
     api.button.click(check, [api.photos, api.name, api.options], api.out, api_name="check",
                      concurrency_limit=COMPUTE_LIMIT, concurrency_id="check")
     demo.load(on_load, None, views, api_name=False)
@@ -579,7 +592,7 @@ if __name__ == "__main__":
     threading.Thread(target=_reap_idle_sessions, name="idia-idle-sessions", daemon=True).start()
     signal.signal(signal.SIGTERM, _on_sigterm)
     demo.queue(default_concurrency_limit=COMPUTE_LIMIT, max_size=QUEUE_MAX).launch(
-        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), show_error=False, css=CSS,
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), show_error=False, css=CSS, js=CHAT_JS,
         max_file_size=limits.MAX_FILE_BYTES,   # a bigger upload is refused at the door (HTTP 413)
         app_kwargs={"middleware": [Middleware(serving.UrlLengthLimit)]},
     )

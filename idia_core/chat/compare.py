@@ -41,7 +41,7 @@ def on_compare(intent, state, replies, *, progress, **_):
             errors.append(say("compare_error", model=public.code(spec), message=public.client_message(err)))
             continue
         answered.append((spec, r))
-        word = r.verdict_word.replace(" ", "\u00a0")
+        word = r.verdict_word   # wraps between its words on a phone, never inside one (the app's CSS)
         verdict = (("✓\u00a0**" + word + "**") if r.verdict == "member" else
                    ("?\u00a0**" + word + "**") if r.member else "✗\u00a0" + word)   # no-break spaces: a cell never
         rows.append(f"| {public.code(spec).replace('|', chr(92) + '|')} | {verdict} | "                  # wraps
