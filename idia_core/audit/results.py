@@ -126,7 +126,8 @@ SCHEMA = pa.schema([
     ("person", pa.string()), ("folder", pa.string()), ("model", pa.string()), ("fingerprint", pa.string()),
     ("status", pa.string()), ("error_code", pa.string()), ("error", pa.string()),
     ("n_photos", pa.int32()), ("correct_templates", pa.int32()), ("n_templates", pa.int32()),
-    ("member", pa.bool_()), ("verdict", pa.string()), ("p_value", pa.float64()),
+    ("member", pa.bool_()), ("verdict", pa.string()),
+    ("chance", pa.float64()), ("pool_rank_p", pa.float64()),   # the controls' chance (empty when they did not run); the rule's pool rank
     ("controls_ran", pa.bool_()), ("controls_reason", pa.string()),
     ("look_alikes_m", pa.int32()), ("look_alikes_reached", pa.int32()),
     ("look_alikes_at_least_observed", pa.int32()), ("look_alikes_chance", pa.float64()),
@@ -167,7 +168,8 @@ def check_row(job: CheckJob, model: str, result, settings: AuditSettings, elapse
     ctl = result.controls
     row.update(fingerprint=result.fingerprint, status="done", error_code="", error="", n_photos=result.n_photos,
                correct_templates=int(result.correct_templates), n_templates=result.n_templates,
-               member=bool(result.member), verdict=result.verdict, p_value=float(result.p_value),
+               member=bool(result.member), verdict=result.verdict, pool_rank_p=float(result.pool_rank_p),
+               chance=None if result.chance is None else float(result.chance),
                n_candidates=result.n_candidates, photo_set_sha256=_set_hash(result.photo_hashes),
                controls_ran=bool(ctl is not None and ctl.ran), controls_reason=getattr(ctl, "reason", "") or "",
                model_build=json.dumps(result.model_build, sort_keys=True), elapsed_s=float(elapsed_s))

@@ -19,7 +19,7 @@ PHOTOS = 4
 CANDIDATES = 60
 # what a row says of a check (the rest are timings, processes and paths)
 VERDICT_COLUMNS = ["person", "folder", "model", "fingerprint", "status", "error_code", "n_photos", "correct_templates",
-                   "member", "verdict", "p_value", "controls_ran", "look_alikes_m", "look_alikes_reached",
+                   "member", "verdict", "chance", "pool_rank_p", "controls_ran", "look_alikes_m", "look_alikes_reached",
                    "look_alikes_at_least_observed", "look_alikes_chance", "name_prior_m", "name_prior_reached",
                    "name_prior_at_least_observed", "name_prior_chance", "reference_set_sha256", "n_candidates",
                    "photo_set_sha256", "occurrences", "settings_sha256"]

@@ -41,8 +41,9 @@ def test_every_row_is_what_check_says(local_audit, audit_people, capsys):
         want = _check_cli(capsys, row["model"], row["person"], photos)
         got = {"verdict": row["verdict"], "member": row["member"], "correct_templates": row["correct_templates"],
                "fingerprint": row["fingerprint"], "n_candidates": row["n_candidates"], "n_photos": row["n_photos"],
-               "p_value": row["p_value"]}
+               "pool_rank_p": row["pool_rank_p"]}
         assert got == {k: want[k] for k in got}, row["person"]
+        assert _same(row["chance"], float("nan") if want["chance"] is None else want["chance"])
         ctl = want["controls"]
         assert row["controls_ran"] == bool(ctl and ctl["ran"])
         for kind in ("look_alikes", "name_prior"):
