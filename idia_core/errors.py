@@ -42,7 +42,10 @@ ERROR_CODES: dict[str, dict[str, str]] = {
         "photo_not_image": "a file that is not an image Pillow can read",
         "photo_corrupt": "an image whose header cannot be opened",
         "photo_truncated": "an image that cannot be decoded to the end",
-        "photo_bomb": "an image that claims more pixels than the limit (a decompression bomb)",
+        "photo_bomb": "an image that claims more pixels than any camera makes (250 MP), or far more than its "
+                      "file holds (a decompression bomb)",
+        "photo_too_many_pixels": "an image in a format decoded at full size (PNG, WebP, TIFF, …) that would "
+                                 "take more than 256 MB to decode",
         "photo_too_small": "an image under 16 px on a side",
     },
     "names": {
