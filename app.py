@@ -493,10 +493,10 @@ def _side_column() -> SimpleNamespace:
                               interactive=False, buttons=["download", "fullscreen"], elem_id="votes", visible=False)
         with gr.Accordion("Settings (the chat can change them too)", open=False):
             settings = (
-                gr.Dropdown(catalogue, value=DEFAULT_MODEL, allow_custom_value=True, label="Model",
-                            info="A catalogue model or any spec (ARCH:TAG, hf-hub:ORG/NAME, local-dir:PATH)"),
+                gr.Dropdown(catalogue, value=DEFAULT_MODEL, allow_custom_value=public.any_model_allowed(), label="Model",
+                            info=public.model_field_info()),
                 gr.Slider(1, 21, value=limits.DEFAULT_TAU, step=1, label="tau (templates that must pick the name)"),
-                gr.Number(limits.DEFAULT_POOL, precision=0, label=f"Candidate names ({limits.MIN_POOL}–{limits.MAX_POOL})"),
+                gr.Number(limits.DEFAULT_POOL, precision=0, label=public.pool_label()),
                 gr.Number(0, precision=0, label="Seed of the distractor names"),
                 gr.Dropdown(list(available_template_sets()), value="paper21", label="Template set"),
                 gr.Radio(["mixed", "paper"], value="mixed", label="Distractor names"),

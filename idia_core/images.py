@@ -40,6 +40,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from . import limits
+from .echo import capped, shown, visible
 from .errors import IdiaInputError
 
 # Pillow's own guard raises only at 2x its limit and warns below; we check explicitly instead.
@@ -74,9 +75,9 @@ def load_photo(source, label: str | None = None) -> Photo:
         label = label or "photo"
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        label = label or path.name
+        label = shown_label(label or path.name)
         if not path.is_file():
-            raise IdiaInputError("photo_missing", f"{label}: no such file.")
+            raise IdiaInputError("photo_missing", f"{shown(label)}: no such file.")
         size = path.stat().st_size
         _check_size(size, label)
         data = path.read_bytes()
@@ -85,8 +86,19 @@ def load_photo(source, label: str | None = None) -> Photo:
         label = label or getattr(source, "name", "photo")
     else:
         raise IdiaInputError("photo_type", f"Cannot read a photo from a {type(source).__name__}.")
+    label = shown_label(label)
     _check_size(len(data), label)
     return Photo(image=decode_image_bytes(data, label), sha256=sha256_bytes(data), label=label)
+
+
+MAX_LABEL_CHARS = 120
+
+
+def shown_label(label) -> str:
+    """A file name as every view shows it (gallery captions, messages, reports): no bidi controls or
+    other invisible characters (a right-to-left override would turn the caption around), at most
+    ``MAX_LABEL_CHARS`` characters. Escaping for markdown is the view's (``messages.fill``)."""
+    return capped(visible(label), MAX_LABEL_CHARS) or "photo"
 
 
 def load_photos(sources, labels=None) -> list[Photo]:
@@ -118,11 +130,11 @@ def check_photo_count(n: int, minimum: int = limits.MIN_PHOTOS) -> None:
 
 def _check_size(n_bytes: int, label: str) -> None:
     if n_bytes == 0:
-        raise IdiaInputError("photo_empty", f"{label} is an empty file (0 bytes); it holds no image.")
+        raise IdiaInputError("photo_empty", f"{shown(label)} is an empty file (0 bytes); it holds no image.")
     if n_bytes > limits.MAX_FILE_BYTES:
         raise IdiaInputError(
             "photo_too_large",
-            f"{label} is {n_bytes / 2**20:.1f} MB; photos are limited to {limits.MAX_FILE_BYTES // 2**20} MB.",
+            f"{shown(label)} is {n_bytes / 2**20:.1f} MB; photos are limited to {limits.MAX_FILE_BYTES // 2**20} MB.",
         )
 
 
@@ -134,17 +146,17 @@ def decode_image_bytes(data: bytes, label: str = "photo") -> Image.Image:
             img = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         raise IdiaInputError(
-            "photo_not_image", f"{label} is not an image Pillow can read (its contents are not a picture)."
+            "photo_not_image", f"{shown(label)} is not an image Pillow can read (its contents are not a picture)."
         ) from None
     except Exception:  # Pillow raises many types on hostile headers
         raise IdiaInputError(
-            "photo_corrupt", f"{label} is truncated or corrupt: it could not be opened as an image."
+            "photo_corrupt", f"{shown(label)} is truncated or corrupt: it could not be opened as an image."
         ) from None
     _check_bomb(img.size, len(data), label)
     width, height = img.size
     if min(width, height) < limits.MIN_SIDE:
         raise IdiaInputError(
-            "photo_too_small", f"{label} is only {width}×{height} pixels; use photos of at least "
+            "photo_too_small", f"{shown(label)} is only {width}×{height} pixels; use photos of at least "
             f"{limits.MIN_SIDE}×{limits.MIN_SIDE}."
         )
     orientation = _orientation(img)
@@ -154,14 +166,14 @@ def decode_image_bytes(data: bytes, label: str = "photo") -> Image.Image:
         _draft(img, limits.DECODE_SIDE)
     except Exception:
         raise IdiaInputError(
-            "photo_truncated", f"{label} is truncated or corrupt and could not be decoded."
+            "photo_truncated", f"{shown(label)} is truncated or corrupt and could not be decoded."
         ) from None
     _check_decode_memory(img, (width, height), label)
     try:
         img.load()
     except Exception:
         raise IdiaInputError(
-            "photo_truncated", f"{label} is truncated or corrupt and could not be decoded."
+            "photo_truncated", f"{shown(label)} is truncated or corrupt and could not be decoded."
         ) from None
     img = _shrink(centre_crop(img, limits.MAX_ASPECT_RATIO), limits.DECODE_SIDE, limits.DECODE_MAX_PIXELS)
     method = _TRANSPOSE.get(orientation)
@@ -179,14 +191,14 @@ def _check_bomb(size: tuple[int, int], n_bytes: int, label: str) -> None:
     if pixels > limits.MAX_PIXELS:
         raise IdiaInputError(
             "photo_bomb",
-            f"{label} claims {width}×{height} pixels ({pixels / 1e6:.0f} MP); the limit is "
+            f"{shown(label)} claims {width}×{height} pixels ({pixels / 1e6:.0f} MP); the limit is "
             f"{limits.MAX_PIXELS / 1e6:.0f} MP, beyond any camera. This looks like a decompression bomb and "
             "was not decoded.",
         )
     if pixels > limits.RATIO_CHECK_PIXELS and pixels * 3 > limits.BOMB_RATIO * n_bytes:
         raise IdiaInputError(
             "photo_bomb",
-            f"{label} claims {width}×{height} pixels ({pixels / 1e6:.0f} MP) in only {n_bytes / 1024:.0f} kB; "
+            f"{shown(label)} claims {width}×{height} pixels ({pixels / 1e6:.0f} MP) in only {n_bytes / 1024:.0f} kB; "
             "no photo compresses that well. This looks like a decompression bomb and was not decoded.",
         )
 
@@ -216,7 +228,7 @@ def _check_decode_memory(img: Image.Image, declared: tuple[int, int], label: str
     top_mp = limits.DECODE_MAX_BYTES / per_pixel / 1e6
     raise IdiaInputError(
         "photo_too_many_pixels",
-        f"{label} is {declared[0]}×{declared[1]} pixels in {fmt}, which is decoded at full size: about "
+        f"{shown(label)} is {declared[0]}×{declared[1]} pixels in {fmt}, which is decoded at full size: about "
         f"{need / 2**20:.0f} MB, more than the {limits.DECODE_MAX_BYTES // 2**20} MB one photo may take. Save it "
         f"as JPEG (decoded at reduced size, up to {limits.MAX_PIXELS / 1e6:.0f} MP) or scale it to at most "
         f"{top_mp:.0f} MP.",

@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..attack.result import IdiaResult
 from ..audit import charts
+from ..echo import code, shown
 from .session import ChatSession
 
 EMPTY_SUMMARY = ("*No verdict yet.* After a check, this panel shows the verdict in one line, the names "
@@ -81,7 +82,7 @@ def result_views(state: ChatSession) -> ResultViews:
         if path is not None:
             gallery.append((path, photo_caption(result, i)))
     verdict = result.verdict_word
-    summary = (f"**{result.true_name}** on `{result.model_spec}`: {verdict} — {result.correct_templates} of "
+    summary = (f"**{shown(result.true_name)}** on {code(result.model_spec, 200)}: {verdict} — {result.correct_templates} of "
                f"{result.n_templates} templates picked the name (tau {result.tau}), {result.n_photos} photos, "
                f"{result.n_candidates} names. Gallery captions: each photo's top name (✓ = the name you "
                f"asked about) and how many of the {result.n_templates} templates picked it.")
