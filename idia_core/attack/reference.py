@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import IdiaInputError
+from ..files import writes_stopped
 from ..images import load_photo
 from ..sandbox.identity import derive_seed
 from ..sandbox.renderer import render_photo
@@ -92,7 +93,7 @@ def _load_cached(key: str) -> dict | None:
 
 def _save_cached(key: str, **arrays) -> None:
     d = _disk_dir()
-    if d is None:
+    if d is None or writes_stopped():   # a shutdown began: nothing more on disk (files.stop_writes)
         return
     try:
         d.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import writes_stopped
+
 DEFAULT_MAX_MB = 1024
 _MEMORY_LIMIT = 400_000  # vectors kept in memory per process, across models
 
@@ -147,6 +149,8 @@ class TextEmbeddingCache:
         return out
 
     def _write_disk(self, fingerprint: str, keys: list[bytes], vecs: np.ndarray) -> None:
+        if writes_stopped():   # a shutdown began: memory only (files.stop_writes)
+            return
         conn = self._conn(fingerprint)
         if conn is None:
             return
