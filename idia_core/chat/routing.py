@@ -8,6 +8,7 @@ session and is answered at once, even while long checks hold every slot. Kinds n
 """
 from __future__ import annotations
 
+from .admission import CHEAP, COMPUTE
 from .intents import parse
 
 CHEAP_KINDS = frozenset({"help", "status", "share", "report", "explain", "reset", "clear_photos",
@@ -23,3 +24,21 @@ def needs_compute(text: str, files=()) -> bool:
     except Exception:   # the controller will answer it; let it wait its turn
         return True
     return kind not in CHEAP_KINDS
+
+
+def event_kind(fn_name: str, data) -> str:
+    """``COMPUTE`` or ``CHEAP`` for an event about to join the queue (``admission``): ``fn_name`` is
+    its handler's name, ``data`` the inputs as the client sent them (not trusted: anything odd counts
+    as compute). A chat message is cheap when ``needs_compute`` says so; the buttons (share, report,
+    why?, reset) are cheap; ``check``, settings and anything else may compute."""
+    if fn_name == "chat":
+        message = data[0] if isinstance(data, list) and data else None
+        if not isinstance(message, dict):
+            return COMPUTE
+        text, files = message.get("text"), message.get("files")
+        if (text is not None and not isinstance(text, str)) or (files is not None and not isinstance(files, list)):
+            return COMPUTE
+        return COMPUTE if needs_compute(text or "", files or ()) else CHEAP
+    if fn_name.startswith("say_"):
+        return CHEAP
+    return COMPUTE
