@@ -8,7 +8,6 @@ name, options → the core's JSON verdict).
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
@@ -24,12 +23,15 @@ import gradio as gr
 
 from idia_core import chat as C
 from idia_core import limits
-from idia_core.chat import public, serving
+from idia_core.chat import admission, public, serving
 from idia_core.chat import session as chat_session
 from idia_core.chat import views as C_VIEWS
 from idia_core.chat.examples import sandbox_examples
-from idia_core.chat.routing import needs_compute
-from idia_core.chat.uploads import IdleSessions, SessionFiles, TrackedUploads
+from idia_core.chat.history import HistoryRecord, message_text
+from idia_core.chat.lifecycle import STOPPING, Lifecycle
+from idia_core.chat.routing import event_kind, needs_compute
+from idia_core.chat.uploads import (IdleSessions, SessionFiles, TrackedUploads, UploadQuota, arrive_privately,
+                                    delete_uploads_inside, unclaimed_ttl, upload_limits)
 from idia_core.chat.views import result_views
 from idia_core.text.templates import available_template_sets
 from idia_core.zoo.catalogue import CATALOGUE
@@ -55,8 +57,14 @@ RESPONSIBLE_USE = (
 COMPUTE_LIMIT = serving.compute_limit()   # checks running at once, over the chat and check endpoints
 COMPUTE = serving.ComputeSlots(COMPUTE_LIMIT)
 CHEAP_SLOTS = 16                   # turns that run no check (help, status, share, ...) beside them
-QUEUE_MAX = 64                     # waiting events beyond this are refused with "queue full"
+PUBLIC = public.is_public()
+QUEUE = admission.queue_limits(PUBLIC)   # fair queueing: per session, per address, compute apart from cheap
+CHAT_LIMIT = QUEUE.compute_total + CHEAP_SLOTS   # compute turns admitted never take the cheap turns' room
+QUEUE_MAX = QUEUE.compute_total + QUEUE.cheap_total   # gradio's own cap, behind the fair one
+PROXY_HOPS = admission.proxy_hops()
 SESSION_IDLE_S = float(os.environ.get("IDIA_SESSION_IDLE_S", "1800"))   # then a session is closed
+LIFE = Lifecycle()                 # a shutdown: no new turn, running ones end or stop, then cleanup
+HISTORY = HistoryRecord()          # per session, the messages the server wrote (the rest is not shown back)
 
 
 def _compute_slot(needed: bool, progress=None):
@@ -89,10 +97,13 @@ def _protected_files():
         yield from getattr(block, "keep_in_cache", ())
 
 
-SESSION_FILES = SessionFiles(UPLOAD_ROOT, protected=_protected_files)
+SESSION_FILES = SessionFiles(UPLOAD_ROOT, protected=_protected_files, pending_ttl=unclaimed_ttl(),
+                             queued=lambda: serving.queued_file_paths(getattr(globals().get("demo"), "_queue", None)))
+UPLOAD_QUOTA = UploadQuota(upload_limits(PUBLIC), SESSION_FILES.pending_bytes)
 IDLE = IdleSessions(SESSION_IDLE_S)
 INTERNAL_ERROR = ("Something went wrong on the server while answering this; nothing you sent was kept from "
                   "it. Try again, or say **reset** to start over.")
+RESTARTING = "The server is restarting; nothing you sent was kept. Try again in a minute."
 
 
 # -- glue: controller values ⇄ gradio values ------------------------------------------------------
@@ -152,19 +163,25 @@ def _base_url(request: gr.Request | None) -> str:
 
 
 def _progress_adapter(progress: gr.Progress):
-    """The core's progress as one line of words (and a share done), shown over the chat only."""
+    """The core's progress as one line of words (and a share done), shown over the chat only; it
+    stops the turn once a shutdown began (``Lifecycle.guard``)."""
     def report(done: int, total: int, message: str):
         progress(done / total if total else None, desc=message)
-    return report
+    return LIFE.guard(report)
 
 
 N_VIEWS = 13   # what _outputs returns: one value per component in the layout's ``views``
 
 
-def _outputs(state, history):
+def _outputs(state, history, sid: str | None):
     """Every view of the session. Charts are drawn here (in the turn's thread, into the session's
-    folder), so call this before the turn's files are claimed or deleted (_keep_turn_files)."""
-    views = result_views(state)
+    folder), so call this before the turn's files are claimed or deleted (_keep_turn_files). The
+    history sent is recorded as the server's own (``HISTORY``)."""
+    HISTORY.note(sid or "anonymous", history)
+    try:
+        views = result_views(state)
+    except OSError:   # a shutdown began: no chart is drawn any more (files.WritesStopped)
+        return _history_only(history, None)
     s = state.settings
     return (
         history, state,
@@ -176,8 +193,10 @@ def _outputs(state, history):
     )
 
 
-def _history_only(history):
+def _history_only(history, sid: str | None):
     """The history and nothing else changed (no chart is drawn)."""
+    if sid is not None:
+        HISTORY.note(sid, history)
     return (history,) + (gr.skip(),) * (N_VIEWS - 1)
 
 
@@ -200,22 +219,12 @@ def echo(message: dict, history: list):
     return gr.MultimodalTextbox(interactive=False), list(history or []) + pending
 
 
-def _content_text(message) -> str:
-    """A chat message's text, whether its content is a string or (as the browser sends it back)
-    a list of typed parts."""
-    content = message.get("content") if isinstance(message, dict) else None
-    if isinstance(content, list):
-        return "".join(p.get("text", "") if isinstance(p, dict) else (p if isinstance(p, str) else "")
-                       for p in content)
-    return content if isinstance(content, str) else ""
-
-
 def _without_echo(history: list, text: str, files) -> list:
     """The history as it was before ``echo`` added this message and its "Checking …" line."""
     echoed = _user_messages(text, files) + [{"role": "assistant", "content": C.say("echo_working")}]
     tail = history[-len(echoed):]
     if len(tail) == len(echoed) and all(isinstance(m, dict) and m.get("role") == e["role"] and
-                                        _content_text(m).strip() == e["content"].strip()
+                                        (message_text(m) or "").strip() == e["content"].strip()
                                         for m, e in zip(tail, echoed)):
         return history[:-len(echoed)]
     return history
@@ -233,14 +242,16 @@ def chat(message: dict, history: list, state, request: gr.Request, progress=gr.P
     SESSION_FILES.claim(token, files)
     SESSION_FILES.reopen(sid)
     SESSION_FILES.claim_folder(sid, state.workdir)
-    history = _without_echo(list(history or []), text, files)
+    history = HISTORY.validated(sid, _without_echo(list(history or []), text, files))   # never the client's own
     box = gr.MultimodalTextbox(value=None, interactive=True, placeholder=BOX_PLACEHOLDER)
     sent = C.UserMessage(text, files)
     progress(0.0, desc=C.say("progress_start"))   # words at once, before the core reports its own
     try:
-        with IDLE.busy(sid), _compute_slot(needs_compute(text, files), progress):
+        with LIFE.turn(), IDLE.busy(sid), _compute_slot(needs_compute(text, files), progress):
             turns = C.handle_in_order(sid, sent, state, progress=_progress_adapter(progress),
                                       base_url=_base_url(request))
+    except STOPPING:   # nothing of this turn is kept: the cleanup removes its uploads
+        turns = [(sent, C.Turn(state, [C.Reply(RESTARTING, kind="error")]))]
     except Exception as exc:   # a bug, not a user mistake: log it, tell the visitor nothing internal
         print(f"idia: chat turn failed: {type(exc).__name__}: {exc}")
         turns = [(sent, C.Turn(state, [C.Reply(INTERNAL_ERROR, kind="error")]))]
@@ -248,13 +259,13 @@ def chat(message: dict, history: list, state, request: gr.Request, progress=gr.P
         SESSION_FILES.claim(sid, files)   # held by the session until that turn has used them
         SESSION_FILES.release(token)
         history += _user_messages(text, files) + _history_messages([C.busy_reply(sent)])
-        return (box,) + _history_only(history)
+        return (box,) + _history_only(history, sid)
     for msg, turn in turns:
         history += _user_messages(msg.text, msg.files, turn.photo_strip) + _history_messages(turn.replies)
     state = turns[-1][1].state
-    outputs = _outputs(state, history)
+    outputs = _outputs(state, history, sid)
     if not _keep_turn_files(sid, token, state):
-        return (box,) + _history_only(history)   # nobody is there to see the views
+        return (box,) + _history_only(history, sid)   # nobody is there to see the views
     return (box,) + outputs
 
 
@@ -289,14 +300,16 @@ def setting(fld: str):
         state = state if isinstance(state, C.ChatSession) else C.new_session()
         sid = getattr(request, "session_hash", None) or "anonymous"
         try:
-            with IDLE.busy(sid), _compute_slot(True, progress):
+            with LIFE.turn(), IDLE.busy(sid), _compute_slot(True, progress):
                 turn = C.change_setting(state, fld, value, progress=_progress_adapter(progress))
+        except STOPPING:
+            turn = C.Turn(state, [C.Reply(RESTARTING, kind="error")])
         except Exception as exc:
             print(f"idia: setting {fld} failed: {type(exc).__name__}: {exc}")
             turn = C.Turn(state, [C.Reply(INTERNAL_ERROR, kind="error")])
-        history = list(history or []) + _history_messages(turn.replies)
-        outputs = _outputs(turn.state, history)
-        return outputs if _keep_turn_files(sid, None, turn.state) else _history_only(history)
+        history = HISTORY.validated(sid, list(history or [])) + _history_messages(turn.replies)
+        outputs = _outputs(turn.state, history, sid)
+        return outputs if _keep_turn_files(sid, None, turn.state) else _history_only(history, sid)
     handler.__name__ = f"set_{fld}"
     return handler
 
@@ -314,6 +327,7 @@ async def on_unload(request: gr.Request):
         return
     _drop_state(sid)
     IDLE.forget(sid)
+    HISTORY.forget(sid)
     await anyio.to_thread.run_sync(SESSION_FILES.release, sid)
     await anyio.to_thread.run_sync(serving.return_free_memory)
 
@@ -340,6 +354,7 @@ def _reap_idle_sessions() -> None:
         try:
             for sid in IDLE.expired():
                 _drop_state(sid)
+                HISTORY.forget(sid)
                 SESSION_FILES.release(sid)
             SESSION_FILES.sweep()
             serving.return_free_memory()
@@ -347,27 +362,32 @@ def _reap_idle_sessions() -> None:
             print(f"idia: idle-session sweep failed: {type(exc).__name__}")
 
 
+def _event_kind(body) -> str:
+    """An event joining the queue: compute or cheap (``routing.event_kind``), from its function's name."""
+    fn = demo.fns.get(getattr(body, "fn_index", None))
+    return event_kind(getattr(fn, "name", None) or "", getattr(body, "data", None))
+
+
 def _remove_server_files() -> None:
     """What this server wrote under gradio's temporary folder and for its examples: every session's
-    uploads, charts and reports, uploads not yet claimed, the example photos. Called on SIGTERM."""
+    uploads, charts and reports, uploads not yet claimed, the example photos, and any state file of
+    gradio's deep links (turned off: serving.DeepLinksClosed). Called on SIGTERM, after the turns."""
     SESSION_FILES.release_all()
     shutil.rmtree(chat_session.WORKDIR_ROOT, ignore_errors=True)
     shutil.rmtree(EXAMPLES_DIR, ignore_errors=True)
-    app = globals().get("demo")
-    for record in getattr(app, "temp_file_sets", ()):
-        for path in list(record):
-            path = str(path)
-            if os.path.commonpath([os.path.realpath(path), os.path.realpath(UPLOAD_ROOT)]) == \
-                    os.path.realpath(UPLOAD_ROOT):
-                with contextlib.suppress(OSError):
-                    os.remove(path)
-                with contextlib.suppress(OSError):
-                    os.rmdir(os.path.dirname(path))
+    shutil.rmtree(os.path.join(UPLOAD_ROOT, "deep_links"), ignore_errors=True)
+    for record in getattr(globals().get("demo"), "temp_file_sets", ()):
+        delete_uploads_inside(list(record), UPLOAD_ROOT)
 
 
 def _on_sigterm(signum, frame) -> None:
-    """A clean shutdown: remove what the server wrote, then stop as Ctrl-C would."""
-    _remove_server_files()
+    """A clean shutdown: no new turn, running turns end (or stop at their next progress step, within
+    lifecycle.GRACE_S), nothing is written any more; then remove what the server wrote and stop as
+    Ctrl-C would."""
+    t0, running = time.monotonic(), LIFE.running()
+    ended = LIFE.shut_down(_remove_server_files)
+    print(f"idia: shutdown: {running} turn(s) running; {'all ended' if ended else 'abandoned (they write nothing)'} "
+          f"after {time.monotonic() - t0:.1f} s; what visitors left is removed", flush=True)
     raise KeyboardInterrupt
 
 
@@ -375,7 +395,7 @@ def on_load(request: gr.Request):
     """A new browser session: a welcome, or the settings of a share link and a request for photos."""
     query = list(request.query_params.multi_items()) if request is not None else []
     turn = C.open_link(query, C.new_session())
-    return _outputs(turn.state, _history_messages(turn.replies))
+    return _outputs(turn.state, _history_messages(turn.replies), getattr(request, "session_hash", None))
 
 
 @gpu
@@ -385,9 +405,11 @@ def check(photos, name: str, options: dict | None, progress=gr.Progress()):
     token = f"request-{uuid.uuid4().hex}"   # nothing is kept: the uploads go when the check returns
     SESSION_FILES.claim(token, paths)
     try:
-        with _compute_slot(True, progress):
+        with LIFE.turn(), _compute_slot(True, progress):
             return C.api_check(paths, name, options, default_model=DEFAULT_MODEL,
                                progress=_progress_adapter(progress))
+    except STOPPING:
+        return {"ok": False, "error": {"code": "internal", "message": RESTARTING}}
     except Exception as exc:   # a bug: the client gets a code, the log gets the detail
         print(f"idia: check failed: {type(exc).__name__}: {exc}")
         return {"ok": False, "error": {"code": "internal", "message": INTERNAL_ERROR.replace("**", "")}}
@@ -450,7 +472,8 @@ def build_app() -> gr.Blocks:
         assert len(views) == N_VIEWS
         _wire(demo, talk, side, api, state, views)
     # every upload is counted from its arrival, so no request deletes one another has not claimed yet
-    tracked = TrackedUploads(demo.upload_file_set, SESSION_FILES.uploaded)
+    tracked = TrackedUploads(demo.upload_file_set, SESSION_FILES.uploaded,
+                             arrive=arrive_privately(UPLOAD_ROOT, _protected_files))
     demo.temp_file_sets = [tracked if s is demo.upload_file_set else s for s in demo.temp_file_sets]
     demo.upload_file_set = tracked
     return demo
@@ -517,7 +540,7 @@ def _api_inputs() -> SimpleNamespace:
 def _wire(demo, talk, side, api, state, views) -> None:
     """The events: a message, the buttons, the settings controls, the API, page load and unload."""
     # chat turns share a wide group; those that may compute also take a COMPUTE slot inside
-    chat_group = dict(concurrency_limit=COMPUTE_LIMIT + CHEAP_SLOTS, concurrency_id="chat",
+    chat_group = dict(concurrency_limit=CHAT_LIMIT, concurrency_id="chat",
                       show_progress_on=[talk.chatbot])
     # the echo and the box's release are instant: no overlay of their own (one progress line only)
     talk.box.submit(echo, [talk.box, talk.chatbot], [talk.box, talk.chatbot], queue=False, api_name=False,
@@ -533,7 +556,7 @@ def _wire(demo, talk, side, api, state, views) -> None:
             **chat_group)
     api.button.click(check, [api.photos, api.name, api.options], api.out, api_name="check",
                      concurrency_limit=COMPUTE_LIMIT, concurrency_id="check")
-    demo.load(on_load, None, views, api_name=False)
+    demo.load(on_load, None, views, api_name=False, queue=False)   # a page load never waits in the queue
     demo.unload(on_unload)
 
 
@@ -558,8 +581,14 @@ if __name__ == "__main__":
     _warm_up_in_background()
     threading.Thread(target=_reap_idle_sessions, name="idia-idle-sessions", daemon=True).start()
     signal.signal(signal.SIGTERM, _on_sigterm)
-    demo.queue(default_concurrency_limit=COMPUTE_LIMIT, max_size=QUEUE_MAX).launch(
+    shutil.rmtree(os.path.join(UPLOAD_ROOT, "deep_links"), ignore_errors=True)   # an older server's
+    demo.queue(default_concurrency_limit=COMPUTE_LIMIT, max_size=QUEUE_MAX)
+    admission.install(demo._queue, _event_kind, QUEUE, PROXY_HOPS, closing=lambda: LIFE.closing)
+    demo.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), show_error=False, css=CSS,
         max_file_size=limits.MAX_FILE_BYTES,   # a bigger upload is refused at the door (HTTP 413)
-        app_kwargs={"middleware": [Middleware(serving.UrlLengthLimit)]},
+        max_threads=CHAT_LIMIT + COMPUTE_LIMIT + 16,   # a thread for every turn the queue may run at once
+        app_kwargs={"middleware": [Middleware(serving.UrlLengthLimit), Middleware(serving.DeepLinksClosed),
+                                   Middleware(serving.RequestBodyLimit),
+                                   Middleware(serving.UploadGate, quota=UPLOAD_QUOTA, hops=PROXY_HOPS)]},
     )
