@@ -8,6 +8,15 @@ name, options → the core's JSON verdict).
 """
 from __future__ import annotations
 
+from idia_core.forking import prepare_for_forks
+
+prepare_for_forks()   # before numpy and torch load: a process that forks GPU workers runs one thread per pool
+
+try:   # ZeroGPU on Hugging Face Spaces; `spaces` must be imported before torch (it patches torch)
+    import spaces
+except ImportError:   # pragma: no cover - everywhere but a Space
+    spaces = None
+
 import os
 import shutil
 import signal
@@ -29,21 +38,20 @@ from idia_core.chat import views as C_VIEWS
 from idia_core.chat.examples import sandbox_examples
 from idia_core.chat.history import HistoryRecord, message_text
 from idia_core.chat.lifecycle import STOPPING, Lifecycle
-from idia_core.chat.routing import event_kind, needs_compute
+from idia_core.chat.routing import SentKinds, event_kind, needs_compute
 from idia_core.chat.uploads import (IdleSessions, SessionFiles, TrackedUploads, UploadQuota, arrive_privately,
                                     delete_uploads_inside, unclaimed_ttl, upload_limits)
 from idia_core.chat.views import result_views
+from idia_core.chat.warmup import warm_up_server
 from idia_core.text.templates import available_template_sets
+from idia_core.zoo import gpu
 from idia_core.zoo.catalogue import CATALOGUE
+from idia_core.zoo.load import load_model
 
-try:  # ZeroGPU on Hugging Face Spaces; a no-op everywhere else
-    import spaces
-
-    gpu = spaces.GPU
-except ImportError:  # pragma: no cover - depends on the host
-    def gpu(fn):
-        return fn
-
+# The only GPU work (image and new text embeddings) runs behind this boundary: on a ZeroGPU Space
+# each call is a @spaces.GPU worker; with IDIA_EMULATE_ZEROGPU=1 a forked child that behaves like
+# one; elsewhere this process. Turns, sessions, files and caches never cross it.
+GPU = gpu.install(gpu.boundary_from_environment(spaces))
 DEFAULT_MODEL = C.default_model_spec()
 EXAMPLES_DIR = Path(tempfile.gettempdir()) / "idia-examples"
 SETTING_FIELDS = ("model", "tau", "n_candidates", "seed", "template_set", "name_mode")
@@ -59,6 +67,7 @@ COMPUTE = serving.ComputeSlots(COMPUTE_LIMIT)
 CHEAP_SLOTS = 16                   # turns that run no check (help, status, share, ...) beside them
 PUBLIC = public.is_public()
 QUEUE = admission.queue_limits(PUBLIC)   # fair queueing: per session, per address, compute apart from cheap
+SENT_KINDS = SentKinds()   # what each browser session just sent: its chat event carries no text to classify
 CHAT_LIMIT = QUEUE.compute_total + CHEAP_SLOTS   # compute turns admitted never take the cheap turns' room
 QUEUE_MAX = QUEUE.compute_total + QUEUE.cheap_total   # gradio's own cap, behind the fair one
 PROXY_HOPS = admission.proxy_hops()
@@ -163,7 +172,7 @@ def _base_url(request: gr.Request | None) -> str:
 
 
 def _progress_adapter(progress: gr.Progress):
-    """The core's progress as one line of words (and a share done), shown over the chat only; it
+    """The core's progress as one line of words (and a share done), in the line under the chat; it
     stops the turn once a shutdown began (``Lifecycle.guard``)."""
     def report(done: int, total: int, message: str):
         progress(done / total if total else None, desc=message)
@@ -208,15 +217,17 @@ def _model_line(spec: str) -> str:
 BOX_PLACEHOLDER = f"Drop 3–{limits.MAX_PHOTOS} photos of one person, then ask: Is this Jane Doe?"
 
 
-def echo(message: dict, history: list):
-    """At once, before the turn is queued: the user's message and a "Checking …" line in the chat;
-    the box keeps the text, greyed, until the turn's reply arrives (so nothing typed is lost)."""
+def echo(message: dict, history: list, request: gr.Request = None):
+    """At once, before the turn is queued: the user's message and a "Checking …" line in the chat; the
+    message leaves the box (empty and disabled until the reply) for the outbox ``chat`` reads."""
     message = message or {}
     text, files = (message.get("text") or "").strip(), _file_paths(message.get("files"))
     if not text and not files:
-        return gr.skip(), gr.skip()
+        return None, gr.skip(), gr.skip()   # an empty outbox: the last message is never sent again
+    SENT_KINDS.note(getattr(request, "session_hash", None), text, files)   # for the queue's admission
     pending = _user_messages(text, files) + [{"role": "assistant", "content": C.say("echo_working")}]
-    return gr.MultimodalTextbox(interactive=False), list(history or []) + pending
+    history = list(history or [])
+    return {"text": text, "files": list(files)}, gr.MultimodalTextbox(value=None, interactive=False), history + pending
 
 
 def _without_echo(history: list, text: str, files) -> list:
@@ -230,7 +241,6 @@ def _without_echo(history: list, text: str, files) -> list:
     return history
 
 
-@gpu
 def chat(message: dict, history: list, state, request: gr.Request, progress=gr.Progress()):
     """The chat endpoint: one message (text + files) in the session, replies out. A message that
     arrives while this session's previous turn runs is kept and answered right after it."""
@@ -295,7 +305,6 @@ def command(text: str):
 
 
 def setting(fld: str):
-    @gpu   # a changed setting re-runs the check (or loads a model)
     def handler(value, history, state, request: gr.Request, progress=gr.Progress()):
         state = state if isinstance(state, C.ChatSession) else C.new_session()
         sid = getattr(request, "session_hash", None) or "anonymous"
@@ -365,7 +374,8 @@ def _reap_idle_sessions() -> None:
 def _event_kind(body) -> str:
     """An event joining the queue: compute or cheap (``routing.event_kind``), from its function's name."""
     fn = demo.fns.get(getattr(body, "fn_index", None))
-    return event_kind(getattr(fn, "name", None) or "", getattr(body, "data", None))
+    return event_kind(getattr(fn, "name", None) or "", getattr(body, "data", None),
+                      sent=lambda: SENT_KINDS.take(getattr(body, "session_hash", None)))
 
 
 def _remove_server_files() -> None:
@@ -398,7 +408,6 @@ def on_load(request: gr.Request):
     return _outputs(turn.state, _history_messages(turn.replies), getattr(request, "session_hash", None))
 
 
-@gpu
 def check(photos, name: str, options: dict | None, progress=gr.Progress()):
     """Stateless: photos + name + options → the core's JSON verdict (or an error with its code)."""
     paths = _file_paths(photos)
@@ -430,6 +439,7 @@ def _no_empty_temp_files(component: gr.File) -> None:
 
 
 # -- layout ------------------------------------------------------------------------------------------
+ASSETS = Path(__file__).resolve().parent / "assets"   # the page's own style and script (scrolling, forgetting files)
 # Pictures in messages fit the chat column; on a phone the chat is shorter so the message box is on
 # the first screen, the side panel (verdict, charts, gallery) follows under the chat, buttons stay small.
 CSS = """
@@ -450,7 +460,11 @@ CSS = """
   #actions button { padding: 4px 6px; font-size: 0.85rem; }
   #gallery .grid-container { grid-template-columns: repeat(2, minmax(0, 1fr)) !important; }
 }
-"""
+""" + (ASSETS / "chat.css").read_text(encoding="utf-8")   # the progress line under the chat, tables
+CHAT_JS = (ASSETS / "chat.js").read_text(encoding="utf-8")   # loaded once: each event calls one of its functions
+MARK_REPLY_START, FORGET_PICKED_FILES = ("(...a) => { idiaMark(); return a; }",
+                                        "(...a) => { idiaMark(); idiaForgetFiles(); return a; }")
+SCROLL_TO_END, SCROLL_TO_REPLY = "() => { idiaScrollToEnd(); }", "() => { idiaScrollToReply(); }"
 
 
 def build_app() -> gr.Blocks:
@@ -483,9 +497,12 @@ def _chat_column() -> SimpleNamespace:
     """The chat, the message box, the action buttons and (on the sandbox) example people."""
     examples = sandbox_examples(EXAMPLES_DIR) if DEFAULT_MODEL == "sandbox" else []
     with gr.Column(scale=3, min_width=300):
-        chatbot = gr.Chatbot(label="idia", height=560, elem_id="chat", buttons=["copy"], allow_file_downloads=False)
+        chatbot = gr.Chatbot(label="idia", height=560, elem_id="chat", buttons=["copy"], allow_file_downloads=False,
+                             autoscroll=False)   # after a turn: the start of its reply (SCROLL_TO_REPLY), not its end
+        progress_line = gr.Markdown("", elem_id="progress")   # a check's progress: under the chat, never over it
         box = gr.MultimodalTextbox(placeholder=BOX_PLACEHOLDER, file_types=["image"], file_count="multiple",
                                    show_label=False, elem_id="box")
+        outbox = gr.State(None)   # the message the box sent, while its turn waits and runs
         with gr.Row(elem_id="actions"):
             buttons = {text: gr.Button(label, size="sm", min_width=60)
                        for label, text in (("Share link", "share"), ("Report", "report"), ("Why?", "why?"),
@@ -493,7 +510,7 @@ def _chat_column() -> SimpleNamespace:
         if examples:
             gr.Examples([e.message for e in examples], inputs=[box],
                         example_labels=[f"{e.name} ({e.label})" for e in examples], label="Sandbox people")
-    return SimpleNamespace(chatbot=chatbot, box=box, buttons=buttons)
+    return SimpleNamespace(chatbot=chatbot, box=box, buttons=buttons, progress=progress_line, outbox=outbox)
 
 
 def _side_column() -> SimpleNamespace:
@@ -534,42 +551,59 @@ def _api_inputs() -> SimpleNamespace:
         photos = gr.File(file_count="multiple", label="photos")
         _no_empty_temp_files(photos)
         return SimpleNamespace(photos=photos, name=gr.Textbox(label="name"), options=gr.JSON(label="options"),
-                               out=gr.JSON(label="result"), button=gr.Button("check"))
+                               out=gr.JSON(label="result"), button=gr.Button("check"),
+                               chat_button=gr.Button("chat"))   # the `chat` endpoint for API clients
 
 
 def _wire(demo, talk, side, api, state, views) -> None:
     """The events: a message, the buttons, the settings controls, the API, page load and unload."""
-    # chat turns share a wide group; those that may compute also take a COMPUTE slot inside
-    chat_group = dict(concurrency_limit=CHAT_LIMIT, concurrency_id="chat",
-                      show_progress_on=[talk.chatbot])
+    # chat turns share a wide group; those that may compute also take a COMPUTE slot; progress: under the chat
+    chat_group = dict(concurrency_limit=CHAT_LIMIT, concurrency_id="chat", show_progress_on=[talk.progress])
     # the echo and the box's release are instant: no overlay of their own (one progress line only)
-    talk.box.submit(echo, [talk.box, talk.chatbot], [talk.box, talk.chatbot], queue=False, api_name=False,
-                    show_progress="hidden").then(
-        chat, [talk.box, talk.chatbot, state], [talk.box] + views, api_name="chat", **chat_group).then(
+    talk.box.submit(echo, [talk.box, talk.chatbot], [talk.outbox, talk.box, talk.chatbot], queue=False,
+                    api_name=False, show_progress="hidden", js=FORGET_PICKED_FILES).then(
+        None, None, None, js=SCROLL_TO_END).then(
+        chat, [talk.outbox, talk.chatbot, state], [talk.box] + views, api_name=False, **chat_group).then(
         lambda: gr.MultimodalTextbox(interactive=True), None, talk.box, queue=False, api_name=False,
-        show_progress="hidden")  # even after an error
+        show_progress="hidden", js=SCROLL_TO_REPLY)  # even after an error
+    api.chat_button.click(chat, [talk.box, talk.chatbot, state], [talk.box] + views, api_name="chat", **chat_group)
     for text, btn in talk.buttons.items():
-        btn.click(command(text), [talk.chatbot, state], views, api_name=False, **chat_group)
+        btn.click(command(text), [talk.chatbot, state], views, api_name=False, js=MARK_REPLY_START,
+                  **chat_group).then(None, None, None, js=SCROLL_TO_REPLY)
     for comp, fld in zip(side.settings, SETTING_FIELDS):
         (comp.release if isinstance(comp, gr.Slider) else comp.input)(
             setting(fld), [comp, talk.chatbot, state], views, api_name=False, trigger_mode="always_last",
-            **chat_group)
+            js=MARK_REPLY_START, **chat_group).then(None, None, None, js=SCROLL_TO_REPLY)
     api.button.click(check, [api.photos, api.name, api.options], api.out, api_name="check",
                      concurrency_limit=COMPUTE_LIMIT, concurrency_id="check")
     demo.load(on_load, None, views, api_name=False, queue=False)   # a page load never waits in the queue
     demo.unload(on_unload)
 
 
+def _load_default_model() -> None:
+    """Behind a forking GPU boundary the default model is loaded now, before the server starts, and
+    placed on the GPU device as ZeroGPU documents it (its workers are forked from this process and
+    find it there); other models load on first use, in this process, outside the GPU functions."""
+    print(f"idia: GPU boundary: {GPU.name}", flush=True)
+    if not GPU.forks:
+        return
+    try:
+        model = load_model(DEFAULT_MODEL)
+        print(f"idia: default model {model.spec} loaded on {model.device}", flush=True)
+    except Exception as exc:   # a check of it tells the visitor; the operator reads it here
+        print(f"idia: the default model {DEFAULT_MODEL} could not be loaded: {type(exc).__name__}: {exc}", flush=True)
+
+
 def _warm_up_in_background() -> None:
     """Encode the default model's default pool, then other downloaded catalogue models' pools, in
     the background at low priority: visitors' checks go first (IDIA_WARMUP=0: skip; =default: the
-    default model only)."""
+    default model only). On ZeroGPU the models are only loaded: encoding there is a GPU call that
+    only a visitor's request can pay for."""
     mode = os.environ.get("IDIA_WARMUP", "1").strip().lower()
     if mode == "0":
         return
-    from idia_core.chat.warmup import warm_up_server
-
-    threading.Thread(target=warm_up_server, args=(DEFAULT_MODEL,), kwargs={"others": mode != "default"},
+    threading.Thread(target=warm_up_server, args=(DEFAULT_MODEL,),
+                     kwargs={"others": mode != "default", "encode": not isinstance(GPU, gpu.ZeroGPU)},
                      name="idia-warm-up", daemon=True).start()
 
 
@@ -578,6 +612,7 @@ demo = build_app()
 if __name__ == "__main__":
     from starlette.middleware import Middleware
 
+    _load_default_model()
     _warm_up_in_background()
     threading.Thread(target=_reap_idle_sessions, name="idia-idle-sessions", daemon=True).start()
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -585,7 +620,7 @@ if __name__ == "__main__":
     demo.queue(default_concurrency_limit=COMPUTE_LIMIT, max_size=QUEUE_MAX)
     admission.install(demo._queue, _event_kind, QUEUE, PROXY_HOPS, closing=lambda: LIFE.closing)
     demo.launch(
-        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), show_error=False, css=CSS,
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), show_error=False, css=CSS, js=CHAT_JS,
         max_file_size=limits.MAX_FILE_BYTES,   # a bigger upload is refused at the door (HTTP 413)
         max_threads=CHAT_LIMIT + COMPUTE_LIMIT + 16,   # a thread for every turn the queue may run at once
         app_kwargs={"middleware": [Middleware(serving.UrlLengthLimit), Middleware(serving.DeepLinksClosed),

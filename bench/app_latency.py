@@ -11,6 +11,12 @@ on a sample of the pool's prompts in the same run; stock runs every prompt at fu
 so its rate does not depend on which prompts). Target for ``--model ViT-B-32:random`` on a 2-core
 CPU: cold first check <= 60 s.
 
+On the embedded default (``--model sandbox``) the cold run is a fresh clone's first verdict: an
+empty cache (``IDIA_CACHE_DIR`` a new folder), a new process, the reference people's embeddings
+only as the checkout ships them (``reference.npz``) — target <= 5 s on a quiet 2-core machine. The
+machine's float32 GEMM rate is measured before and after it, so a run on a busy shared machine can
+be read against a quiet one (the seconds of each stage are printed too).
+
 Usage:  python bench/app_latency.py [--model sandbox] [--repeats 5] [--photos 10] [--cold-only]
 """
 from __future__ import annotations
@@ -29,6 +35,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 CORE_TARGET_S = 0.3
 COLD_TARGET_S = 60.0
+FIRST_VERDICT_TARGET_S = 5.0   # the sandbox, from a fresh clone, on a quiet 2-core machine
 TURN_TARGET_S = 1.5
 
 
@@ -69,6 +76,45 @@ def timed(fn, repeats: int) -> tuple[float, list[float]]:
     return statistics.median(times), times
 
 
+def stock_encoder_line(model, name: str, args, result, cold_s: float, load_s: float) -> str:
+    """The cold check beside an estimate of it with open_clip's stock text encoder (its rate
+    measured here on a sample of the pool's prompts)."""
+    from idia_core import build_candidate_pool, fill_template, load_templates
+
+    text_s = (result.timings or {}).get("text", 0.0)
+    n_prompts = args.names * result.n_templates
+    pool = build_candidate_pool(name, n_candidates=args.names, seed=0).names
+    sample = [fill_template(t, n) for n in pool[:max(1, args.stock_sample // result.n_templates + 1)]
+              for t in load_templates("paper21")][:args.stock_sample]
+    model.encode_texts_stock(sample[:8])
+    t0 = time.perf_counter()
+    model.encode_texts_stock(sample)
+    stock_rate = len(sample) / (time.perf_counter() - t0)
+    stock_cold = cold_s - text_s + n_prompts / stock_rate
+    return (f"model {args.model}: load {load_s:.2f} s; cold first check (empty cache, encodes {args.names} × "
+            f"{result.n_templates} prompts) {cold_s:.1f} s (text {text_s:.1f} s, "
+            f"{n_prompts / max(text_s, 1e-9):.0f} prompts/s; target {COLD_TARGET_S:.0f} s) — with the stock encoder "
+            f"({stock_rate:.0f} prompts/s on {len(sample)} prompts) it would take ~{stock_cold:.0f} s "
+            f"({stock_cold / cold_s:.1f}x); verdict for {name}: {'member' if result.member else 'no sign'} "
+            f"({result.correct_templates} of {result.n_templates})")
+
+
+def first_verdict_line(spec: str, result, cold_s: float, load_s: float, gemm_before: float, gemm_after: float) -> str:
+    """The cold check's stages and its time against the first-verdict target, with the GEMM rate
+    measured around it."""
+    stages = ", ".join(f"{k} {v:.2f} s" for k, v in (result.timings or {}).items() if k != "total")
+    target = FIRST_VERDICT_TARGET_S if spec == "sandbox" else COLD_TARGET_S
+    gemm = (gemm_before + gemm_after) / 2
+    people = (result.controls.reference_set or {}).get("people", 0)
+    return (f"  stages of the cold check: {stages}; controls {'ran' if result.controls.ran else 'did not run'} "
+            f"({people} reference people)\n"
+            f"first verdict from a fresh clone ({spec}, empty cache, new process): {cold_s:.1f} s after the "
+            f"model's load ({load_s:.1f} s) — target {target:.0f} s on a quiet 2-core machine, ratio "
+            f"{cold_s / target:.2f}; GEMM {gemm_before:.0f} → {gemm_after:.0f} GFLOP/s around it: "
+            f"{cold_s * gemm:.0f} s·GFLOP/s (divided by a quiet machine's GEMM rate: about its seconds, where "
+            f"the check scales with the machine's speed)")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="sandbox")
@@ -94,35 +140,23 @@ def main(argv=None) -> int:
     load_s = time.perf_counter() - t0
     import torch
 
-    from idia_core import build_candidate_pool, fill_template, load_templates
     from idia_core.zoo.encoding import causal_text_tower, text_path
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    gemm_before = gemm_gflops()
     print(f"torch {torch.get_num_threads()} threads on {os.cpu_count()} cores, load average {load:.1f}, "
-          f"float32 GEMM now {gemm_gflops():.0f} GFLOP/s (the machine's speed at this moment: shared "
+          f"float32 GEMM now {gemm_before:.0f} GFLOP/s (the machine's speed at this moment: shared "
           f"machines vary by 1.5x or more); text path: "
           f"{text_path(causal_text_tower(model.model) if model.fast_text else None)}")
     t0 = time.perf_counter()
     result = run_idia(model, photos, name, n_candidates=args.names)
     cold_s = time.perf_counter() - t0
-    text_s = (getattr(result, "timings", None) or {}).get("text", 0.0)
-    n_prompts = args.names * result.n_templates
-    pool = build_candidate_pool(name, n_candidates=args.names, seed=0).names
-    sample = [fill_template(t, n) for n in pool[:max(1, args.stock_sample // result.n_templates + 1)]
-              for t in load_templates("paper21")][:args.stock_sample]
-    model.encode_texts_stock(sample[:8])
-    t0 = time.perf_counter()
-    model.encode_texts_stock(sample)
-    stock_rate = len(sample) / (time.perf_counter() - t0)
-    stock_cold = cold_s - text_s + n_prompts / stock_rate
-    print(f"model {args.model}: load {load_s:.2f} s; cold first check (empty cache, encodes {args.names} × "
-          f"{result.n_templates} prompts) {cold_s:.1f} s (text {text_s:.1f} s, "
-          f"{n_prompts / max(text_s, 1e-9):.0f} prompts/s; target {COLD_TARGET_S:.0f} s) — with the stock encoder "
-          f"({stock_rate:.0f} prompts/s on {len(sample)} prompts) it would take ~{stock_cold:.0f} s "
-          f"({stock_cold / cold_s:.1f}x); verdict for {name}: {'member' if result.member else 'no sign'} "
-          f"({result.correct_templates} of {result.n_templates})")
+    gemm_after = gemm_gflops()
+    print(stock_encoder_line(model, name, args, result, cold_s, load_s))
+    print(first_verdict_line(args.model, result, cold_s, load_s, gemm_before, gemm_after))
+    target = FIRST_VERDICT_TARGET_S if args.model == "sandbox" else COLD_TARGET_S
     if args.cold_only:
-        return 0 if cold_s <= COLD_TARGET_S else 1
+        return 0 if cold_s <= target else 1
 
     core_s, core_all = timed(lambda: run_idia(model, photos, name, n_candidates=args.names), args.repeats)
     last = run_idia(model, photos, name, n_candidates=args.names)

@@ -6,8 +6,10 @@ On CUDA (the full check):
 2. precision — float16 vs float32 verdicts on the sandbox world: every person, 10 fresh photos,
    one 1000-name pool, 21 templates; agreement of the member calls and of the correct-template
    counts;
-3. the app — ``python app.py`` launched on this machine and its ``check`` endpoint called through
-   gradio_client with 10 photos of a sandbox member; the answer must say it ran on CUDA.
+3. the app — ``python app.py`` launched on this machine (the GPU boundary in-process: the path a
+   paid GPU Space takes; the ZeroGPU emulation off) in float16 and in float32 (``IDIA_PRECISION``),
+   its ``check`` endpoint called through gradio_client with 10 photos of a sandbox member, a first
+   (cold) and a warm check timed; the answer must say it ran on CUDA in that precision.
 
 Without CUDA (or with ``--self-check``) the same three steps run at CPU sizes (sandbox model, a
 small pool, a few people, float16 emulated on the CPU) in well under a minute: CI runs this so that
@@ -128,8 +130,8 @@ def precision_agreement(sizes: Sizes) -> Row:
                f"(max diff {int(np.abs(a - b).max()) if n else 0})", ok)
 
 
-def app_endpoint(sizes: Sizes, tmp: Path) -> Row:
-    """``python app.py`` on this machine; its ``check`` endpoint through gradio_client."""
+def app_endpoint(sizes: Sizes, tmp: Path, precision: str) -> Row:
+    """``python app.py`` on this machine in ``precision``; its ``check`` endpoint through gradio_client."""
     from gradio_client import Client, handle_file
 
     from idia_core.sandbox.world import load_world, render_attack_photos
@@ -144,9 +146,13 @@ def app_endpoint(sizes: Sizes, tmp: Path) -> Row:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    tmp = tmp / precision
+    tmp.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, HF_HUB_OFFLINE="1", IDIA_MODEL="sandbox", IDIA_CACHE_DIR=str(tmp / "cache"),
-               GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1", GRADIO_TEMP_DIR=str(tmp / "gradio"))
+               GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1", GRADIO_TEMP_DIR=str(tmp / "gradio"),
+               IDIA_PRECISION=precision, IDIA_WARMUP="0")
     env.pop("SPACE_ID", None)
+    env.pop("IDIA_EMULATE_ZEROGPU", None)   # the real path: the GPU work in the app's own process
     if sizes.device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""
     log = tmp / "app.log"
@@ -186,7 +192,8 @@ def app_endpoint(sizes: Sizes, tmp: Path) -> Row:
             proc.kill()
     result = out.get("result", {}) if isinstance(out, dict) else {}
     build = result.get("model_build", {})
-    ok = bool(isinstance(out, dict) and out.get("ok")) and build.get("device") == sizes.device
+    ok = (bool(isinstance(out, dict) and out.get("ok")) and build.get("device") == sizes.device
+          and build.get("precision") == precision)
     verdict = f"{result.get('correct_templates')}/{result.get('n_templates')} templates" if ok else str(out)[:200]
     return Row("app check", f"app.py → /check, {build.get('precision')} on {str(build.get('device')).upper()}",
                f"{len(paths)} photos, pool {sizes.pool}", warm_s,
@@ -239,7 +246,7 @@ def main(argv=None) -> int:
         rows.append(pool_timing(spec, sizes, photos))
     rows.append(precision_agreement(sizes))
     if not args.no_app:
-        rows.append(app_endpoint(sizes, tmp))
+        rows += [app_endpoint(sizes, tmp, precision) for precision in (sizes.low, "float32")]
     print_table(rows)
     ok = all(r.ok for r in rows)
     print(f"total {time.perf_counter() - t_all:.1f} s — {'all rows pass' if ok else 'SOME ROWS FAIL'}")

@@ -112,6 +112,8 @@ ERROR_CODES: dict[str, dict[str, str]] = {
         "model_dir_no_weights": "a model folder (or repo) without weights open_clip would load",
         "model_file_missing": "ARCH:PATH names no weights file",
         "model_load_failed": "a model that failed to load for another reason (the log has it)",
+        "gpu_quota": "a ZeroGPU Space's GPU time for this visitor is used up for now",
+        "gpu_unavailable": "a ZeroGPU Space had no GPU for the check just now (busy, or the task took too long)",
     },
     "check API and share links": {
         "option_type": "options that are not a JSON object, or an option of the wrong JSON type",

@@ -1,6 +1,6 @@
 """bench/gpu_check.py: without CUDA it runs its CPU self-check — the same three steps (pool
-encoding, float32 vs float16 verdicts on the sandbox world, the launched app's check endpoint) at
-small sizes — so the script a GPU run depends on is known to work before any GPU time is spent."""
+encoding, float32 vs float16 verdicts on the sandbox world, the launched app's check endpoint in
+both precisions) at small sizes — so the script a GPU run depends on is known to work before any GPU time is spent."""
 import os
 import subprocess
 import sys
@@ -18,6 +18,7 @@ def test_gpu_check_self_check_runs_every_step_and_prints_one_table(tmp_path):
     lines = out.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("step "))
     rows = [line for line in lines[header + 2:] if " | " in line]
-    assert [r.split("|")[0].strip() for r in rows] == ["pool encoding", "precision", "app check"]
+    assert [r.split("|")[0].strip() for r in rows] == ["pool encoding", "precision", "app check", "app check"]
     assert all(r.rstrip().endswith("yes") for r in rows)
-    assert "float32 vs float16 on CPU" in out and "float32 on CPU" in out and "all rows pass" in out
+    assert "float32 vs float16 on CPU" in out and "all rows pass" in out
+    assert "/check, float16 on CPU" in out and "/check, float32 on CPU" in out   # the app in both precisions

@@ -10,11 +10,23 @@ photos) applied to *reference people* — people who are not the target:
 
 Each reports how many reference people reach >= tau templates for the target's name, the
 distribution of their correct-template counts, a Wilson 95% interval for that share, and an
-empirical chance ``(1 + #{reference people with >= the observed count}) / (M + 1)``: under the null
-"the model picks this name for this look, not for this face", the user's count is one more draw
-from the reference people's, so this is an exact permutation p-value (ties count against the
-user). A member verdict stands only when both chances are <= ``ALPHA``; otherwise it is
-*inconclusive*.
+empirical chance ``(1 + #{reference people with >= the observed count}) / (M + 1)`` (ties count
+against the user). A member verdict stands only when both chances are <= ``ALPHA``; otherwise it is
+*inconclusive*. The larger of the two (``ValidityControls.chance``) is *the* statement of how
+unlikely a result is by chance: the explanation, the evidence bundle and the evaluation lead with
+it (the pool-rank p of ``rule.pool_rank_p_value`` only restates the rule).
+
+How exact each chance is:
+
+* **name prior** — under the null "this person is like a random reference person for this name"
+  the user's count is one more draw from the same distribution as the M random people's, so the
+  chance is an exact permutation p-value (given a reference set drawn like the target).
+* **look-alikes** — *conservative, not exact*. The M nearest neighbours are chosen for how close
+  they are to the user's photos, so they are not exchangeable with the target (the permutation
+  argument needs that: the target is the centre of the selection, not one draw of it). Chosen to
+  share the look, they get a name that follows the look at least as easily as a random person of
+  that look would, so the chance tends to be too large rather than too small: a look-alike failure
+  errs towards *inconclusive*, and a pass is stronger evidence than the number says.
 
 Pure functions: arrays in, counts and dataclasses out (shapes: R reference people, N photos each,
 T templates, C candidates, D embedding size). The rule itself is ``attack``'s.
@@ -114,8 +126,26 @@ class ValidityControls:
     def ran(self) -> bool:
         return self.name_prior is not None and self.look_alikes is not None
 
+    @property
+    def weaker(self) -> "ControlOutcome | None":
+        """The control with the larger chance (the look-alikes on a tie); None when not run."""
+        if not self.ran:
+            return None
+        return self.name_prior if self.name_prior.chance > self.look_alikes.chance else self.look_alikes
+
+    @property
+    def chance(self) -> float | None:
+        """How unlikely the result is by chance: the larger of the two controls' chances (a member
+        verdict needs both <= alpha); None when the controls did not run."""
+        weaker = self.weaker
+        return None if weaker is None else weaker.chance
+
+    @property
+    def passed(self) -> bool:
+        return self.ran and self.look_alikes.passed and self.name_prior.passed
+
     def to_dict(self) -> dict:
-        return {"ran": self.ran, "reason": self.reason, "seed": self.seed,
+        return {"ran": self.ran, "reason": self.reason, "seed": self.seed, "chance": self.chance,
                 "reference_set": dict(self.reference_set),
                 NAME_PRIOR: self.name_prior.to_dict() if self.name_prior else None,
                 LOOK_ALIKES: self.look_alikes.to_dict() if self.look_alikes else None}
@@ -146,7 +176,9 @@ def wilson_95(k: int, n: int) -> tuple[float, float]:
 
 def empirical_chance(observed: int, counts) -> float:
     """(1 + #{counts >= observed}) / (M + 1): the permutation p-value of the user's count among
-    M reference people's (ties count against the user); 1.0 when M = 0."""
+    M reference people's (ties count against the user); 1.0 when M = 0. Exact when the M people
+    are exchangeable with the user (random reference people); conservative for the look-alikes
+    (module docstring)."""
     counts = np.asarray(counts)
     return float((1 + np.count_nonzero(counts >= observed)) / (counts.size + 1))
 
@@ -226,7 +258,9 @@ def person_centroids(emb: np.ndarray) -> np.ndarray:
 
 def nearest_reference(query_emb: np.ndarray, reference_centroids: np.ndarray, m: int) -> np.ndarray:
     """[N, D] the user's photos, [R, D] unit-norm reference centroids → the indices of the ``m``
-    reference people most similar (cosine of centroids), most similar first; ties by index."""
+    reference people most similar (cosine of centroids), most similar first; ties by index.
+    Selected by their closeness to the user, they are not exchangeable with the user: the chance
+    computed over them is conservative, not exact (module docstring)."""
     cent = np.asarray(reference_centroids, dtype=np.float32)
     m = min(int(m), len(cent))
     if m <= 0:
@@ -305,9 +339,7 @@ def controlled_verdict(member: bool, controls: ValidityControls | None) -> str:
         return "non-member"
     if controls is None or not controls.ran:
         return "member-unchecked"
-    if controls.look_alikes.passed and controls.name_prior.passed:
-        return "member"
-    return "inconclusive"
+    return "member" if controls.passed else "inconclusive"
 
 
 def reference_set_hash(photo_hashes_by_person) -> str:

@@ -29,7 +29,7 @@ class IdiaResult:
     mean_similarity: np.ndarray = field(repr=False)    # [C] over all templates and photos
     true_name_probability: float
     score: float
-    p_value: float
+    pool_rank_p: float      # rule.pool_rank_p_value: a secondary number that restates the rule (not a chance)
     photo_hashes: tuple[str, ...]
     photo_labels: tuple[str, ...]
     settings: IdiaSettings
@@ -96,9 +96,22 @@ class IdiaResult:
         return float((self.true_name_ranks == 1).mean())
 
     @property
+    def chance(self) -> float | None:
+        """How unlikely this result is by chance: the validity controls' chance (the larger of the
+        look-alike and name-prior chances, ``ValidityControls.chance``); None when they did not
+        run, and then nothing here measures it (``pool_rank_p`` does not)."""
+        return None if self.controls is None else self.controls.chance
+
+    @property
+    def p_value(self) -> float:
+        """The pool-rank p under its old name (``pool_rank_p``), kept so that code and JSON readers
+        of earlier versions keep working. It is not a chance: see ``chance``."""
+        return self.pool_rank_p
+
+    @property
     def rivals_reaching_true_count(self) -> int:
         """Other names in the pool that won at least as many templates as the true name: the count
-        behind ``p_value`` (= (1 + this) / n_candidates)."""
+        behind ``pool_rank_p`` (= (1 + this) / n_candidates)."""
         wins = rule.template_wins(self.majority, self.n_candidates)
         return int(np.count_nonzero(np.delete(wins, self.true_index) >= wins[self.true_index]))
 
@@ -115,7 +128,12 @@ class IdiaResult:
         return counts.most_common(k)
 
     def to_dict(self, *, full: bool = False) -> dict:
-        """JSON-safe summary; ``full`` adds per-query evidence and the whole candidate pool."""
+        """JSON-safe summary; ``full`` adds per-query evidence and the whole candidate pool.
+
+        Significance: ``chance`` is the validity controls' chance (null when they did not run) —
+        the statement of how unlikely the result is; ``pool_rank_p`` is the secondary pool-rank
+        number, and ``p_value`` the same number under its earlier name (kept for earlier readers;
+        it restates the rule and is not a chance)."""
         data = {
             "member": bool(self.member),
             "verdict": self.verdict,
@@ -132,7 +150,9 @@ class IdiaResult:
             "true_name_top1_rate": self.true_name_top1_rate,
             "true_name_probability": self.true_name_probability,
             "score": self.score,
-            "p_value": self.p_value,
+            "chance": self.chance,
+            "pool_rank_p": self.pool_rank_p,
+            "p_value": self.pool_rank_p,
             "top_names": [{"name": n, "mean_similarity": s} for n, s in self.top_names(10)],
             "templates": [
                 {

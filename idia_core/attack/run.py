@@ -16,7 +16,8 @@ import numpy as np
 from .. import limits
 from ..errors import IdiaInputError
 from ..images import Photo, check_photo_count, load_photo
-from ..progress import Progress
+from ..messages import fill
+from ..progress import Progress, Steps, measure, seconds_per_unit
 from ..sandbox.world import load_world
 from ..text.cache import TextEmbeddingCache
 from ..text.embeddings import PrivateEmbeddings, candidate_text_embeddings
@@ -34,6 +35,9 @@ from .result import IdiaResult
 from .settings import IdiaSettings
 
 TOP_K = 5
+# Seconds per unit a check's progress assumes before this process has measured the model: a prompt
+# encoded (CPU, ViT-B-32), a photo embedded, the controls once (measured values replace them).
+EXPECTED_S = {"text": 0.003, "photos": 0.05, "controls": 0.5}
 
 
 def paper_real_identities(model) -> tuple[str, ...] | None:
@@ -107,10 +111,14 @@ def run_idia(
     with clock.stage("load_model"):
         model = model if isinstance(model, IdiaModel) else load_model(model)
     pool = fit_pool_to_model(pool, model, templates)   # a cut target is refused before any encoding
+    steps = _check_steps(progress, model.fingerprint, len(photos))
     with clock.stage("text"):
-        text_emb = candidate_text_embeddings(model, templates, pool, cache, progress, private_cache)
+        text_emb = candidate_text_embeddings(model, templates, pool, cache, steps.step("text", _rate("text", model)),
+                                             private_cache)
+    steps.say("photos", fill("progress", "comparing", photos=len(photos), names=len(pool.names), T=len(templates)))
     with clock.stage("images"):
-        image_emb = model.encode_images(photos).numpy()
+        image_emb = photo_embeddings(model, photos, private_cache)
+    measure("photos", model.fingerprint, len(photos), clock.timings["images"])
     settings = IdiaSettings(model=model.spec, tau=tau, n_candidates=len(pool.names), seed=seed,
                             template_set=template_set, name_mode=name_mode)
     with clock.stage("attack"):
@@ -118,9 +126,36 @@ def run_idia(
                                      photos=photos, model=model, settings=settings, timings=clock.timings)
     with clock.stage("controls"):
         controls = check_controls(model, image_emb, text_emb, pool, photos, result.correct_templates, tau, seed,
-                                  reference, control_m, templates)
+                                  reference, control_m, templates, steps)
     clock.timings["total"] = clock.elapsed()
     return dataclasses.replace(result, controls=controls)
+
+
+def _rate(step: str, model) -> float:
+    return seconds_per_unit(step, model.fingerprint) or EXPECTED_S[step]
+
+
+def _check_steps(progress: Progress | None, fingerprint: str, n_photos: int) -> Steps:
+    """One check's steps for its progress line: the names (known once the cache is read), the
+    photos, the reference people (only when they must be drawn), the controls."""
+    photo_s = seconds_per_unit("photos", fingerprint) or EXPECTED_S["photos"]
+    control_s = seconds_per_unit("controls", fingerprint) or EXPECTED_S["controls"]
+    return Steps(progress, [("text", 0.0), ("photos", photo_s * n_photos), ("reference", 0.0),
+                            ("controls", control_s)])
+
+
+def photo_embeddings(model: IdiaModel, photos: list[Photo], store: PrivateEmbeddings | None) -> np.ndarray:
+    """[P, D] image embeddings of the photos. With a session's ``store``, each photo (by the SHA-256
+    of its bytes) is embedded once per model and session, so a check that changes only its settings
+    or names asks for no image embedding (no GPU) again; the store goes with the session."""
+    if store is None:
+        return model.encode_images(photos).numpy()
+    keys = [(model.fingerprint, "photo", p.sha256) for p in photos]
+    missing = [i for i, k in enumerate(keys) if k not in store]
+    if missing:
+        for i, vec in zip(missing, model.encode_images([photos[i] for i in missing]).numpy()):
+            store[keys[i]] = vec
+    return np.stack([store[k] for k in keys])
 
 
 def _templates(templates, template_set: str | None) -> tuple[tuple[str, ...], str]:
@@ -151,24 +186,29 @@ class _Stopwatch:
 
 
 def check_controls(model, image_emb, text_emb, pool: CandidatePool, photos, observed: int, tau: int, seed: int,
-                   reference=None, m: int | None = None, templates=()):
+                   reference=None, m: int | None = None, templates=(), steps: Steps | None = None):
     """The validity controls of one check (``controls.run_controls``) on its reference set, the
     target and anyone sharing a photo with the check left out of it. The reference people's best
     distractor per photo and template is memoised (``reference.shared_best``), so a check only
-    compares its own names (target, added names) for them."""
+    compares its own names (target, added names) for them. ``steps``: the check's progress."""
     m = DEFAULT_M if m is None else int(m)
     if m < 1 or m > 1000:
         raise IdiaInputError("control_m_range", f"The controls use 1 to 1000 reference people, not {m}.")
-    ref, why = resolve_reference_set(model, len(photos), reference)
+    steps = steps or Steps(None, [])
+    ref, why = resolve_reference_set(model, len(photos), reference, steps.step("reference"))
     if ref is None:
         return not_run(why)
+    steps.say("controls", fill("progress", "controls", m=m))
+    started = time.perf_counter()
     emb, ids, keep = ref.without(pool.target, [p.sha256 for p in photos])
     own = set(pool.user_names) | {pool.target}
     columns = np.array([i for i, n in enumerate(pool.names) if n not in own], dtype=np.int64)
     key = (tuple(templates), hashlib.sha256("\n".join(pool.names[i] for i in columns).encode()).hexdigest())
     val, idx = shared_best(ref, text_emb, columns, key)
-    return run_controls(image_emb, emb, text_emb, pool.target_index, observed, tau, reference_ids=ids, m=m,
-                        seed=seed, reference_set=ref.identity(), shared=(columns, val[keep], idx[keep]))
+    out = run_controls(image_emb, emb, text_emb, pool.target_index, observed, tau, reference_ids=ids, m=m,
+                       seed=seed, reference_set=ref.identity(), shared=(columns, val[keep], idx[keep]))
+    measure("controls", model.fingerprint, 1, time.perf_counter() - started)
+    return out
 
 
 def evaluate_embeddings(image_emb, text_emb, pool: CandidatePool, templates, *, tau, logit_scale,
@@ -197,7 +237,7 @@ def evaluate_embeddings(image_emb, text_emb, pool: CandidatePool, templates, *, 
         mean_similarity=sims.mean(axis=(0, 1)),
         true_name_probability=prob,
         score=float(rule.membership_score(n_correct, prob)),
-        p_value=rule.name_swap_p_value(majority, len(pool.names), true_index),
+        pool_rank_p=rule.pool_rank_p_value(majority, len(pool.names), true_index),
         photo_hashes=tuple(p.sha256 for p in photos),
         photo_labels=tuple(p.label for p in photos),
         settings=settings,

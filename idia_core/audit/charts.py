@@ -107,11 +107,35 @@ def _outcome_key(fig: Figure, top: float, left: float, counts, line_px: float, h
         fig.text(left + 0.06, y, f"{label}: {n}" if n != "" else label, fontsize=CHAT_FONT_PT, va="center")
 
 
+VERDICT_COLOURS = {"member": TRUE_COLOUR, "member-unchecked": TRUE_COLOUR, "inconclusive": "#e65100",
+                   "non-member": "#546e7a"}
+
+
+def verdict_headline(result) -> tuple[str, str]:
+    """The controlled verdict (``IdiaResult.verdict``) as the chart's first word, and its colour:
+    a chart whose cells are all green must still say "Inconclusive" when the controls say so."""
+    verdict = getattr(result, "verdict", "member" if result.member else "non-member")
+    word = getattr(result, "verdict_word", verdict)
+    return word[:1].upper() + word[1:], VERDICT_COLOURS.get(verdict, REST_COLOUR)
+
+
+def look_alike_line(result) -> str | None:
+    """When the validity controls decide (a rule-member verdict they confirmed or overturned): how
+    many of the look-alikes get the name in as many templates as these photos, for the chart beside
+    the template count."""
+    controls = getattr(result, "controls", None)
+    if not result.member or controls is None or not controls.ran:
+        return None
+    la = controls.look_alikes
+    return f"{la.at_least_observed} of {la.m} look-alikes get the name as often"
+
+
 def chat_figure(result, k: int = 4) -> Figure:
-    """The one compact figure a verdict shows in the chat: each template's outcome (picked the
-    name / another name / no majority) as a strip of cells, and the top competitors by mean
-    similarity (axis from 0), the true name always among them. Drawn 360 px wide with 10 pt text,
-    so it is readable at 1x in the chat column of a laptop or a phone."""
+    """The one compact figure a verdict shows in the chat: the verdict after the controls as its
+    first word, each template's outcome (picked the name / another name / no majority) as a strip
+    of cells with, when the controls decide, how many look-alikes get the name too, and the top
+    competitors by mean similarity (axis from 0), the true name always among them. Drawn 360 px
+    wide with 10 pt text, so it is readable at 1x in the chat column of a laptop or a phone."""
     picked, other, tied = template_outcomes(result)
     n_t = len(picked)
     top = [(n, s) for n, s in result.top_names(k + 1) if n != result.true_name][:k]
@@ -119,12 +143,18 @@ def chat_figure(result, k: int = 4) -> Figure:
     rows = sorted(top + [(result.true_name, true_sim)], key=lambda r: -r[1])
     names = [_wrap(n, 16, max_lines=2) for n, _ in rows]
     row_px = [12 + 16 * (n.count("\n") + 1) for n in names]
-    title = _wrap(f"{int(picked.sum())} of {n_t} templates picked {result.true_name}", 40, max_lines=3)
-    title_px = 10 + 18 * (title.count("\n") + 1)
+    word, colour = verdict_headline(result)
+    title = f"{int(picked.sum())} of {n_t} templates picked\n" + _wrap(result.true_name, 34, max_lines=3)
+    controls = _wrap(look_alike_line(result) or "", 46, max_lines=2)
+    title_px = 10 + 22 + 18 * (title.count("\n") + 1) + (17 * (controls.count("\n") + 1) if controls else 0)
     blocks = [title_px, 26, 22, 3 * 19 + 8, 24, sum(row_px), 8]
     fig, tops = _fixed_figure(CHAT_WIDTH_IN * 100, blocks)
     height = sum(blocks)
-    fig.text(0.03, tops[0] - 6 / height, title, fontsize=CHAT_FONT_PT + 1, va="top", weight="bold")
+    fig.text(0.03, tops[0] - 6 / height, word, fontsize=CHAT_FONT_PT + 3, va="top", weight="bold", color=colour)
+    fig.text(0.03, tops[0] - 30 / height, title, fontsize=CHAT_FONT_PT + 1, va="top", weight="bold")
+    if controls:
+        fig.text(0.03, tops[0] - (32 + 18 * (title.count("\n") + 1)) / height, controls, fontsize=CHAT_FONT_PT,
+                 va="top", color=colour)
     ax = fig.add_axes((0.03, tops[2], 0.94, 26 / height))
     codes = np.where(picked, 0, np.where(other, 1, 2))
     for t, code in enumerate(codes):

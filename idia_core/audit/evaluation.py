@@ -44,6 +44,7 @@ from ..provenance import package_versions
 from ..text.embeddings import pool_text_embeddings
 from ..text.name_fit import fit_evaluation_pool
 from ..text.names import identity_key, name_key
+from ..text.paper import paper_distractors
 from ..text.pool import fill_with_distractors, namesake_parts
 from ..text.templates import load_templates
 from ..validators import validate_seed, validate_tau
@@ -52,8 +53,9 @@ from ..zoo.model import IdiaModel
 from . import charts
 from .datasets import EvalDataset
 from .evaluation_report import write_evaluation_report
-from .metrics import (PAD, calibration_p_value, correct_for_draws, draw_photo_indices, group_rates, mean_sd,
-                      metrics_rows, occurrence_table, roc_summary, tau_sweep, vote_table)
+from .metrics import (PAD, correct_for_draws, draw_photo_indices, group_rates, mean_sd,
+                      leave_one_out_calibration, metrics_rows, occurrence_table, roc_summary, tau_sweep,
+                      vote_table)
 
 DEFAULT_SIZES = tuple(range(1, 30, 2)) + (30,)   # the paper's photo counts: 1, 3, 5, …, 29, 30
 SANDBOX_SIZES = (1, 3, 5, 10)
@@ -61,11 +63,15 @@ SANDBOX_SIZES = (1, 3, 5, 10)
 STAGES = {"model": "loading the model", "prompts": "encoding prompts", "photos": "embedding photos",
           "draws": "draws × photo counts", "done": "done"}
 NULL_TEXT = (
-    "Per-person significance, two nulls. Name swap: the model never learned this face with this name, so the "
-    "true name is no more likely to win templates than any other name in the pool facing the same photos; "
-    "p = (1 + #other names winning at least as many templates) / pool size. Calibration: the person is like the "
-    "dataset's known non-members; p = (1 + #non-members with at least as many correct templates) / (1 + "
-    "#non-members), computed on all photos of each person.")
+    "Per-person significance (people.csv, on all photos of each person). chance: the validity controls' "
+    "chance, the larger of the look-alike and name-prior chances, (1 + #reference people — the dataset's other "
+    "non-members — with at least the person's number of templates for the person's name) / (M + 1); exact for "
+    "the random reference people, conservative for the look-alikes (chosen for their closeness to the person's "
+    "photos, they are not exchangeable with the person). p_value_calibration: the person is like the dataset's "
+    "known non-members; p = (1 + #other non-members with at least as many correct templates) / (1 + #other "
+    "non-members), a non-member never counted against itself. pool_rank_p, a secondary number and not a "
+    "chance: (1 + #other pool names winning at least as many templates) / pool size, which restates the rule "
+    "(at most T / pool size whenever the name wins a template).")
 
 
 @dataclass(frozen=True)
@@ -108,39 +114,66 @@ def build_pool(people_names: Sequence[str], n_candidates: int, seed: int, mode: 
     if n_candidates > limits.MAX_POOL:
         raise IdiaInputError("pool_too_large", f"--candidates {n_candidates} exceeds the limit of {limits.MAX_POOL}.")
     # mixed: namesake-free (no distractor shares a first name or surname with anyone audited);
-    # paper: the paper's random first+last pairs beside its real identities (the people audited)
-    avoid = namesake_parts(people_names) if mode == "mixed" else frozenset()
-    names = list(people_names) + fill_with_distractors({identity_key(n) for n in people_names},
-                                                       n_candidates - len(people_names), seed, mode, avoid)
+    # paper: the paper's random first+last pairs beside its real identities (the people audited),
+    # drawn as its notebook draws them (``text.paper``)
+    seen = {identity_key(n) for n in people_names}
+    if mode == "paper":
+        names = list(people_names) + paper_distractors(seen, n_candidates - len(people_names), seed)
+    else:
+        names = list(people_names) + fill_with_distractors(seen, n_candidates - len(people_names), seed, mode,
+                                                           namesake_parts(people_names))
     return tuple(names), np.arange(len(people_names))
 
 
-def person_controls(pred_all, n_avail, centroids, true_index, correct, labels, tau: int, seed: int,
+def person_controls(top, n_avail, centroids, true_index, correct, labels, tau: int, seed: int,
                     m: int = DEFAULT_M) -> list[dict]:
     """The validity controls for every person on all their photos, with the dataset's non-members
     (other than the person) as reference people: each reference person's majorities over their
-    first n photos, n = the person's own photo count (people with fewer are left out)."""
+    first n photos, n = the person's own photo count (people with fewer are left out).
+
+    ``top``: ``rule.top_two`` of every person's photos over the shared pool, four arrays
+    [people, T, P_max]. A reference person's photo goes to the person's name only when that name
+    leads every other by more than ``rule.TIE_TOLERANCE`` (``rule.predict_from_top_two``) — the
+    tie rule of ``check`` and ``sandbox evaluate``, so an exact tie never counts for the name being
+    checked whatever its place in the pool."""
     labels = np.asarray(labels, bool)
-    n_templates = pred_all.shape[1]
-    maj_by_n: dict[int, np.ndarray] = {}
+    best = top[0]
+    n_templates = best.shape[1]
+    base_by_n: dict[int, np.ndarray] = {}
     rows = []
-    for i in range(len(pred_all)):
+    for i in range(len(best)):
         n = int(n_avail[i])
-        refs = np.flatnonzero(~labels & (np.asarray(n_avail) >= n) & (np.arange(len(pred_all)) != i))
-        if n not in maj_by_n:
-            maj_by_n[n] = rule.majority_votes(pred_all[:, :, :n])                      # [people, T]
+        refs = np.flatnonzero(~labels & (np.asarray(n_avail) >= n) & (np.arange(len(best)) != i))
+        if n not in base_by_n:   # the plain argmax's majorities: what every name but the checked one gets
+            base_by_n[n] = rule.majority_votes(best[:, :, :n])                          # [people, T]
         member = bool(rule.is_member(correct[i], tau))
         if len(refs) == 0:
             ctl = not_run("no other non-member has that many photos")
         else:
-            counts = counts_from_majority(maj_by_n[n][refs], int(true_index[i]))
+            counts = _reference_counts(top, base_by_n[n], refs, n, int(true_index[i]))
             near, rand = select_reference(centroids[i][None], centroids[refs], m, seed + i)
             ctl = build_controls(near, rand, counts, refs, int(correct[i]), tau, n_templates)
-        rows.append({"ran": ctl.ran, "verdict": controlled_verdict(member, ctl),
+        rows.append({"ran": ctl.ran, "verdict": controlled_verdict(member, ctl), "chance": ctl.chance, "controls": ctl,
                      "look_alikes_reached": ctl.look_alikes.reached_tau if ctl.ran else None,
                      "look_alikes_chance": ctl.look_alikes.chance if ctl.ran else None,
                      "name_prior_chance": ctl.name_prior.chance if ctl.ran else None})
     return rows
+
+
+def _reference_counts(top, base_majority: np.ndarray, refs: np.ndarray, n: int, target: int) -> np.ndarray:
+    """[people] templates won by ``target`` for every person (only ``refs`` are read): the plain
+    majorities, recomputed with the tie rule for the reference people whose photos have
+    ``target`` first by no more than the tolerance (the only ones it changes)."""
+    counts = np.zeros(len(base_majority), dtype=np.int64)
+    majority = base_majority[refs]
+    sub = tuple(a[refs, :, :n] for a in top)
+    best, best_val, _, second_val = sub
+    tied = ((best == target) & (best_val <= second_val + rule.TIE_TOLERANCE)).any(axis=(1, 2))
+    if tied.any():
+        majority = majority.copy()
+        majority[tied] = rule.majority_votes(rule.predict_from_top_two(tuple(a[tied] for a in sub), target))
+    counts[refs] = counts_from_majority(majority, target)
+    return counts
 
 
 # -- the pipeline ---------------------------------------------------------------------------------
@@ -236,7 +269,8 @@ def _prompts(out: _Outputs, model, templates, dataset: EvalDataset, config: Eval
     """Stage 2: (pool, each person's index in it, [T, C, D] prompt embeddings)."""
     names = [p.name for p in dataset.people]
     pool, _ = build_pool(names, config.n_candidates, seed, config.name_mode)
-    pool, fit_dropped = fit_evaluation_pool(model, templates, pool, tuple(names))
+    pool, fit_dropped = fit_evaluation_pool(model, templates, pool, tuple(names), seed=seed,
+                                            mode=config.name_mode)
     true_index = np.array([pool.index(n) for n in names])
     out.state["pool"] = {"size": len(pool), "distractors": len(pool) - len(names), "seed": seed,
                          "mode": config.name_mode, **fit_dropped,
@@ -255,15 +289,28 @@ class _Predictions:
     """Every person's photos, embedded and predicted once (stage 3)."""
 
     pred: list = field(default_factory=list)     # per person [T, P_i] predicted pool index
+    top: list = field(default_factory=list)      # per person rule.top_two: 4 arrays [T, P_i]
     prob: list = field(default_factory=list)     # per person [P_i] mean probability of the true name
     centroids: list = field(default_factory=list)
     correct: list = field(default_factory=list)  # correct templates on all photos
-    p_swap: list = field(default_factory=list)   # the name-swap p-value on all photos
+    p_pool: list = field(default_factory=list)   # the pool-rank p on all photos (secondary, not a chance)
     hashes: list = field(default_factory=list)   # {"person", "photo", "sha256"} rows
 
     @property
     def n_avail(self) -> np.ndarray:
         return np.array([p.shape[1] for p in self.pred], dtype=int)
+
+    def padded_top(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``rule.top_two`` of every person, each [N, T, P_max] (indices padded with ``metrics.PAD``,
+        similarities with -inf)."""
+        n_avail = self.n_avail
+        shape = (len(self.top), self.top[0][0].shape[0], int(n_avail.max()))
+        out = [np.full(shape, PAD, dtype=np.int64), np.full(shape, -np.inf, dtype=np.float32),
+               np.full(shape, PAD, dtype=np.int64), np.full(shape, -np.inf, dtype=np.float32)]
+        for i, parts in enumerate(self.top):
+            for a, part in zip(out, parts):
+                a[i, :, : part.shape[1]] = part
+        return tuple(out)
 
     def padded(self) -> tuple[np.ndarray, np.ndarray]:
         """([N, T, P_max] predictions padded with ``metrics.PAD``, [N, P_max] probabilities)."""
@@ -319,10 +366,11 @@ def _predict_person(model, person, templates, pool, ti: int, text_emb, preds: _P
     probs = np.array([rule.true_name_probability(sims[:, j:j + 1], ti, model.logit_scale) for j in range(len(photos))])
     maj = rule.majority_votes(pred)
     preds.pred.append(pred)
+    preds.top.append(rule.top_two(sims))
     preds.prob.append(probs)
     preds.centroids.append(person_centroids(emb))
     preds.correct.append(int(rule.correct_templates(maj, ti)))
-    preds.p_swap.append(rule.name_swap_p_value(maj, len(pool), ti))
+    preds.p_pool.append(rule.pool_rank_p_value(maj, len(pool), ti))
     preds.hashes += [{"person": person.name, "photo": ph.label, "sha256": ph.sha256} for ph in photos]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -336,11 +384,10 @@ def _predict_person(model, person, templates, pool, ti: int, text_emb, preds: _P
 def _people(out: _Outputs, dataset: EvalDataset, preds: _Predictions, true_index, truth: _Truth, tau: int,
             seed: int) -> None:
     """Stage 4: every person on all their photos, with the validity controls: ``people.csv``."""
-    pred_all, _ = preds.padded()
     correct = np.asarray(preds.correct)
     labels = truth.labels
-    ctl_rows = person_controls(pred_all, preds.n_avail, np.asarray(preds.centroids), true_index, correct, labels,
-                               tau, seed)
+    ctl_rows = person_controls(preds.padded_top(), preds.n_avail, np.asarray(preds.centroids), true_index, correct,
+                               labels, tau, seed)
     ctl_called = np.array([r["verdict"] == "member" for r in ctl_rows], dtype=bool)
     out.state["controls"] = {
         "reference": "the dataset's non-members (each person's own photo count; the person left out)",
@@ -349,20 +396,24 @@ def _people(out: _Outputs, dataset: EvalDataset, preds: _Predictions, true_index
         "by_group_without": group_rates(correct[None], labels, truth.groups, tau),
         "by_group_with": group_rates(np.where(ctl_called, correct, 0)[None], labels, truth.groups, tau),
     }
-    non_members = correct[~labels]
-    cal = calibration_p_value(correct, non_members) if non_members.size else np.full(len(correct), np.nan)
+    cal = leave_one_out_calibration(correct, labels)
     rows = []
     for i, p in enumerate(dataset.people):
         rows.append({"person": p.name, "member": int(p.member), "occurrences": p.occurrences,
                      "group": p.group, "photos": int(preds.n_avail[i]), "correct_templates": int(correct[i]),
                      "called_member": int(rule.is_member(correct[i], tau)),
                      "score": float(rule.membership_score(correct[i], float(preds.prob[i].mean()))),
-                     "p_value_name_swap": float(preds.p_swap[i]), "p_value_calibration": float(cal[i]),
+                     "chance": _nan_if_none(ctl_rows[i]["chance"]), "p_value_calibration": float(cal[i]),
                      "verdict_with_controls": ctl_rows[i]["verdict"],
                      "look_alikes_reaching_tau": ctl_rows[i]["look_alikes_reached"],
                      "look_alikes_chance": ctl_rows[i]["look_alikes_chance"],
-                     "name_prior_chance": ctl_rows[i]["name_prior_chance"]})
+                     "name_prior_chance": ctl_rows[i]["name_prior_chance"],
+                     "pool_rank_p": float(preds.p_pool[i])})
     out.write("people.csv", _rows_to_csv(rows))
+
+
+def _nan_if_none(value) -> float:
+    return float("nan") if value is None else float(value)
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,23 @@ from . import charts, explain
 from .html import escape, html_table, img_tag, kv_table, page
 
 EVIDENCE_FORMAT = "idia-evidence"
-EVIDENCE_VERSION = 1
-NAME_SWAP_NULL = (
-    "Null hypothesis (name swap): the model never learned this face with this name, so the true name is no "
-    "more likely to win templates than any other name in the pool, all facing the same photos. p-value = share "
-    "of the pool (the true name included) whose names won at least as many templates as the true name.")
+# Version 2 (this one) leads with the validity controls' chance (``verdict.chance`` and
+# ``verdict.significance``) and keeps the pool-rank p as a documented secondary number
+# (``verdict.pool_rank_p``; ``verdict.p_value`` and ``verdict.null_hypothesis`` keep the same number
+# and its description under version 1's names). Version 1 bundles are read and verified unchanged.
+EVIDENCE_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+CONTROLS_NULL = (
+    "Null hypothesis (validity controls): these photos are no more likely to get the name than photos of "
+    "other people, the ones who look most like them and random ones. Chance = the larger of the two "
+    "controls' (1 + #reference people with at least the observed number of templates) / (M + 1); exact for "
+    "the random people, conservative for the look-alikes (chosen for their closeness to these photos, they "
+    "are not exchangeable with this person). Not measured (null) when the controls did not run.")
+POOL_RANK_NOTE = (
+    "Pool-rank p (a secondary number, not a chance): share of the pool (the true name included) whose names "
+    "won at least as many templates as the true name. Template wins over the pool sum to at most the number "
+    "of templates T, so whenever the true name wins one, p <= T / pool size: it restates the rule, and its "
+    "null (every name equally likely to win) fails for a name the model gives to a whole look.")
 
 
 def canonical_json(data: dict) -> bytes:
@@ -44,8 +56,11 @@ def evidence_dict(result) -> dict:
             "n_templates": result.n_templates,
             "tau": int(result.tau),
             "correct_template_list": list(result.correct_template_list),
-            "p_value": float(result.p_value),
-            "null_hypothesis": NAME_SWAP_NULL,
+            "chance": result.chance,
+            "significance": significance_dict(result),
+            "pool_rank_p": float(result.pool_rank_p),
+            "p_value": float(result.pool_rank_p),
+            "null_hypothesis": POOL_RANK_NOTE,
             "score": float(result.score),
             "controlled_verdict": result.verdict,
             "controls": result.controls.to_dict() if result.controls is not None else None,
@@ -79,6 +94,18 @@ def evidence_dict(result) -> dict:
     return data
 
 
+def significance_dict(result) -> dict:
+    """The significance as the bundle records it: the controls' chance first (null when they did
+    not run), both controls' chances, and the sentence a person reads."""
+    controls = result.controls
+    ran = controls is not None and controls.ran
+    return {"chance": result.chance, "measured": ran, "null_hypothesis": CONTROLS_NULL,
+            "look_alikes_chance": controls.look_alikes.chance if ran else None,
+            "name_prior_chance": controls.name_prior.chance if ran else None,
+            "alpha": controls.look_alikes.alpha if ran else None,
+            "statement": explain.significance_sentence(result)}
+
+
 def write_evidence_bundle(result, out_dir) -> dict[str, Path]:
     """Write ``evidence.json`` and ``evidence.html`` for one ``IdiaResult`` into ``out_dir``.
     Returns {"json": path, "html": path}. Photos are never written, only their SHA-256."""
@@ -102,6 +129,7 @@ def evidence_html(result, data: dict | None = None) -> str:
         verdict = "The model picks this name for these photos, but also for other faces: <b>inconclusive</b>"
         member = False
     control_html = "".join(f"<p>{escape(line)}</p>" for line in explain.control_lines(result))
+    pool_rank = explain.pool_rank_line(result)
     parts = [f"<h1>IDIA evidence: {escape(result.true_name)}</h1>",
              f"<div class='verdict {'member' if member else 'nonmember'}'>{verdict} — "
              f"{v['correct_templates']} of {v['n_templates']} templates have the true name as their unique "
@@ -109,8 +137,10 @@ def evidence_html(result, data: dict | None = None) -> str:
              "<p class='note'>The Identity Inference Attack (Hintersdorf et al., “Does CLIP Know My Face?”, JAIR 2024): "
              "for each template, each photo is matched to the most similar name in the pool; the template's majority "
              "name counts if it is the true name. A person counts as a member when at least tau templates do.</p>",
-             "<h2>Significance</h2>",
-             f"<p>p-value = {v['p_value']:.4g} (pool of {result.n_candidates} names). {escape(NAME_SWAP_NULL)}</p>",
+             "<h2>Significance: how unlikely is this by chance?</h2>",
+             f"<p>{escape(explain.significance_sentence(result))}</p>",
+             f"<p class='note'>{escape(CONTROLS_NULL)}</p>",
+             (f"<p class='note'>{escape(pool_rank)} {escape(POOL_RANK_NOTE)}</p>" if pool_rank else ""),
              "<h2>Validity controls: does the model pick this name for other faces too?</h2>",
              (f"<p>{escape(explain.verdict_sentence(result))}</p>" if result.verdict == "inconclusive" else ""),
              control_html or "<p>Not run.</p>",
@@ -166,8 +196,9 @@ def load_evidence(path) -> dict:
         raise IdiaInputError("evidence_json", f"{p.name} is not valid JSON ({exc}).") from None
     if not isinstance(data, dict) or data.get("format") != EVIDENCE_FORMAT:
         raise IdiaInputError("evidence_format", f"{p.name} is not an idia evidence file (no format '{EVIDENCE_FORMAT}').")
-    if data.get("version") != EVIDENCE_VERSION:
-        raise IdiaInputError("evidence_version", f"{p.name} has evidence version {data.get('version')}; this idia reads version {EVIDENCE_VERSION}.")
+    if data.get("version") not in READABLE_VERSIONS:
+        raise IdiaInputError("evidence_version", f"{p.name} has evidence version {data.get('version')}; this idia "
+                             f"reads versions {', '.join(map(str, READABLE_VERSIONS))}.")
     rep = data.get("reproduce")
     need = ("true_name", "model", "fingerprint", "templates", "candidates", "tau", "seed", "photo_sha256")
     if not isinstance(rep, dict) or any(k not in rep for k in need) or "verdict" not in data or "votes" not in data:

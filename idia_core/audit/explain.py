@@ -1,5 +1,6 @@
 """Sentences a person reads about one verdict: the verdict itself, its evidence, how unlikely it is
-by chance, and the caveats that matter.
+by chance (the validity controls' chance; the pool-rank p only as a secondary number), and the
+caveats that matter.
 
 The chat, the CLI and the reports all explain a result the same way, so the wording lives here once
 (and its text in ``prompts/messages/explain.toml``, as data). Every number comes from the
@@ -23,12 +24,6 @@ def text(section: str, key: str, **values) -> str:
 
 def _fmt_rank(rank: float) -> str:
     return f"{rank:.0f}" if float(rank).is_integer() else f"{rank:.1f}"
-
-
-def _fmt_p(p: float) -> tuple[str, str]:
-    """(percentage, 'p = …') for a probability, rounded the way a reader needs it."""
-    pct = f"{p * 100:.1f}%" if p >= 0.001 else "under 0.1%"
-    return pct, f"p = {p:.3g}"
 
 
 def verdict_sentence(result) -> str:
@@ -154,19 +149,33 @@ def control_lines(result) -> list[str]:
 
 
 def significance_sentence(result) -> str:
-    """How unlikely the outcome is by chance, with the assumption stated (``result.p_value``: the
-    share of the pool whose names won at least as many templates as the true name)."""
-    name = result.true_name
-    n = result.n_candidates
-    k = result.correct_templates
-    p = float(result.p_value)
-    pct, p_text = _fmt_p(p)
+    """How unlikely the outcome is by chance: the validity controls' chance
+    (``ValidityControls.chance``: how many reference people — the look-alikes and random ones —
+    reach the target's count), or that it was not measured. Never the pool-rank p, which only
+    restates the rule (``pool_rank_line``); never "unlikely" when the controls disagree."""
+    name, k = result.true_name, result.correct_templates
+    controls = getattr(result, "controls", None)
     if k == 0:
-        return text("significance", "nothing", name=name, pct=pct, N=n)
-    count = result.rivals_reaching_true_count
-    if count <= 0:
-        return text("significance", "strong", name=name, others=n - 1, k=k, N=n)
-    return text("significance", "some", name=name, N=n, count=count, k=k, pct=pct, p=p_text)
+        return text("significance", "nothing", name=name)
+    if controls is None or not controls.ran:
+        reason = (controls.reason if controls is not None else "") or "no reference set was given"
+        return text("significance", "unmeasured", name=name, reason=reason)
+    la, npr = controls.look_alikes, controls.name_prior
+    key = "below_tau" if not result.member else "unlikely" if controls.passed else "not_unlikely"
+    sentence = text("significance", key, name=name, k=k, M=la.m, at_least=la.at_least_observed, M_r=npr.m,
+                    at_least_r=npr.at_least_observed, chance=f"{controls.chance:.3g}", alpha=f"{la.alpha:g}")
+    return f"{sentence} {text('significance', 'conservative')}"
+
+
+def pool_rank_line(result) -> str | None:
+    """The pool-rank p as the secondary number it is (``rule.pool_rank_p_value``), or None when the
+    name won no template."""
+    k = result.correct_templates
+    if k == 0:
+        return None
+    n, t = result.n_candidates, result.n_templates
+    return text("significance", "pool_rank", count=result.rivals_reaching_true_count, others=n - 1, k=k,
+                p=f"{result.pool_rank_p:.3g}", T=t, bound=f"{t}/{n} = {t / n:.3g}")
 
 
 def caveats(result) -> list[str]:
@@ -215,6 +224,8 @@ def explanation(result) -> str:
     parts += [f"- {line}" for line in evidence_lines(result)]
     parts += ["", significance_sentence(result)]
     parts += [f"- {line}" for line in control_lines(result)]
+    secondary = pool_rank_line(result)
+    parts += [f"- {secondary}"] if secondary else []
     parts += [""]
     parts += [f"- {c}" for c in caveats(result)]
     return "\n".join(parts)

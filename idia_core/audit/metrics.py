@@ -195,6 +195,25 @@ def calibration_p_value(observed, null_counts) -> np.ndarray:
     return (1.0 + at_least) / (1.0 + null.size)
 
 
+def leave_one_out_calibration(correct, labels) -> np.ndarray:
+    """``calibration_p_value`` for every person of a dataset, each against the known non-members
+    *other than themselves*: a non-member is never part of its own null, which would count its own
+    count against it (and give a lone non-member p = 1 by construction). [N] correct templates,
+    [N] member labels → [N] p-values, (1 + #{other non-members >= c}) / (1 + #other non-members);
+    NaN where there is no other non-member."""
+    correct = np.asarray(correct, dtype=np.float64)
+    labels = np.asarray(labels, dtype=bool)
+    m = int((~labels).sum())
+    if m == 0:
+        return np.full(correct.shape, np.nan)
+    out = calibration_p_value(correct, correct[~labels])     # (1 + a) / (1 + m), a counting itself
+    if m == 1:
+        out[~labels] = np.nan
+    else:                                                    # a non-member without itself: a / m
+        out[~labels] = (out[~labels] * (1 + m) - 1) / m
+    return out
+
+
 # ---- draws ------------------------------------------------------------------------------------
 
 def draw_photo_indices(n_available, size: int, draws: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

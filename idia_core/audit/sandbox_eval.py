@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from ..attack.controls import (DEFAULT_M, build_controls, controlled_verdict, counts_from_majority, person_centroids,
                                select_reference)
-from ..attack.rule import TIE_TOLERANCE, majority_votes
+from ..attack.rule import majority_votes, predict_from_top_two, top_two
 from ..progress import Progress
 from ..sandbox.world import NEVER_NAMED_ROLES, ROLES, World, load_world, render_attack_photos
 from ..text.embeddings import pool_text_embeddings
@@ -59,28 +59,19 @@ def _select_people(world: World, people_limit: int | None, seed: int):
 
 
 def _top_two(model, person, text_flat, n_templates, n_photos, n_draws, seed):
-    """(image embeddings [draws, N, D], (best column, best similarity, runner-up column, runner-up
-    similarity), each [draws, N, T], over the union pool). The best column is ``np.argmax``'s (the
-    first on an exact tie); the runner-up is the best of the other columns. Enough to apply the tie
-    rule of ``rule.predict`` for any target afterwards (``_predict_for``)."""
+    """(image embeddings [draws, N, D], ``rule.top_two`` of every photo and template, each
+    [draws, N, T], over the union pool): enough to apply the tie rule of ``rule.predict`` for any
+    target afterwards (``_predict_for``)."""
     photos = render_attack_photos(person, n_photos * n_draws, seed)
     img = model.encode_images(photos).numpy().astype(np.float32).reshape(n_draws, n_photos, -1)
     sims = (img.reshape(-1, img.shape[-1]) @ text_flat).reshape(n_draws, n_photos, n_templates, -1)
-    best = sims.argmax(axis=-1)
-    best_val = np.take_along_axis(sims, best[..., None], axis=-1)[..., 0]
-    np.put_along_axis(sims, best[..., None], -np.inf, axis=-1)
-    second = sims.argmax(axis=-1)
-    second_val = np.take_along_axis(sims, second[..., None], axis=-1)[..., 0]
-    return img, (best, best_val, second, second_val)
+    return img, top_two(sims)
 
 
 def _predict_for(top, target: int) -> np.ndarray:
-    """``rule.predict(sims, target)`` from ``_top_two``'s summary: the target is predicted only
-    when it leads every other name by more than ``rule.TIE_TOLERANCE``, else the best other name.
+    """``rule.predict(sims, target)`` from ``_top_two``'s summary (``rule.predict_from_top_two``).
     [..., N, T] → [..., T, N] (ready for ``rule.majority_votes``)."""
-    best, best_val, second, second_val = top
-    pred = np.where((best == target) & (best_val <= second_val + TIE_TOLERANCE), second, best)
-    return np.swapaxes(pred, -1, -2)
+    return np.swapaxes(predict_from_top_two(top, target), -1, -2)
 
 
 def run_world_idia(
@@ -255,7 +246,8 @@ def evaluate_world(
         bar.total = total
         bar.update(1)
     try:
-        outcomes = run_world_idia(model, world, people, n_photos, n_draws, seed, advance if bar else None, control_m,
+        outcomes = run_world_idia(model, world, people, n_photos, n_draws, seed, advance if bar is not None else None,
+                                  control_m,
                                   reference_limit)
     finally:
         if bar is not None:

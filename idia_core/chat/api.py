@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import limits
 from ..attack.run import run_idia
 from ..attack.settings import IdiaSettings
 from ..audit import explain
@@ -29,7 +30,7 @@ from ..progress import Progress
 from ..text.embeddings import PrivateEmbeddings
 from ..text.lookalike import skeleton
 from ..text.names import identity_key, parse_name_list
-from ..text.templates import load_templates, validate_template_set_name
+from ..text.templates import DEFAULT_TEMPLATE_SET, available_template_sets, load_templates, validate_template_set_name
 from ..validators import validate_name_mode, validate_pool_size, validate_seed, validate_tau
 from . import public
 from .name_handlers import mixed_script_note
@@ -37,6 +38,53 @@ from .public import default_model_spec
 
 API_OPTIONS = ("model", "tau", "n_candidates", "seed", "template_set", "name_mode", "extra_names")
 _WHOLE = ("tau", "n_candidates", "seed")   # whole numbers, read by the core validators
+
+
+@dataclass(frozen=True)
+class OptionDoc:
+    """One ``check`` option as the README's table shows it: its JSON type, the values it takes, its
+    default and the error codes a bad value gets (``tests/chat/test_api_options.py`` sends a value
+    for each code and holds the README's table equal to ``options_markdown``)."""
+
+    key: str
+    json_type: str
+    values: str
+    default: str
+    codes: tuple[str, ...]
+
+
+def option_docs() -> tuple[OptionDoc, ...]:
+    """The options of ``check`` in the order of ``API_OPTIONS``, their ranges read from the limits
+    the validators use."""
+    whole = "whole number (a JSON number or text: `1000`, `\"1e3\"`)"
+    return (
+        OptionDoc("model", "text", "on a public server the operator's default or a catalogue spec "
+                  "(`python -m idia_core models list`); on a laptop any spec", "the server's default model "
+                  "(`IDIA_MODEL`; `sandbox` on a laptop)", ("option_type", "model_not_offered", "model_unknown")),
+        OptionDoc("tau", whole, f"1 … the number of templates (21 for `{DEFAULT_TEMPLATE_SET}`)", str(limits.DEFAULT_TAU),
+                  ("option_type", "tau_type", "tau_range")),
+        OptionDoc("n_candidates", whole, f"{limits.MIN_POOL} … {limits.MAX_POOL}; at most {limits.PUBLIC_MAX_POOL} "
+                  "on a public server", str(limits.DEFAULT_POOL),
+                  ("option_type", "pool_size_type", "pool_size_range", "pool_size_limit")),
+        OptionDoc("seed", whole, "0 … 2**32 - 1 (the distractor names drawn)", "0",
+                  ("option_type", "seed_type", "seed_range")),
+        OptionDoc("template_set", "text", ", ".join(f"`{t}`" for t in available_template_sets()) + " (sets are "
+                  "named, never paths)", f"`{DEFAULT_TEMPLATE_SET}`", ("option_type", "template_set_unknown")),
+        OptionDoc("name_mode", "text", "`mixed` (namesake-free distractors) or `paper` (the paper's pool)", "`mixed`",
+                  ("option_type", "name_mode")),
+        OptionDoc("extra_names", "a list of texts, or one text of names (commas, semicolons or lines)",
+                  f"at most {limits.MAX_USER_NAMES} names, {limits.PUBLIC_MAX_USER_NAMES} on a public server; each "
+                  "a valid name", "none", ("option_type", "too_many_names", "name_characters")),
+    )
+
+
+def options_markdown() -> str:
+    """The README's table of ``check`` options (a test keeps the README's copy equal to this)."""
+    lines = ["| option | JSON type | values | default | error codes |", "|---|---|---|---|---|"]
+    for d in option_docs():
+        lines.append(f"| `{d.key}` | {d.json_type} | {d.values} | {d.default} | "
+                     + ", ".join(f"`{c}`" for c in d.codes) + " |")
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)

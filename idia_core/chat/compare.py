@@ -28,7 +28,7 @@ def on_compare(intent, state, replies, *, progress, **_):
         notes.append(say("compare_too_many", max=MAX_COMPARE))
         specs = specs[:MAX_COMPARE]
     s = state.settings
-    rows = ["| model | verdict | templates picking the name | median rank | chance (p) |",
+    rows = ["| model | verdict | templates picking the name | median rank | chance (controls) |",
             "|---|---|---|---|---|"]
     errors, answered = [], []
     for spec in specs:
@@ -41,12 +41,12 @@ def on_compare(intent, state, replies, *, progress, **_):
             errors.append(say("compare_error", model=public.code(spec), message=public.client_message(err)))
             continue
         answered.append((spec, r))
-        word = r.verdict_word.replace(" ", "\u00a0")
+        word = r.verdict_word   # wraps between its words on a phone, never inside one (the app's CSS)
         verdict = (("✓\u00a0**" + word + "**") if r.verdict == "member" else
                    ("?\u00a0**" + word + "**") if r.member else "✗\u00a0" + word)   # no-break spaces: a cell never
         rows.append(f"| {public.code(spec).replace('|', chr(92) + '|')} | {verdict} | "                  # wraps
                     f"{r.correct_templates}\u00a0of\u00a0{r.n_templates} | "
-                    f"{r.true_name_median_rank:g}\u00a0of\u00a0{r.n_candidates} | {r.p_value:.3g} |")
+                    f"{r.true_name_median_rank:g}\u00a0of\u00a0{r.n_candidates} | {chance_cell(r)} |")
     head = say("compare_header", P=len(state.photos), N=s.n_candidates, seed=s.seed, tau=s.tau)
     parts = notes + [head]
     parts += ["\n".join(rows)] if answered else [say("compare_no_answer")]
@@ -57,6 +57,14 @@ def on_compare(intent, state, replies, *, progress, **_):
         images = (compare_png(answered, state),)
     replies.append(Reply("\n\n".join(parts), images=images, kind="compare"))
     return state
+
+
+def chance_cell(result) -> str:
+    """The validity controls' chance (``IdiaResult.chance``), or why there is none: never the
+    pool-rank p, which only restates the rule."""
+    if result.correct_templates == 0:
+        return "—"
+    return f"{result.chance:.3g}" if result.chance is not None else "not measured\u00a0(no\u00a0reference\u00a0set)"
 
 
 def compare_png(answered, state: ChatSession) -> str:

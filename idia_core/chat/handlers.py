@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .. import limits
+from ..attack.controls import DEFAULT_M
 from ..attack.result import IdiaResult
 from ..audit import explain
 from ..audit.evidence import write_evidence_bundle
@@ -86,7 +87,8 @@ def on_who_is_this(intent, state, replies, **_):
 def on_question(intent, state, replies, **_):
     s = state.settings
     replies.append(Reply(say(f"answer_{intent.value}", T=len(load_templates(s.template_set)), tau=s.tau,
-                             N=s.n_candidates, min=limits.MIN_PHOTOS, max=limits.MAX_PHOTOS), kind="help"))
+                             N=s.n_candidates, min=limits.MIN_PHOTOS, max=limits.MAX_PHOTOS, M=DEFAULT_M),
+                         kind="help"))
     return state
 
 

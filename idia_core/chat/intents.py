@@ -95,7 +95,10 @@ _PRONOUN = r"(?:this|that|it|she|he|they|these|those|this person|the person|thes
 # Cues after which the rest of the message is the name (the core validates it and says what is
 # wrong). ``explicit``: the cue itself says "this is a name" ("my name is", "check"), so a lone
 # lower-case word counts; after "is this …" it must be capitalised ("is it working?" is no name).
-_STRONG_CUES = [(re.compile(p + " ?", _I), explicit) for p, explicit in (
+# Every cue ends at a word's end (``_WORD_END``): its optional last word ("be", "of", "photo",
+# "name") is never the start of the name ("Is this Benjamin Franklin?", "check Namely Doe").
+_WORD_END = r"(?=[ :=]|$)"
+_STRONG_CUES = [(re.compile(p + _WORD_END + " ?", _I), explicit) for p, explicit in (
     (r"(?:my|his|her|their|the|its|the person'?s|the person’s) (?:full )?name is", True),
     (r"(?:name|the name|person|target) ?[:=]", True),
     (r"(?:name|the name)", True),
@@ -145,6 +148,7 @@ please use using used run running time times way thing things lot bit kind sort 
 there game app tool page site face faces find search identify recognise recognize guess please
 not sure idea maybe perhaps probably really actually also already almost over under up down out off
 more less again first last next previous before after while because since until unless though
+looks sounds seems feels pretty
 """.split())
 
 
@@ -240,7 +244,7 @@ def _compare(core: str) -> Intent | None:
 
 
 _LIST_HEAD = re.compile(r"(?P<verb>add|include|also try|also consider|also include|candidates? ?:|remove|drop|delete|exclude)"
-                        r"(?=[\s:]|$)[ \t]*(?:(?:the )?names? ?:?)?", _I)
+                        r"(?=[\s:]|$)[ \t]*(?:(?:the )?names?(?=[\s:]|$) ?:?)?", _I)
 
 
 def _names_list_command(raw: str) -> Intent | None:
@@ -308,7 +312,7 @@ def _named(core: str, expecting_name: bool) -> Intent | None:
                 continue
             if looks_like_name(value, single_ok=True):
                 return Intent("name", value=value)
-    at = core.lower().find("my name is ")   # "is this me? my name is Jane Doe"
+    at = core.lower().find(" my name is ") + 1   # "is this me? my name is Jane Doe" (not "enemy name is")
     if at > 0:
         value = _clean_value(core[at + len("my name is "):])
         if _could_be_name(value, single_lowercase_ok=True):
@@ -392,13 +396,16 @@ def _plain_word(word: str) -> str:
 def looks_like_name(text: str, *, single_ok: bool = False, any_case_single: bool = False) -> bool:
     """Whether ``text`` has the shape of a person's name: 1–6 words (two or more unless
     ``single_ok``) of letters with apostrophes, hyphens or periods, particles allowed ("van", "de",
-    "bin"), none an everyday word. A lone word must be capitalised unless ``any_case_single``."""
+    "bin"), none an everyday word — except a capitalised one after a capitalised word that is plainly
+    a name's ("Hilda Page", "Agatha Good"; not "Good Morning"). A lone word must be capitalised
+    unless ``any_case_single``."""
     if not text or len(text) > limits.MAX_NAME_LENGTH:
         return False
     words = text.split(" ")
     if not (1 if single_ok else 2) <= len(words) <= 6:
         return False
     proper = 0
+    anchor = False   # a capitalised word before this one that is plainly a name's ("Hilda" in "Hilda Page")
     for w in words:
         core = w.strip(".,")
         if not core or not any(ch.isalpha() for ch in core):
@@ -406,8 +413,9 @@ def looks_like_name(text: str, *, single_ok: bool = False, any_case_single: bool
         if not all(ch.isalpha() or unicodedata.category(ch) == "Mn" or ch in "'’-." for ch in core):
             return False
         low = core.casefold()
-        if low in NON_NAME_WORDS:
-            return False
+        if low in NON_NAME_WORDS and not (anchor and core[:1].isupper()):
+            return False   # surnames that are words ("Page", "Good", "Person") count after a first name
+        anchor = anchor or (core[:1].isupper() and low not in NON_NAME_WORDS and low not in _PARTICLES)
         if low not in _PARTICLES:
             proper += 1
     if proper == 0:

@@ -1,15 +1,15 @@
 """Handlers of names: the person checked ("is this Jane Doe?", "my name is …"), names added to or
-removed from the pool, and the note when a name differs from a known one only by accents or case."""
+removed from the pool, and the note when a name is a known one spelled otherwise (``spelling``)."""
 from __future__ import annotations
 
 from ..errors import IdiaInputError
-from ..sandbox.world import shipped_world
 from ..text.lookalike import mixed_script_letters, plain_look, skeleton
 from ..text.names import identity_key, name_key, validate_name
 from . import public
 from .flow import run_when_ready
 from .replies import Reply, say, short_list
 from .session import ChatSession
+from .spelling import known_spelling
 
 
 def on_name(intent, state, replies, *, progress, **_):
@@ -28,20 +28,19 @@ def on_name(intent, state, replies, *, progress, **_):
 
 
 def spelling_hint(name: str, state: ChatSession) -> str | None:
-    """When ``name`` differs from a known name only in accents or case ('emile loiseau' vs
-    'Émile Loiseau'), say so: to the model they are different strings. Known names: the names
-    the user added, the last check's pool and, on the sandbox model, the world's people."""
-    key = name_key(name)
-    sources = [("spelling_where_added", state.added_names)]
-    if state.last_result is not None:
-        sources.append(("spelling_where_pool", state.last_result.candidates))
-    if state.settings.model == "sandbox":
-        sources.append(("spelling_where_sandbox", sandbox_names()))
-    for where, names in sources:
-        for known in names:
-            if known != name and name_key(known) == key:
-                return say("spelling_hint", where=say(where), known=known, typed=name)
-    return None
+    """When ``name`` is a known name spelled otherwise ('emile loiseau' for the sandbox world's
+    'Émile Loiseau', 'Cyprian Szalata' for 'Cyprian Szałata'), a note from the model's own
+    tokenizer: a warning with the spelling the model knows when the token ids differ, or a plain
+    'the same name to this model' when they do not (CLIP's tokenizer lower-cases). Known names:
+    the sandbox world's people (on the sandbox model) and the names the user added."""
+    known = known_spelling(name, state.settings.model, state.added_names)
+    if known is None:
+        return None
+    if known.same_to_model:
+        return say("spelling_same", typed=name, known=known.known, what=known.differs,
+                   where=say(f"spelling_of_{known.source}"))
+    return say("spelling_hint", where=say(f"spelling_where_{known.source}"), known=known.known, typed=name,
+               what=known.differs)
 
 
 def mixed_script_note(name: str) -> str | None:
@@ -52,14 +51,6 @@ def mixed_script_note(name: str) -> str | None:
         return None
     listed = ", ".join(f"{ch} ({script}, looks like {twin})" for ch, script, twin in letters[:6])
     return say("name_mixed_script", name=name, letters=listed, plain=plain_look(name))
-
-
-def sandbox_names() -> tuple[str, ...]:
-    """The sandbox world's names (none when this checkout has no world file: then there is no hint)."""
-    try:
-        return shipped_world().names
-    except (OSError, ValueError, KeyError):
-        return ()
 
 
 def on_add_names(intent, state, replies, *, progress, **_):

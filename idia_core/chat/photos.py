@@ -9,6 +9,7 @@ from pathlib import Path
 from .. import limits
 from ..errors import IdiaInputError
 from ..images import load_photo
+from ..sandbox.renderer import drawn_by_renderer
 from . import views
 from .replies import Reply, say
 from .session import ChatSession, PhotoRef
@@ -35,7 +36,8 @@ def accept_photos(state: ChatSession, files, replies: list[Reply], thumbs: list 
         except IdiaInputError as err:
             lines.append(say("photos_rejected", label=label, reason=err.message))
             continue
-        accepted.append(PhotoRef(path=str(path), sha256=photo.sha256, label=label, phash=_perceptual_hash(photo.image)))
+        accepted.append(PhotoRef(path=str(path), sha256=photo.sha256, label=label, phash=_perceptual_hash(photo.image),
+                                 drawn=drawn_by_renderer(photo.image)))
         if thumbs is not None:
             thumbs.append(views.thumbnail(photo.image))
     if accepted:

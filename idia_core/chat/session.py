@@ -38,6 +38,7 @@ class PhotoRef:
     sha256: str
     label: str
     phash: str = ""          # perceptual hashes "pHash/dHash" (hex), to spot the same photo re-encoded or resized
+    drawn: bool | None = None    # could be a sandbox render (sandbox.renderer.drawn_by_renderer); None: not measured
 
 
 @dataclass(frozen=True)

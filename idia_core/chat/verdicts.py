@@ -1,6 +1,6 @@
-"""A verdict as the chat shows it: the explanation (``audit.explain``) as markdown, its one compact
-chart, on the sandbox the world's truth about the name, and after a share link whether the run
-repeated the shared one."""
+"""A verdict as the chat shows it: the explanation (``audit.explain``) as markdown with one line on
+the validity controls, its one compact chart, on the sandbox the world's truth about the name (told
+as the verdict tells it), and after a share link whether the run repeated the shared one."""
 from __future__ import annotations
 
 from ..attack.result import IdiaResult
@@ -11,11 +11,16 @@ from ..text.names import identity_key
 from . import share, views
 from .replies import Reply, say
 from .session import ChatSession
+from .spelling import known_spelling
 
 
-def verdict_text(result: IdiaResult) -> str:
-    """The verdict as markdown: the plain sentence, evidence, chance, caveats (all from explain)."""
+def verdict_text(result: IdiaResult, truth: str | None = None) -> str:
+    """The verdict as markdown: the plain sentence, what the controls found (one line), the
+    sandbox's ``truth`` line when given, then evidence, chance, caveats (all from explain)."""
     parts = [f"**{explain.verdict_sentence(result)}**", ""]
+    for line in (controls_line(result), truth):
+        if line:
+            parts += [line, ""]
     parts += [f"- {line}" for line in explain.evidence_lines(result)]
     parts += ["", explain.significance_sentence(result), "", "*Caveats*"]
     parts += [f"- {c}" for c in explain.caveats(result)]
@@ -23,34 +28,70 @@ def verdict_text(result: IdiaResult) -> str:
     return "\n".join(parts)
 
 
+def controls_line(result: IdiaResult) -> str | None:
+    """One line on the validity controls under a verdict the rule called member: that they passed
+    ("0 of 50 look-alikes and 0 of 50 random people get the name as often"), or why they did not run. An
+    inconclusive verdict's own sentence already says what the controls found."""
+    controls = getattr(result, "controls", None)
+    if not result.member or controls is None or result.verdict == "inconclusive":
+        return None
+    if not controls.ran:
+        return say("controls_not_run", reason=controls.reason or "no reference set")
+    la, npr = controls.look_alikes, controls.name_prior
+    return say("controls_passed", name=result.true_name, at_least=la.at_least_observed, M=la.m,
+               at_least_r=npr.at_least_observed, M_r=npr.m, k=result.correct_templates,
+               chance=f"{max(la.chance, npr.chance):.2g}")
+
+
 def verdict_reply(result: IdiaResult, state: ChatSession) -> Reply:
-    text = verdict_text(result)
-    truth = sandbox_truth_line(result)
-    if truth:
-        text = text.replace("\n\n", "\n\n" + truth + "\n\n", 1)
+    text = verdict_text(result, sandbox_truth_line(result, state.photos))
     note = reproduction_note(result, state)
     if note:
         text = note + "\n\n" + text
     return Reply(text, images=tuple(chart_pngs(result, state)), kind="verdict")
 
 
-def sandbox_truth_line(result: IdiaResult) -> str | None:
+# The truth line: who the world says this is, then what the verdict (after the controls) made of it.
+_TRUTH_OUTCOME = {   # (the person was in training with the name, verdict) -> message key
+    (True, "member"): "found", (True, "member-unchecked"): "found_unchecked",
+    (True, "inconclusive"): "miss_controls", (True, "non-member"): "miss",
+    (False, "member"): "false_alarm", (False, "member-unchecked"): "false_alarm_unchecked",
+    (False, "inconclusive"): "caught", (False, "non-member"): "correct",
+}
+
+
+def sandbox_truth_line(result: IdiaResult, photos=()) -> str | None:
     """On the sandbox model: what the world says about this name (its role and how often it was in
-    training) and whether the verdict matches, so a demo visitor sees what the attack can and cannot
-    do. None on any other model, whose training data nobody knows."""
+    training) and what the controlled verdict (``IdiaResult.verdict``) made of it — one story with
+    the verdict above it: a member the controls did not confirm is a miss they explain, a trap
+    they stopped is caught. Photos the sandbox did not draw (``PhotoRef.drawn``) cannot show anyone
+    in its world, and the line says so instead; a name spelled otherwise than the world's is
+    matched as the spelling note matched it (``spelling``). None on any other model, whose
+    training data nobody knows."""
     if result.model_spec != "sandbox":
         return None
+    foreign = [p for p in photos if getattr(p, "drawn", None) is False]
+    if foreign:
+        return say("sandbox_truth_real_photos", count=len(foreign), total=len(photos))
     try:
         person = shipped_world().person(result.true_name)
     except (KeyError, ValueError, OSError):
-        return say("sandbox_truth_unknown", name=result.true_name)
-    if person.role == "member":
-        key = "sandbox_truth_member_found" if result.member else "sandbox_truth_member_missed"
-    elif person.role == "non-member":
-        key = "sandbox_truth_never_false_alarm" if result.member else "sandbox_truth_never_correct"
-    else:   # controls: the face or the name was in training, never the two together
-        key = "sandbox_truth_control_member" if result.member else "sandbox_truth_control_correct"
-    return say(key, k=person.k, role=person.role)
+        variant = known_spelling(result.true_name, result.model_spec)
+        if variant is None or variant.source != "sandbox":
+            return say("sandbox_truth_unknown", name=result.true_name)
+        if not variant.same_to_model:
+            other = shipped_world().person(variant.known)
+            return say("sandbox_truth_variant", name=result.true_name, known=variant.known, what=variant.differs,
+                       who=say(f"sandbox_who_{_group(other)}", k=other.k, role=other.role))
+        person = shipped_world().person(variant.known)
+    outcome = _TRUTH_OUTCOME[(person.role == "member", result.verdict)]
+    return say("sandbox_truth", who=say(f"sandbox_who_{_group(person)}", k=person.k, role=person.role),
+               outcome=say(f"sandbox_outcome_{outcome}"))
+
+
+def _group(person) -> str:
+    """member | never (non-members and look-alikes: never in training) | trap | control."""
+    return {"member": "member", "non-member": "never", "look-alike": "never", "trap": "trap"}.get(person.role, "control")
 
 
 def chart_pngs(result: IdiaResult, state: ChatSession) -> list[str]:

@@ -5,7 +5,10 @@ weights are already on this machine (nothing is downloaded for a warm-up). Every
 the background (``text_jobs``: one small chunk at a time, only while no visitor is encoding, at the
 lowest thread priority), so a visitor's check never waits behind a warm-up of another model, and a
 visitor asking for a pool being warmed shares that work instead of repeating it. With the text
-cache on persistent storage (``/data`` on a Space) the next start finds everything encoded.
+cache on persistent storage (a Storage Bucket named by ``IDIA_CACHE_DIR`` on a Space) the next
+start finds everything encoded. On ZeroGPU the warm-up only loads the models: encoding there
+needs a GPU call, which only a visitor's request can pay for (and a GPU encodes a pool in
+seconds anyway).
 """
 from __future__ import annotations
 
@@ -60,22 +63,25 @@ def weights_on_disk(spec: str, cache_dir=None) -> bool:
     return False
 
 
-def warm_pool(spec: str, settings=None) -> float:
-    """Encode the default pool's distractors of one model into the shared text cache, in the
-    background (yielding to visitors). Returns the seconds it took."""
+def warm_pool(spec: str, settings=None, *, encode: bool = True) -> float:
+    """Load one model and (``encode``) encode its default pool's distractors into the shared text
+    cache, in the background (yielding to visitors). Returns the seconds it took."""
     t0 = time.perf_counter()
     s = settings or IdiaSettings(model=spec)
     wait_for_no_visitor()   # loading a model is heavy too: not while a visitor's check encodes
     model = load_model(spec)
+    if not encode:
+        return time.perf_counter() - t0
     pool = build_candidate_pool("Warm Up", (), s.n_candidates, s.seed, s.name_mode)
     # the distractors only: a session's own names never enter the shared cache
     pool_text_embeddings(model, load_templates(s.template_set), pool.names[:pool.target_index], background=True)
     return time.perf_counter() - t0
 
 
-def warm_up_server(default_spec: str, *, others: bool = True, log=print) -> list[WarmUpResult]:
-    """The default model first, then (``others``) the catalogue models already downloaded. Meant for
-    a daemon thread; lowers that thread's priority first. Errors are logged, never raised."""
+def warm_up_server(default_spec: str, *, others: bool = True, encode: bool = True, log=print) -> list[WarmUpResult]:
+    """The default model first, then (``others``) the catalogue models already downloaded; with
+    ``encode`` false (ZeroGPU) the models are loaded only. Meant for a daemon thread; lowers that
+    thread's priority first. Errors are logged, never raised."""
     lower_thread_priority()
     specs = [default_spec]
     if others:
@@ -84,9 +90,9 @@ def warm_up_server(default_spec: str, *, others: bool = True, log=print) -> list
     for spec in specs:
         t = time.perf_counter()
         try:
-            secs = warm_pool(spec)
+            secs = warm_pool(spec, encode=encode)
             results.append(WarmUpResult(spec, secs))
-            log(f"idia: warm-up of {spec}: default pool ready in {secs:.1f} s")
+            log(f"idia: warm-up of {spec}: {'default pool ready' if encode else 'model loaded'} in {secs:.1f} s")
         except Exception as exc:  # a check of that model will report the same problem to its user
             results.append(WarmUpResult(spec, time.perf_counter() - t, f"{type(exc).__name__}: {exc}"))
             log(f"idia: warm-up of {spec} skipped: {type(exc).__name__}")

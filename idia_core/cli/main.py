@@ -57,7 +57,7 @@ def _add_check(sub) -> None:
     p.add_argument("--templates", default="paper21", help="template set or .txt file (default paper21)")
     p.add_argument("--name-mode", default="mixed", choices=["mixed", "paper"],
                    help="mixed: namesake-free distractors from 16 Faker locales; paper: the paper's pool "
-                        "(its 548 real identities + SSA first names × census surnames)")
+                        "(its 548 real identities + its first names × census surnames, as its notebook draws them)")
     p.add_argument("--precision", choices=["float32", "float16", "bfloat16"],
                    help="run the model in this precision (default: float16 on a GPU, float32 on a CPU)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -95,7 +95,18 @@ def _read_names_file(path: str) -> list[str]:
     return parse_name_list(text)
 
 
+def refuse_missing_model(spec: str) -> None:
+    """Offline, a catalogue or hub model that is not in the local cache is refused before torch is
+    imported (``hub.missing_offline``), so the message comes at once instead of after seconds."""
+    from ..zoo.hub import missing_offline  # huggingface_hub only: not for --help or models list
+
+    error = missing_offline(spec)
+    if error is not None:
+        raise error
+
+
 def cmd_check(args) -> int:
+    refuse_missing_model(args.model)
     from ..attack.run import run_idia  # torch: only when a check runs (module docstring)
 
     extra = list(args.add_name)
@@ -148,6 +159,7 @@ def cmd_models_list(args) -> int:
 
 
 def cmd_models_fetch(args) -> int:
+    refuse_missing_model(args.spec)
     from ..zoo.load import load_model  # torch
 
     model = load_model(args.spec)

@@ -1,8 +1,9 @@
-"""The ``sandbox`` command: people, render, evaluate, build.
+"""The ``sandbox`` command: people, render, evaluate, reference, build.
 
 The core CLI calls `add_sandbox_commands(subparsers)`; each subcommand sets ``func`` to a handler
 taking the parsed args and returning an exit code. `main(argv)` runs the sandbox command on its
-own. ``evaluate`` and ``build`` import torch when they run, not before (as ``cli.main``).
+own. ``evaluate``, ``reference`` and ``build`` import torch when they run, not before (as
+``cli.main``).
 """
 from __future__ import annotations
 
@@ -77,7 +78,27 @@ def _cmd_build(args) -> int:
     ws = WorldSettings(n_trap_signatures=args.trap_signatures) if args.trap_signatures is not None else None
     summary = build(seed=args.seed, out=args.out, settings=st, world_settings=ws)
     print(json.dumps(summary, indent=1))
-    print(f"Sandbox model written to {args.out}")
+    print(f"Sandbox model written to {args.out}. Now run `python -m idia_core sandbox reference` (its reference "
+          "people's embeddings: without them a first check draws them, tens of seconds)")
+    return 0
+
+
+def _cmd_reference(args) -> int:
+    from ..attack.reference import write_shipped_sandbox_reference  # torch
+    from ..zoo.load import load_model  # torch, as above
+
+    model = load_model(args.model, device="cpu", precision="float32")   # what a laptop and CI run
+    world = load_world(args.world) if args.world else None
+    last = [-1]
+
+    def progress(done, total, message):
+        if done >= last[0] + 44 or done == total:
+            last[0] = done
+            print(f"{message} ({done}/{total})", file=sys.stderr, flush=True)
+
+    path = write_shipped_sandbox_reference(model, Path(args.out) if args.out else None, world, progress=progress)
+    print(f"Wrote the reference people's embeddings for {model.fingerprint} to {path} "
+          f"({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 
@@ -116,6 +137,15 @@ def add_sandbox_commands(subparsers) -> argparse.ArgumentParser:
                    help="use an evenly spaced subset of R never-named reference people (fast runs)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("reference", help="embed the never-named reference people for the shipped model (reference.npz)",
+                       description="Render the first 10 photos of each never-named sandbox person and write their "
+                                   "float32 embeddings (CPU) with the model's fingerprint beside the weights, so a "
+                                   "first check draws nothing. Deterministic; run after `sandbox build`.")
+    p.add_argument("--model", default="sandbox", help="model spec (default: the embedded sandbox model)")
+    p.add_argument("--out", default=None, help="file to write (default: idia_core/sandbox/model/reference.npz)")
+    p.add_argument("--world", default=None)
+    p.set_defaults(func=_cmd_reference)
 
     p = sub.add_parser("build", help="generate the world and train the sandbox CLIP (CPU, about 20 min)")
     p.add_argument("--seed", type=int, default=0)

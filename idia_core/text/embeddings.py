@@ -36,8 +36,9 @@ def pool_text_embeddings(
     Missing prompts are encoded through ``text_jobs`` (once per process however many sessions ask
     at the same time; ``background``: yield to every visitor's encoding, for warm-ups).
 
-    Values pass through float16 whether they were just encoded or read from the cache, so the first
-    run and every later run see the same numbers (and so the same verdict)."""
+    Every vector is the float32 the model produced, whether it was just encoded or read from the
+    cache (which stores the exact bytes), so the first run and every later run see the same
+    numbers (and so the same verdict), and they are stock open_clip ``encode_text``'s to 1e-5."""
     memo_key = (model.fingerprint, templates, names)
     with _POOL_LOCK:
         hit = _POOL_MEMO.get(memo_key)
@@ -67,9 +68,10 @@ def pool_text_embeddings(
 
 class PrivateEmbeddings(dict):
     """Embeddings of prompts built from names a user typed (the person checked, names they added),
-    kept with that user's session instead of the shared cache: a shared server must not let one
-    visitor learn, from a cache hit or its speed, whom another visitor checked. Copying a session
-    shares this object (it only grows), and it goes with the session."""
+    and of the photos they sent (``attack.run.photo_embeddings``), kept with that user's session
+    instead of any shared cache: a shared server must not let one visitor learn, from a cache hit
+    or its speed, whom another visitor checked. In memory only. Copying a session shares this
+    object (it only grows), and it goes with the session."""
 
     def __deepcopy__(self, memo):
         return self
@@ -77,12 +79,13 @@ class PrivateEmbeddings(dict):
 
 def private_text_embeddings(model: IdiaModel, templates: tuple[str, ...], names: tuple[str, ...],
                             store: PrivateEmbeddings) -> np.ndarray:
-    """[T, len(names), D] like ``pool_text_embeddings``, cached only in ``store`` (fp16 there too)."""
+    """[T, len(names), D] like ``pool_text_embeddings`` (the model's float32 vectors), cached only in
+    ``store``."""
     prompts = [fill_template(t, n) for t in templates for n in names]
     keys = [(model.fingerprint, p) for p in prompts]
     missing = [i for i, k in enumerate(keys) if k not in store]
     if missing:
-        vecs = model.encode_texts([prompts[i] for i in missing]).numpy().astype(np.float16)
+        vecs = model.encode_texts([prompts[i] for i in missing]).numpy().astype(np.float32, copy=False)
         for i, v in zip(missing, vecs):
             store[keys[i]] = v
     return np.stack([store[k] for k in keys]).astype(np.float32).reshape(len(templates), len(names), -1)

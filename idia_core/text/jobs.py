@@ -9,12 +9,12 @@ progress in plain words, and with background warm-ups that always give way to vi
   while no foreground caller is encoding; so a visitor's check waits at most for one chunk of a
   warm-up of the same model, and never for a warm-up of another model.
 - **Progress with an estimate** from the rate measured on this model in this process (the first
-  chunk is small, so an estimate comes early): "Preparing 1000 names for this model — about 40 s
-  left" (texts in ``prompts/messages/progress.toml``).
+  chunk is small, so an estimate comes early): "Encoding 1000 names for this model — about 40 s
+  left" (texts in ``prompts/messages/progress.toml``); the rate is also recorded for a whole
+  check's progress (``progress.measure("text", fingerprint, …)``: seconds per prompt).
 """
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
@@ -24,7 +24,8 @@ from typing import Callable
 import numpy as np
 
 from ..messages import fill
-from ..progress import Progress
+from ..progress import Progress, format_seconds, measure
+from ..zoo import gpu
 from ..zoo.encoding import equal_parts
 
 Store = Callable[[list[str], np.ndarray], None]
@@ -35,10 +36,12 @@ BACKGROUND_CHUNK = 512  # a visitor waits at most this many prompts behind a war
 
 
 class _Batch:
-    """Prompts one caller has claimed; others needing them wait for ``done``."""
+    """Prompts one caller has claimed; others needing them wait for ``done``. A ``background``
+    batch (a warm-up's) runs at the lowest priority: its rate says nothing about a visitor's."""
 
-    def __init__(self, prompts: list[str]):
+    def __init__(self, prompts: list[str], background: bool = False):
         self.prompts = prompts
+        self.background = background
         self.done = threading.Event()
         self.vectors: dict[str, np.ndarray] | None = None  # None after ``done``: the owner failed
 
@@ -56,24 +59,12 @@ def measured_rate(fingerprint: str) -> float | None:
 
 
 def progress_text(names: int, left_s: float | None, *, shared: bool = False) -> str:
-    """'Preparing 1000 names for this model — about 40 s left' (None: no rate measured yet)."""
+    """'Encoding 1000 names for this model — about 40 s left' (None: no rate measured yet)."""
     if left_s is None:
         return fill("progress", "preparing_shared_first" if shared else "preparing_first", names=names)
     if left_s < 3:
         return fill("progress", "almost_done", names=names)
     return fill("progress", "preparing_shared" if shared else "preparing", names=names, left=format_seconds(left_s))
-
-
-def format_seconds(seconds: float) -> str:
-    """A rounded duration: '5 s', '40 s', '2 min', '1 h 5 min'."""
-    if seconds < 10:
-        return f"{max(1, math.ceil(seconds))} s"
-    if seconds < 60:
-        return f"{int(5 * math.ceil(seconds / 5))} s"
-    if seconds < 3600:
-        minutes = seconds / 60
-        return f"{minutes:.1f} min".replace(".0 min", " min") if minutes < 3 else f"{round(minutes)} min"
-    return f"{int(seconds // 3600)} h {round((seconds % 3600) / 60)} min"
 
 
 @contextmanager
@@ -114,19 +105,23 @@ def _finish(batch: _Batch, fingerprint: str, vectors: dict[str, np.ndarray] | No
 
 def _chunks(items: list, first: int, size: int) -> list[list]:
     """``first`` items, then the rest in as few equal parts of at most ``size`` as there can be
-    (the encoder is fastest on large calls: no small remainder)."""
+    (the encoder is fastest on large calls: no small remainder). Where the GPU boundary runs each
+    call in a worker of its own (ZeroGPU: each call waits for a GPU), all in one call."""
+    if gpu.current().forks:
+        return [items] if items else []
     return ([items[:first]] if items[:first] else []) + equal_parts(items[first:], size)
 
 
 def encode_prompts(model, prompts: list[str], store: Store, *, names: int | None = None,
                    progress: Progress | None = None, background: bool = False) -> np.ndarray:
-    """float16 vectors [len(prompts), D] of prompts no cache had, each encoded once per process.
+    """float32 vectors [len(prompts), D] of prompts no cache had, each encoded once per process,
+    exactly as the model produced them.
 
     ``store(prompts, vectors)`` is called for every chunk this caller encodes (the shared cache).
     ``names``: how many candidate names the prompts stand for (for the progress text). With
     ``background`` the work yields to every foreground caller (see the module docstring)."""
     if not prompts:
-        return np.empty((0, model.embed_dim), dtype=np.float16)
+        return np.empty((0, model.embed_dim), dtype=np.float32)
     fp = model.fingerprint
     names = names or len(prompts)
     total = len(prompts)
@@ -153,7 +148,7 @@ def encode_prompts(model, prompts: list[str], store: Store, *, names: int | None
                 for b in batches:
                     for p in b.prompts:
                         _INFLIGHT[(fp, p)] = b
-            shared = bool(theirs)
+            shared = any(not b.background for b in theirs.values())   # another visitor's check, not a warm-up
             report()
             pending = list(batches)
             try:
@@ -184,10 +179,11 @@ def _encode_batch(model, batch: _Batch, store: Store, got: dict[str, np.ndarray]
     fp = model.fingerprint
     try:
         t = time.perf_counter()
-        vecs = model.encode_texts(batch.prompts).numpy().astype(np.float16)
+        vecs = model.encode_texts(batch.prompts).numpy().astype(np.float32, copy=False)
         elapsed = time.perf_counter() - t
-        if elapsed > 0:
+        if elapsed > 0 and not batch.background:
             _RATES[fp] = len(batch.prompts) / elapsed
+            measure("text", fp, len(batch.prompts), elapsed)
         store(batch.prompts, vecs)
     except BaseException:
         _finish(batch, fp, None)
@@ -213,7 +209,7 @@ def _encode_in_background(model, prompts: list[str], store: Store, got: dict[str
                     chunk.append(p)
                 else:
                     rest.append(p)
-            batch = _Batch(chunk)
+            batch = _Batch(chunk, background=True)
             for p in chunk:
                 _INFLIGHT[(fp, p)] = batch
         if chunk:

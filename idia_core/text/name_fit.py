@@ -29,7 +29,8 @@ from open_clip.tokenizer import SimpleTokenizer
 
 from ..echo import quoted
 from ..errors import IdiaInputError
-from .pool import CandidatePool
+from .names import identity_key
+from .pool import CandidatePool, fill_with_distractors, namesake_parts
 from .templates import fill_template
 
 _MEMO_LIMIT = 200_000
@@ -167,34 +168,40 @@ def refuse_cut_name(fit: NameFit, index: int, n_templates: int, model_spec: str,
 def fit_pool_to_model(pool: CandidatePool, model, templates) -> CandidatePool:
     """The pool as the model can use it: the target refused if cut (``name_too_long_for_model``),
     other names dropped if cut (``too_long_dropped``) or merged into the first candidate (the target
-    first of all) that tokenises identically (``indistinct_dropped``)."""
+    first of all) that tokenises identically (``indistinct_dropped``). A seeded pool
+    (``pool.seeded``) keeps its size: each name left out is replaced, in its place, by the next
+    distractor of the pool's own seeded stream that the model can read and tell apart
+    (``refill``); an explicit candidate list (``verify`` re-running a recorded pool) never is."""
     templates = tuple(templates)
     fit = measure_names(model, templates, pool.names)
     refuse_cut_name(fit, pool.target_index, len(templates), model.spec)
-    target_sig = fit.signatures[pool.target_index]
-    taken = {target_sig}
-    keep, too_long, indistinct = [], [], []
+    taken = {fit.signatures[pool.target_index]}
+    slots: list[str | None] = list(pool.names)
+    too_long, indistinct = [], []
     for i, name in enumerate(pool.names):
         if i == pool.target_index:
-            keep.append(i)
             continue
         if fit.templates_cut[i]:
             too_long.append(name)
-            continue
-        if fit.signatures[i] in taken:
+            slots[i] = None
+        elif fit.signatures[i] in taken:
             indistinct.append(name)
-            continue
-        taken.add(fit.signatures[i])
-        keep.append(i)
+            slots[i] = None
+        else:
+            taken.add(fit.signatures[i])
     if not too_long and not indistinct:
         return pool
+    if pool.seeded:
+        avoid = namesake_parts([pool.target, *pool.user_names]) if pool.mode == "mixed" else frozenset()
+        slots = refill(slots, pool.names, pool.seed, pool.mode, avoid, model, templates, taken)
+    keep = [i for i, n in enumerate(slots) if n is not None]
     if len(keep) < 2:
         raise IdiaInputError(
             "pool_size_range",
             f"After leaving out names the model cannot read in full or cannot tell apart from "
             f"{quoted(pool.target)}, no other candidate is left.",
         )
-    names = tuple(pool.names[i] for i in keep)
+    names = tuple(slots[i] for i in keep)
     kept = set(names)
     return replace(
         pool,
@@ -206,16 +213,39 @@ def fit_pool_to_model(pool: CandidatePool, model, templates) -> CandidatePool:
     )
 
 
-def fit_evaluation_pool(model, templates, pool: tuple[str, ...], people: tuple[str, ...]) -> tuple[tuple[str, ...], dict]:
+def refill(slots: list, names, seed: int, mode: str, avoid: frozenset[str], model, templates,
+           taken: set[bytes]) -> list:
+    """``slots`` (a pool's ``names``, None where one was left out) with every gap filled, in order,
+    by the next distractors of the (seed, mode) stream (``pool.fill_with_distractors``: none of
+    ``names``, none sharing a part with ``avoid``) that the model reads in full and tells apart
+    from every candidate (``taken``: token signatures, updated). Deterministic: the same pool and
+    model give the same names. Gaps stay only if the stream runs out."""
+    gaps = [i for i, n in enumerate(slots) if n is None]
+    seen = {identity_key(n) for n in names}
+    while gaps:
+        fresh = fill_with_distractors(seen, len(gaps), seed, mode, avoid_parts=avoid)
+        if not fresh:
+            break
+        fit = measure_names(model, templates, fresh)
+        for name, cut, sig in zip(fresh, fit.templates_cut, fit.signatures):
+            if cut or sig in taken:
+                continue
+            taken.add(sig)
+            slots[gaps.pop(0)] = name
+    return slots
+
+
+def fit_evaluation_pool(model, templates, pool: tuple[str, ...], people: tuple[str, ...], *,
+                        seed: int | None = None, mode: str = "mixed") -> tuple[tuple[str, ...], dict]:
     """An evaluation's shared pool fitted to the model: a person whose name would be cut or who
     is indistinguishable from another person is an error (their verdict would mean nothing);
-    distractors that are cut or duplicate an earlier candidate's tokens are dropped.
-    Returns (names, {"too_long_dropped": [...], "indistinct_dropped": [...]})."""
+    distractors that are cut or duplicate an earlier candidate's tokens are dropped and, given the
+    pool's ``seed`` and ``mode``, replaced in place from its seeded stream (``refill``) so the pool
+    keeps its size. Returns (names, {"too_long_dropped": [...], "indistinct_dropped": [...]})."""
     templates = tuple(templates)
     fit = measure_names(model, templates, pool)
     people_set = set(people)
     first_of: dict[bytes, str] = {}
-    keep, too_long, indistinct = [], [], []
     for i, name in enumerate(pool):
         if name in people_set:
             refuse_cut_name(fit, i, len(templates), model.spec, what="The person")
@@ -226,17 +256,21 @@ def fit_evaluation_pool(model, templates, pool: tuple[str, ...], people: tuple[s
                     f"The people {quoted(other)} and {quoted(name)} have names that {model.spec} tokenises "
                     "identically; the model cannot tell them apart. Rename one of them.")
             first_of[fit.signatures[i]] = name
-            keep.append(name)
+    slots: list[str | None] = list(pool)
+    too_long, indistinct = [], []
     for i, name in enumerate(pool):
         if name in people_set:
             continue
         if fit.templates_cut[i]:
             too_long.append(name)
+            slots[i] = None
         elif fit.signatures[i] in first_of:
             indistinct.append(name)
+            slots[i] = None
         else:
             first_of[fit.signatures[i]] = name
-            keep.append(name)
-    order = {n: i for i, n in enumerate(pool)}
-    names = tuple(sorted(keep, key=order.__getitem__))
+    if seed is not None and (too_long or indistinct):
+        avoid = namesake_parts(people) if mode == "mixed" else frozenset()
+        slots = refill(slots, pool, seed, mode, avoid, model, templates, set(first_of))
+    names = tuple(n for n in slots if n is not None)
     return names, {"too_long_dropped": too_long, "indistinct_dropped": indistinct}

@@ -3,7 +3,8 @@ nothing that shows nothing), and the keys that say when two names are the same n
 
 ``identity_key`` (NFC, case folded) is a pool candidate's identity before the model is known;
 ``name_key`` (accents ignored too) matches what a person meant ("is this the name I added?") and
-finds namesakes (``name_parts``).
+finds namesakes (``name_parts``); ``spelling_key`` also reads "ł" as "l", "ø" as "o", for telling
+a person which known name they meant.
 """
 from __future__ import annotations
 
@@ -40,6 +41,20 @@ def name_key(name: str) -> str:
     ("is this the name I added?") and for namesake checks, not for de-duplicating a pool."""
     decomposed = unicodedata.normalize("NFKD", normalize_name(name).casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+# Letters that are letters of their own, not a base letter with a mark (Unicode gives them no
+# decomposition), so ``name_key`` keeps them: "Szałata" and "Szalata" differ there. What a person
+# means when typing without them: the letter they stand for.
+_STROKED = str.maketrans({"ł": "l", "ø": "o", "đ": "d", "ð": "d", "ħ": "h", "ı": "i", "ŧ": "t", "ŀ": "l",
+                          "ƚ": "l", "ɨ": "i", "ß": "ss", "æ": "ae", "œ": "oe", "þ": "th", "ĳ": "ij"})
+
+
+def spelling_key(name: str) -> str:
+    """``name_key`` that also reads letters with a stroke or ligatures as the plain letters people
+    type for them ("Cyprian Szałata" and "cyprian szalata"): only for telling a person which known
+    name they meant (the chat's spelling notes), never for pools or namesakes."""
+    return name_key(name).translate(_STROKED)
 
 
 def identity_key(name: str) -> str:

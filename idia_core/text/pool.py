@@ -5,11 +5,12 @@ give the same pool (and the same cached text embeddings). Two modes (``validator
   no distractor shares a first name or a surname (any part of the name, accents and case ignored)
   with the person checked or with a name the user added, so a made-up namesake never splits the
   vote. Names the user adds are kept exactly as given. The target goes last.
-* ``paper`` — the construction of Hintersdorf et al. (JAIR 2024): the paper's 548 real identities
-  (minus the target) plus sex-balanced random pairs of common US first names and surnames
-  (``paper``), ``n_candidates`` in all, shuffled with the seed (namesakes are not excluded, as in
-  the paper). On the sandbox the world's own names stand in for the real identities
-  (``real_identities=``).
+* ``paper`` — the construction of Hintersdorf et al. (JAIR 2024), as their notebook builds it
+  (``paper``): the paper's 548 real identities, the target and the user's names, plus random
+  first+last-name pairs drawn without replacement per sex (pandas ``groupby('sex').sample``
+  with ``random_state=seed``), ``n_candidates`` in all, shuffled with the seed (namesakes are not
+  excluded, as in the paper; ``paper_pool_names``). On the sandbox the world's own names stand in
+  for the real identities (``real_identities=``).
 
 Pools are de-duplicated by ``names.identity_key`` (Unicode NFC, case folded): names that differ
 only by accents ("Zoë Saldaña", "Zoe Saldana") are different candidates, because CLIP's tokenizer
@@ -26,7 +27,7 @@ from .. import limits
 from ..errors import IdiaInputError
 from ..validators import validate_name_mode, validate_pool_size
 from .names import identity_key, name_parts, normalize_name, validate_name
-from .paper import paper_identities, paper_stream
+from .paper import paper_distractors, paper_identities, paper_stream
 
 MIXED_LOCALES = (
     "en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "pt_BR", "nl_NL",
@@ -50,6 +51,7 @@ class CandidatePool:
     mode: str = "mixed"
     too_long_dropped: tuple[str, ...] = ()
     indistinct_dropped: tuple[str, ...] = ()
+    seeded: bool = False     # built by ``build_candidate_pool``: a left-out name is refilled from its stream
 
     @property
     def target(self) -> str:
@@ -95,13 +97,7 @@ def build_candidate_pool(
         )
     room = max(0, n - 1 - len(user))
     if mode == "paper":
-        real = real_identities if real_identities is not None else paper_identities()
-        real = [r for r in dict.fromkeys(normalize_name(r) for r in real) if identity_key(r) not in seen]
-        if len(real) > room:
-            real = random.Random(f"idia-paper-real-{seed}").sample(real, room)
-        seen.update(identity_key(r) for r in real)
-        names = user + real + fill_with_distractors(seen, room - len(real), seed, "paper") + [target_name]
-        random.Random(f"idia-paper-shuffle-{seed}").shuffle(names)
+        names = paper_pool_names(target_name, user, seen, n, room, seed, real_identities)
         target_index = names.index(target_name)
     else:
         avoid = namesake_parts([target_name, *user])
@@ -114,7 +110,34 @@ def build_candidate_pool(
         duplicates_dropped=tuple(dropped),
         seed=int(seed),
         mode=mode,
+        seeded=True,
     )
+
+
+def paper_pool_names(target: str, user: list[str], seen: set[str], n: int, room: int, seed: int,
+                     real_identities=None) -> list[str]:
+    """The ``paper`` pool's names, shuffled: the notebook's construction (``paper`` module
+    docstring). Its "classes" are the real identities in their file order (the target in its
+    place when it is one of them; a seeded sample when they do not all fit beside the user's
+    names), then the names the user added, then the target when it is not a real identity; then
+    ``paper_distractors`` up to ``n`` names, and the whole list shuffled as the notebook does
+    (``random.sample(names, k=len(names))``, here with ``random.Random(seed)``: the notebook's
+    shuffle was unseeded). ``seen`` (the target's and the user's keys) is updated."""
+    tkey = identity_key(target)
+    real = list({identity_key(r): r for r in reversed([normalize_name(r) for r in (
+        real_identities if real_identities is not None else paper_identities())])}.values())[::-1]
+    target_is_real = any(identity_key(r) == tkey for r in real)
+    others = [r for r in real if identity_key(r) not in seen]
+    if len(others) > room:
+        chosen = set(random.Random(f"idia-paper-real-{seed}").sample(others, room))
+        others = [r for r in others if r in chosen]
+    seen.update(identity_key(r) for r in others)
+    kept = set(others)
+    classes = [r for r in real if r in kept or identity_key(r) == tkey]
+    classes = [target if identity_key(r) == tkey else r for r in classes]   # the spelling asked for
+    classes += user + ([] if target_is_real else [target])
+    names = classes + paper_distractors(seen, max(0, n - len(classes)), seed)
+    return random.Random(int(seed)).sample(names, k=len(names))
 
 
 def namesake_parts(names) -> frozenset[str]:

@@ -11,6 +11,7 @@ and records what it built (``fingerprints.ModelBuild``).
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from .catalogue import PAPER_SPEC
 from .fingerprints import ModelBuild, built_activation, config_digest, fingerprint_of, weights_digest
 from .hub import fetch_hub_repo, fetch_tag_weights, unavailable_error
 from .model import IdiaModel
+from .registry import ModelKey
 from .specs import ACTIVATIONS, SANDBOX_DIR, ModelSpec, activation_name, builtin_config, require_packages
 
 _DIR_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth")       # what open_clip reads from a folder
@@ -34,7 +36,10 @@ _PRECISION_ALIASES = {"fp32": "float32", "fp16": "float16", "half": "float16", "
 
 
 def normalise_precision(precision: str | None, device: torch.device) -> str:
-    """``fp16``/``half`` -> ``float16`` etc.; None -> float16 on CUDA, float32 elsewhere."""
+    """``fp16``/``half`` -> ``float16`` etc.; None -> ``IDIA_PRECISION`` if set (an operator's
+    choice for a server), else float16 on CUDA and float32 elsewhere."""
+    if precision is None:
+        precision = os.environ.get("IDIA_PRECISION", "").strip() or None
     if precision is None:
         return "float16" if device.type == "cuda" else "float32"
     name = _PRECISION_ALIASES.get(str(precision).strip().lower())
@@ -88,6 +93,9 @@ def build_model(spec: ModelSpec, device: torch.device, precision: str) -> IdiaMo
         warnings.warn(note, UserWarning, stacklevel=3)   # never hidden: the CLI and logs show it too
     weights = weights_digest(model)
     dtype = PRECISIONS[precision]
+    # read on the CPU, before the move: on ZeroGPU a tensor placed on "cuda" outside a GPU function
+    # has no values to read (the exponent in the model's own precision, as it computes it)
+    logit_scale = float(model.logit_scale.detach().to(dtype).exp().item()) if hasattr(model, "logit_scale") else 100.0
     model = model.to(device=device, dtype=dtype)
     build = ModelBuild(
         weights=weights, config=config_digest(model, tokenizer), activation=built_activation(model),
@@ -95,7 +103,8 @@ def build_model(spec: ModelSpec, device: torch.device, precision: str) -> IdiaMo
         activation_source=plan.source, context_length=int(getattr(model, "context_length", 0) or 0),
         precision=precision, device=device.type, notes=tuple(notes),
     )
-    return IdiaModel(spec, model, preprocess, tokenizer, device, fingerprint_of(spec, build), build)
+    return IdiaModel(spec, model, preprocess, tokenizer, device, fingerprint_of(spec, build), build,
+                     logit_scale=logit_scale, key=ModelKey(spec.text, str(device), precision))
 
 
 def _activation_notes(spec: ModelSpec, plan: _Plan, build_quick: bool) -> list[str]:

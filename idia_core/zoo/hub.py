@@ -3,7 +3,8 @@ not there.
 
 Before any download one quick reachability probe of the hub runs (remembered for a few minutes);
 with no hub reachable, or ``HF_HUB_OFFLINE`` set, only the local cache is read, and a missing model
-is a ``ModelUnavailableError`` at once that names it and says how to get it (``unavailable``).
+is a ``ModelUnavailableError`` at once that names it and says how to get it (``unavailable_error``).
+For catalogue and hub specs ``missing_offline`` answers that before torch is even imported.
 """
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from huggingface_hub import constants, hf_hub_download
+from huggingface_hub import constants, hf_hub_download, try_to_load_from_cache
 
 from ..echo import quoted
-from ..errors import ModelUnavailableError
-from .specs import ModelSpec
+from ..errors import IdiaInputError, ModelUnavailableError
+from .catalogue import catalogue_hub_repo
+from .specs import ModelSpec, parse_spec, split_activation
 
 WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.safetensors",
                 "open_clip_pytorch_model.bin", "open_clip_pytorch_model.pth")
@@ -78,6 +80,16 @@ def hub_file(repo: str, filename: str) -> str:
     return hf_hub_download(repo, filename, local_files_only=hub_offline())
 
 
+def cached_file(repo: str, filenames) -> str | None:
+    """The first of ``filenames`` already in the local Hugging Face cache (never the network):
+    what a Space preloaded at build time (``preload_from_hub``) is used before anything is fetched."""
+    for name in filenames:
+        found = try_to_load_from_cache(repo, name)
+        if isinstance(found, str):
+            return found
+    return None
+
+
 def fetch_hub_repo(spec: ModelSpec) -> Path:
     """Config + weights of an open_clip hub repo, from the local cache or the hub."""
     config = hub_file(spec.repo, "open_clip_config.json")
@@ -95,13 +107,16 @@ def fetch_hub_repo(spec: ModelSpec) -> Path:
 def fetch_tag_weights(spec: ModelSpec, tag_cfg: dict) -> str:
     """The local weights file of a pretrained tag, found the way open_clip finds it (hub repo first,
     safetensors before pickles; else the tag's URL into open_clip's cache) but without waiting on an
-    unreachable network."""
+    unreachable network, and taking what the cache already holds before downloading anything."""
     from open_clip import pretrained as ocp  # torch behind it: only when a tag is fetched
 
     hub = tag_cfg.get("hf_hub", "")
     if hub:
         repo, filename = os.path.split(hub)
         candidates = list(ocp._get_safe_alternatives(filename or ocp.HF_WEIGHTS_NAME)) + [filename or ocp.HF_WEIGHTS_NAME]
+        local = cached_file(repo, candidates)
+        if local is not None:
+            return local
         last: Exception | None = None
         for name in candidates:
             try:
@@ -118,6 +133,31 @@ def fetch_tag_weights(spec: ModelSpec, tag_cfg: dict) -> str:
     if not endpoint_reachable(url):
         raise FileNotFoundError(f"{spec.text} is not cached and {urlsplit(url).hostname} could not be reached (offline)")
     return ocp.download_pretrained_from_url(url)
+
+
+def missing_offline(spec_text: str) -> ModelUnavailableError | None:
+    """The ``model_not_cached`` error a load of ``spec_text`` would end in, decided without torch or
+    open_clip (they take seconds to import): only when only the local cache may be read
+    (``hub_offline``) and no weights of the model are in it. For catalogue specs (their hub repo is
+    data: ``catalogue.catalogue_hub_repo``) and ``hf-hub:ORG/NAME`` specs (also its
+    ``open_clip_config.json``); None for every other spec and whenever the files are there, and
+    the load then runs as usual (it never refuses a model the full path would load)."""
+    text = str(spec_text or "").strip()
+    repo, needs = catalogue_hub_repo(text), ()
+    if repo is None and split_activation(text)[0].startswith("hf-hub:"):
+        try:
+            repo = parse_spec(text).repo     # hf-hub: specs are parsed without open_clip
+        except IdiaInputError:
+            return None                      # a malformed id: the full path says what is wrong with it
+        needs = ("open_clip_config.json",)
+    if repo is None or not hub_offline():
+        return None
+    cached = [isinstance(try_to_load_from_cache(repo, name), str) for name in needs + WEIGHT_FILES]
+    if all(cached[:len(needs)]) and any(cached[len(needs):]):
+        return None
+    kind = "hf-hub" if needs else "pretrained"
+    return unavailable_error(ModelSpec(text, kind, repo=repo),
+                             FileNotFoundError(f"{text}: no weights of {repo} are cached (not cached)"))
 
 
 def unavailable_error(spec: ModelSpec, exc: Exception) -> ModelUnavailableError:

@@ -4,18 +4,17 @@ dropped first)."""
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 
 import torch
 
+from . import registry
 from .build import build_model, normalise_precision
 from .model import IdiaModel, default_device
+from .registry import ModelKey
 from .specs import ModelSpec, parse_spec
 
-_LOADED: "OrderedDict[tuple[str, str, str], IdiaModel]" = OrderedDict()
-_LOAD_LOCK = threading.Lock()                      # guards _LOADED and _SPEC_LOCKS only, never a load
-_SPEC_LOCKS: dict[tuple[str, str, str], threading.Lock] = {}
-MAX_LOADED_MODELS = 4
+_SPEC_LOCKS: dict[ModelKey, threading.Lock] = {}
+_SPEC_LOCKS_LOCK = threading.Lock()                # guards _SPEC_LOCKS only, never a load
 
 
 def load_model(spec: str | ModelSpec, device: str | torch.device | None = None,
@@ -32,22 +31,17 @@ def load_model(spec: str | ModelSpec, device: str | torch.device | None = None,
     parsed = spec if isinstance(spec, ModelSpec) else parse_spec(spec)
     dev = torch.device(device) if device is not None else default_device()
     prec = normalise_precision(precision, dev)
-    key = (parsed.text, str(dev), prec)
-    with _LOAD_LOCK:
-        model = _LOADED.get(key)
-        if model is not None:
-            _LOADED.move_to_end(key)
-            return model
+    key = ModelKey(parsed.text, str(dev), prec)
+    model = registry.get(key)
+    if model is not None:
+        return model
+    with _SPEC_LOCKS_LOCK:
         spec_lock = _SPEC_LOCKS.setdefault(key, threading.Lock())
     with spec_lock:  # one load per spec; a second caller waits for it instead of loading again
-        with _LOAD_LOCK:
-            model = _LOADED.get(key)
+        model = registry.get(key)
         if model is None:
             model = build_model(parsed, dev, prec)
-        with _LOAD_LOCK:
-            _LOADED[key] = model
-            _LOADED.move_to_end(key)
-            while len(_LOADED) > MAX_LOADED_MODELS:
-                _LOADED.popitem(last=False)
+            registry.put(key, model)
+        with _SPEC_LOCKS_LOCK:
             _SPEC_LOCKS.pop(key, None)
         return model

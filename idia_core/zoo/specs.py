@@ -51,7 +51,7 @@ def parse_spec(spec: str) -> ModelSpec:
     if not isinstance(spec, str) or not spec.strip():
         raise IdiaInputError("model_spec_empty", "No model given. Use 'sandbox' or a spec like 'ViT-B-32:openai'.")
     text = spec.strip()
-    body, activation = _split_activation(text)
+    body, activation = split_activation(text)
     parsed = _parse_body(body, text)
     if activation is not None:
         if parsed.kind == "sandbox":
@@ -64,7 +64,7 @@ def parse_spec(spec: str) -> ModelSpec:
     return parsed
 
 
-def _split_activation(text: str) -> tuple[str, str | None]:
+def split_activation(text: str) -> tuple[str, str | None]:
     """``ViT-B-32:laion400m_e32+gelu`` -> (``ViT-B-32:laion400m_e32``, ``gelu``)."""
     body, plus, suffix = text.rpartition("+")
     if plus and suffix.strip().lower() in ACTIVATIONS and body.strip():
@@ -73,8 +73,6 @@ def _split_activation(text: str) -> tuple[str, str | None]:
 
 
 def _parse_body(text: str, original: str) -> ModelSpec:
-    import open_clip  # its registry; on first use, not at start-up (module docstring)
-
     if text == "sandbox":
         return ModelSpec(original, "sandbox", path=str(SANDBOX_DIR))
     if text.startswith("hf-hub:"):
@@ -87,6 +85,8 @@ def _parse_body(text: str, original: str) -> ModelSpec:
         if not path:
             raise IdiaInputError("model_spec_dir", "local-dir: needs a folder, e.g. local-dir:./my-model.")
         return ModelSpec(original, "local-dir", path=str(Path(path).expanduser()))
+    import open_clip  # its registry, for ARCH:… specs only (module docstring)
+
     arch, sep, rest = text.partition(":")
     arch = arch.strip()
     if arch not in open_clip.list_models():

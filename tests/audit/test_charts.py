@@ -162,6 +162,33 @@ def test_chat_figure_is_sized_for_the_chat_column(sandbox_results, role, tmp_pat
     # the PNG carries what a page needs to work out its text size
     png = Image.open(charts.save_figure(fig, tmp_path / "chat.png"))
     assert png.info["idia-dpi"] == "100" and float(png.info["idia-min-font-pt"]) == charts.min_font_pt(fig)
+    # the verdict after the controls comes first (issue 21: an all-green strip under "Inconclusive")
+    first = max(fig.texts, key=lambda t: t.get_position()[1]).get_text()
+    assert first.lower() == r.verdict_word.lower(), (first, r.verdict)
+
+
+def test_chat_figure_says_inconclusive_and_counts_look_alikes_for_a_caught_trap(sandbox_results):
+    """A trap the controls catch: every template picks the name, and the figure still leads with
+    "Inconclusive" and says how many look-alikes get the name as often."""
+    from idia_core import run_idia
+    from idia_core.sandbox.world import load_world, render_attack_photos
+
+    world = load_world()
+    trap = world.people_with_role("trap")[0]
+    r = run_idia("sandbox", render_attack_photos(trap, 10, seed=0), trap.name, n_candidates=300)
+    assert r.verdict == "inconclusive" and r.member
+    fig = charts.chat_figure(r)
+    texts = [t.get_text() for t in fig.texts]
+    la = r.controls.look_alikes
+    assert texts[0] == "Inconclusive"
+    assert any(f"{la.at_least_observed} of {la.m} look-alikes get the name as often" in t.replace("\n", " ")
+               for t in texts), texts
+    fig.canvas.draw()
+    _inside(fig)
+    member = sandbox_results["member"]
+    if member.verdict == "member":
+        assert any("look-alikes get the name as often" in t for t in (x.get_text() for x in charts.chat_figure(member).texts))
+    assert charts.look_alike_line(sandbox_results["non-member"]) is None   # the rule decided: no controls line
 
 
 def test_compare_figure_one_row_per_model(sandbox_results):

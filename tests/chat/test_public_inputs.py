@@ -7,7 +7,6 @@ import pytest
 from idia_core.text.cache import default_cache
 from idia_core.errors import IdiaInputError
 from idia_core import chat as C
-from idia_core.chat import share
 from idia_core.chat.session import ChatSession
 from idia_core.zoo.load import load_model
 from idia_core.text.embeddings import clear_pool_memo

@@ -14,7 +14,7 @@ from idia_core.chat import admission, serving
 from idia_core.chat.admission import CHEAP, COMPUTE, QueueLimits, Ticket, client_address, refusal
 from idia_core.chat.history import MAX_CHARS, HistoryRecord
 from idia_core.chat.lifecycle import Lifecycle, ShuttingDown
-from idia_core.chat.routing import event_kind
+from idia_core.chat.routing import SentKinds, event_kind
 from idia_core.chat.uploads import (UPLOADER, SessionFiles, TrackedUploads, UploadLimits, UploadQuota,
                                     arrive_privately, refused_upload)
 
@@ -60,6 +60,22 @@ def test_the_client_address(headers, peer, hops, expected):
 ])
 def test_which_events_may_compute(name, data, kind):
     assert event_kind(name, data) == kind
+
+
+def test_a_browser_turn_is_classified_by_what_its_box_sent():
+    """The browser's chat event reads its message from the server's outbox (no data of its own):
+    its kind is the one ``echo`` noted for that session, taken once; unknown means compute."""
+    sent = SentKinds(limit=2)
+    sent.note("a", "help")
+    sent.note("b", "Is this Jane Doe?")
+    assert event_kind("chat", [None, [], None], sent=lambda: sent.take("a")) == CHEAP
+    assert event_kind("chat", [None, [], None], sent=lambda: sent.take("a")) == COMPUTE   # taken once
+    assert event_kind("chat", [None, [], None], sent=lambda: sent.take("b")) == COMPUTE
+    assert event_kind("chat", [None, [], None]) == COMPUTE                                # no outbox known
+    sent.note("c", "status"), sent.note("d", "status"), sent.note("e", "status")
+    assert sent.take("c") == COMPUTE and sent.take("e") == CHEAP                          # bounded: c forgotten
+    sent.note(None, "help")
+    assert sent.take(None) == COMPUTE
 
 
 # -- the client's history ---------------------------------------------------------------------------------

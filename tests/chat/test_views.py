@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from idia_core.audit import charts
 from idia_core import chat as C
 from idia_core.chat import views
 from idia_core.chat.session import ChatSession
@@ -135,7 +134,7 @@ def test_result_digest_follows_what_the_charts_show(spec, photos):
 
 @pytest.mark.parametrize("role,expect", [
     ("member", r"Sandbox truth: member, seen \d+× in training — (the attack found it|this is a miss)"),
-    ("non-member", r"Sandbox truth: never seen in training — (correct|this is a false alarm)"),
+    ("non-member", r"Sandbox truth: never seen in training — (correct|this is a false alarm|.*the controls caught it)"),
 ])
 def test_sandbox_verdicts_say_the_worlds_truth(role, expect, tmp_path):
     from idia_core.sandbox.world import load_world, render_attack_photos
@@ -150,11 +149,13 @@ def test_sandbox_verdicts_say_the_worlds_truth(role, expect, tmp_path):
     verdict = next(r for r in turn.replies if r.kind == "verdict")
     line = re.search(expect, verdict.text)
     assert line, verdict.text
-    # the line agrees with the verdict it follows
+    # the line agrees with the verdict it follows: the verdict after the controls (issue 21; it
+    # followed the rule alone before, so "member … found it" stood under an inconclusive verdict)
+    verdict = turn.state.last_result.verdict
     if role == "member":
-        assert ("found it" in line.group(0)) == turn.state.last_result.member
+        assert ("found it" in line.group(0)) == (verdict in ("member", "member-unchecked"))
     else:
-        assert ("correct" in line.group(0)) == (not turn.state.last_result.member)
+        assert ("correct" in line.group(0)) == (verdict == "non-member")
     turn.state.close()
 
 

@@ -93,3 +93,13 @@ def test_models_list():
     proc = run_cli("models", "list", "--json")
     assert proc.returncode == 0
     assert any(e["spec"] == "sandbox" for e in json.loads(proc.stdout))
+
+
+def test_sandbox_evaluate_prints_its_table_with_a_progress_bar():
+    """The readable ``sandbox evaluate`` (no --json) shows a progress bar; it used to stop at once
+    (``tqdm`` refuses ``bool()`` before it knows its total)."""
+    proc = run_cli("sandbox", "evaluate", "--photos", "3", "--draws", "2", "--people-limit", "6",
+                   "--reference-limit", "10", "--control-people", "5")
+    assert proc.returncode == 0, proc.stderr
+    assert "IDIA on the sandbox world" in proc.stdout and "member k=100" in proc.stdout
+    assert "attacking sandbox people" in proc.stderr

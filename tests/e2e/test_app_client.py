@@ -54,7 +54,7 @@ def test_chat_endpoint_verdicts_with_charts(launched_app, sandbox_cases, role, e
         assert "very likely saw" in text or "may have seen" in text, text
     else:
         assert "No sign" in text or "Some sign, but not enough" in text, text
-    assert f"among 1000 candidate names" in text and "Namesakes" in text
+    assert "among 1000 candidate names" in text and "Namesakes" in text
     charts = images_of(replies)
     assert len(charts) == 1, replies   # one compact chart; the full ones are beside the chat
     # the session keeps its state: a follow-up question needs no photos or name
@@ -99,6 +99,21 @@ def test_check_endpoint(launched_app, sandbox_cases, role, expect_member):
     r = out["result"]
     assert r["member"] is expect_member and r["true_name"] == case.name and r["n_photos"] == len(case.photos)
     assert r["model"] == "sandbox" and len(r["photo_sha256"]) == len(case.photos)
+
+
+def test_check_endpoint_on_a_real_architecture(launched_app, sandbox_cases):
+    """A ViT-B/32 (random weights: no hub here) answers through the API like any model: the app's
+    model path works with the torch of this Python (2.14.1 on 3.11, ZeroGPU's 2.11.0 on 3.12)."""
+    from gradio_client import handle_file
+
+    import torch
+
+    out = client(launched_app).predict([handle_file(p) for p in sandbox_cases["member"].photos[:3]], "Jane Doe",
+                                       {"model": "ViT-B-32:random", "n_candidates": 30}, api_name="/check")
+    assert out["ok"], out
+    r = out["result"]
+    assert r["model"] == "ViT-B-32:random" and r["n_candidates"] == 30 and r["n_templates"] == 21
+    assert r["model_build"]["activation"] == "GELU" and torch.__version__.split("+")[0] in ("2.14.1", "2.11.0")
 
 
 def test_check_endpoint_bad_input(launched_app, sandbox_cases):

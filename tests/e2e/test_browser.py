@@ -134,11 +134,12 @@ def _third_party_buttons(page) -> list[str]:
 
 
 def _watch_progress(page) -> None:
-    """Record, every 50 ms, how many progress overlays are visible at once and the words they say."""
+    """Record, every 50 ms, how many progress overlays are visible at once and the words they say
+    (gradio's status trackers; since issue 21 a check's progress sits in the line under the chat)."""
     page.evaluate("""() => {
       window.__idiaMaxOverlays = 0; window.__idiaProgress = [];
       setInterval(() => {
-        const shown = [...document.querySelectorAll('.wrap.default')].filter(
+        const shown = [...document.querySelectorAll('[data-testid=status-tracker]')].filter(
           e => !e.classList.contains('hide') && e.offsetParent !== null && e.innerText.trim());
         window.__idiaMaxOverlays = Math.max(window.__idiaMaxOverlays, shown.length);
         for (const e of shown) {

@@ -135,7 +135,7 @@ def test_long_encoding_does_not_freeze_others(launched_app, people):
     deadline = time.monotonic() + CALL_LIMIT_S
     progress_seen = []
     def encoding(lines):
-        return [d for d in lines if d.startswith("Preparing")]
+        return [d for d in lines if d.startswith("Encoding")]
 
     while not job.done() and time.monotonic() < deadline and not encoding(progress_seen):
         status = job.status()

@@ -199,7 +199,7 @@ def test_a_turn_finishing_after_its_page_closed_leaves_nothing(public_app, tmp_p
     deadline = time.monotonic() + 120
     seen = []
     while not job.done() and time.monotonic() < deadline and not seen:
-        seen += [u.desc for u in (job.status().progress_data or []) if u.desc and u.desc.startswith("Preparing")]
+        seen += [u.desc for u in (job.status().progress_data or []) if u.desc and u.desc.startswith("Encoding")]
         time.sleep(0.1)
     assert seen and not job.done(), "the check was not caught encoding"
     before = set((public_app.gradio_temp / "idia-sessions").glob("idia-session-*"))

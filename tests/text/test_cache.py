@@ -112,20 +112,17 @@ def test_two_builds_of_one_weights_file_never_share_cached_embeddings(tiny_model
     assert builds[1].texts_encoded == before and np.array_equal(again, embeddings[1])
 
 
-def test_on_a_space_with_persistent_storage_the_cache_lives_there(monkeypatch, tmp_path):
+def test_the_cache_lives_where_idia_cache_dir_says_and_nowhere_assumed(monkeypatch, tmp_path):
+    """Spaces no longer have a persistent /data: a Space's cache goes to the Storage Bucket its
+    operator mounts and names in IDIA_CACHE_DIR, else to the user's cache folder; /data is never
+    assumed, even when a folder of that name exists and SPACE_ID is set."""
     from idia_core.text import cache as cache_mod
 
-    data = tmp_path / "data"
-    data.mkdir()
-    monkeypatch.delenv("IDIA_CACHE_DIR", raising=False)
-    monkeypatch.setattr(cache_mod, "SPACE_PERSISTENT_DIR", data)
     monkeypatch.setenv("SPACE_ID", "someone/idia")
-    assert cache_mod.default_cache_dir() == data / "idia-cache"
-    monkeypatch.setenv("IDIA_CACHE_DIR", str(tmp_path / "mine"))       # an explicit folder still wins
-    assert cache_mod.default_cache_dir() == tmp_path / "mine"
+    monkeypatch.setenv("IDIA_CACHE_DIR", str(tmp_path / "bucket" / "idia-cache"))
+    assert cache_mod.default_cache_dir() == tmp_path / "bucket" / "idia-cache"
+    monkeypatch.setenv("IDIA_CACHE_DIR", "none")
+    assert cache_mod.default_cache_dir() is None
     monkeypatch.delenv("IDIA_CACHE_DIR")
-    monkeypatch.setattr(cache_mod, "SPACE_PERSISTENT_DIR", tmp_path / "no-such-dir")  # no persistent storage
-    assert cache_mod.default_cache_dir() != tmp_path / "no-such-dir" / "idia-cache"
-    monkeypatch.setattr(cache_mod, "SPACE_PERSISTENT_DIR", data)
-    monkeypatch.delenv("SPACE_ID")                                      # not a Space: /data is someone else's
-    assert cache_mod.default_cache_dir() != data / "idia-cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_mod.default_cache_dir() == tmp_path / "xdg" / "idia"

@@ -2,7 +2,6 @@
 CLIP (real open_clip tokenizer and text tower, context length 32) and the tiny test model."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from idia_core import IdiaInputError, load_model, run_idia
@@ -133,3 +132,53 @@ def test_a_look_alike_the_user_added_is_called_a_look_alike(sandbox, world):
     text = explanation(r)
     assert f"{other}, a name you added, won {wins} of 21" in text and "look-alike" in text
     assert "a namesake" not in text
+
+
+# -- a name left out is replaced: the pool keeps its size ---------------------------------------
+
+def test_a_dropped_twin_or_cut_name_is_refilled_from_the_seeded_distractors(sandbox):
+    """The replacements are the next names of the pool's own stream: what a pool two names larger
+    adds (pools of different sizes share their names), each in the place of a name left out."""
+    target, users = "Karl-Heinrich Mende", ["Karl - Heinrich Mende", GEORGIAN_39, "Ann Lee"]
+    pool = build_candidate_pool(target, users, n_candidates=100, seed=3)
+    larger = build_candidate_pool(target, users, n_candidates=102, seed=3)
+    extra = [n for n in larger.names if n not in set(pool.names)]
+    assert len(extra) == 2
+    fitted = fit_pool_to_model(pool, sandbox, T21)
+    assert len(fitted.names) == 100 and fitted.target == target
+    assert fitted.indistinct_dropped == ("Karl - Heinrich Mende",) and fitted.too_long_dropped == (GEORGIAN_39,)
+    expected = [extra.pop(0) if n in ("Karl - Heinrich Mende", GEORGIAN_39) else n for n in pool.names]
+    assert list(fitted.names) == expected and fitted.user_names == ("Ann Lee",)
+    assert fit_pool_to_model(pool, sandbox, T21) == fitted                       # deterministic
+
+
+def test_a_paper_pool_keeps_its_size_too(sandbox):
+    pool = build_candidate_pool("Rodrigo Albero", ["Karl - Heinrich Mende", "Karl-Heinrich  Mende"],
+                                n_candidates=1000, seed=42, mode="paper")
+    fitted = fit_pool_to_model(pool, sandbox, T21)
+    assert len(pool.names) == len(fitted.names) == 1000 and fitted.indistinct_dropped
+    assert len({n.casefold() for n in fitted.names}) == 1000
+
+
+def test_an_explicit_candidate_list_is_never_refilled(sandbox):
+    """``verify`` re-runs a recorded pool name for name: nothing may be added to it."""
+    from idia_core.attack.run import resolve_pool
+
+    pool = resolve_pool("Karl-Heinrich Mende", ["Ann Lee", "Karl - Heinrich Mende", "Bo Ek"], (), 4, 0, "mixed")
+    fitted = fit_pool_to_model(pool, sandbox, T21)
+    assert fitted.names == ("Ann Lee", "Bo Ek", "Karl-Heinrich Mende")
+
+
+def test_an_evaluation_pool_keeps_its_size(sandbox):
+    from idia_core.text.name_fit import fit_evaluation_pool
+    from idia_core.text.pool import distractor_names
+    from idia_core.text.names import identity_key
+
+    people = ("Rodrigo Albero", "Dana Tichá")
+    pool = people + (GEORGIAN_39, "Karl-Heinrich Mende", "Karl - Heinrich Mende", "Ann Lee")
+    names, dropped = fit_evaluation_pool(sandbox, T21, pool, people, seed=4, mode="mixed")
+    assert dropped == {"too_long_dropped": [GEORGIAN_39], "indistinct_dropped": ["Karl - Heinrich Mende"]}
+    parts = name_parts("Rodrigo Albero") | name_parts("Dana Tichá")
+    taken = {identity_key(n) for n in pool}
+    stream = [n for n in distractor_names(4, "mixed", 64) if identity_key(n) not in taken and not name_parts(n) & parts]
+    assert list(names) == list(people) + [stream[0], "Karl-Heinrich Mende", stream[1], "Ann Lee"]

@@ -141,7 +141,7 @@ def test_paper_pool_is_the_papers_construction():
     assert len(real) == 548 and len(set(real)) == 548
     female, male = paper_first_names()
     assert len(female) == len(male) == 1000
-    assert len(paper_surnames()) == len(set(paper_surnames())) == 999   # the census file's rows
+    assert len(paper_surnames()) == len(set(paper_surnames())) == 1000  # all the paper used, "Archer" included
     pool = build_candidate_pool("Jane Doe", n_candidates=1000, seed=0, mode="paper")
     names = list(pool.names)
     assert len(names) == 1000 and names.count("Jane Doe") == 1 and pool.target == "Jane Doe"

@@ -62,6 +62,34 @@ def test_pretrained_tag_loads_from_the_local_cache(tmp_path):
     assert model.fingerprint.startswith("ViT-B-32-")
 
 
+def test_weights_a_space_preloaded_are_used_before_anything_is_fetched(tmp_path, monkeypatch):
+    """A Space's build preloads each catalogue tag's ``open_clip_pytorch_model.bin`` (README front
+    matter). Online, open_clip would fetch the safetensors alternative first; idia takes what the
+    cache already holds and asks the hub for nothing."""
+    import open_clip
+
+    from idia_core.zoo import hub
+
+    arch, tag = "ViT-B-32", "laion400m_e32"
+    repo = open_clip.get_pretrained_cfg(arch, tag)["hf_hub"].strip("/")
+    torch.manual_seed(6)
+    clip = open_clip.create_model(arch, pretrained=None, quick_gelu=True).eval()
+    weights = tmp_path / "open_clip_pytorch_model.bin"
+    torch.save(clip.state_dict(), weights)
+    build_hub_cache_entry(HUB_CACHE, repo, {"open_clip_pytorch_model.bin": weights})
+
+    def no_download(*args, **kwargs):
+        raise AssertionError(f"asked the hub for {args}")
+
+    monkeypatch.setattr(hub, "hub_offline", lambda: False)     # as on a Space: the hub answers
+    monkeypatch.setattr(hub, "hf_hub_download", no_download)
+    model = load_model(f"{arch}:{tag}")
+    tokens = model.tokenize(["a photo of Jane Doe"])
+    with torch.no_grad():
+        direct = clip.encode_text(tokens, normalize=True)
+    assert (model.encode_texts(["a photo of Jane Doe"]) - direct).abs().max() <= 1e-5
+
+
 def test_missing_hub_model_says_how_to_get_it_without_waiting():
     import time
 
@@ -100,10 +128,10 @@ def test_local_dir_without_weights(tmp_path):
 
 
 def test_fingerprint_is_stable_and_tracks_weights(tmp_path, tiny_model_dir):
-    from idia_core.zoo import load as models
+    from idia_core.zoo import registry
 
     a = load_model(f"local-dir:{tiny_model_dir}").fingerprint
-    models._LOADED.clear()
+    registry.clear()
     assert load_model(f"local-dir:{tiny_model_dir}").fingerprint == a
     cfg = json.loads(json.dumps(TINY_MODEL_CFG))
     other = save_local_dir(build_open_clip(cfg, seed=99), cfg, tmp_path / "other")
