@@ -94,8 +94,7 @@ def _upload_folder() -> str:
         return os.environ.get("GRADIO_TEMP_DIR") or str(Path(tempfile.gettempdir()) / "gradio")
 
 
-# Uploads live in gradio's temporary folder only; a session's charts and reports are written there
-# too (served without a second copy), and everything a session held is deleted when it ends.
+# Uploads live in gradio's temporary folder only, with each session's charts and reports (deleted when it ends).
 UPLOAD_ROOT = _upload_folder()
 chat_session.set_workdir_root(os.path.join(UPLOAD_ROOT, "idia-sessions"))
 
@@ -110,9 +109,7 @@ SESSION_FILES = SessionFiles(UPLOAD_ROOT, protected=_protected_files, pending_tt
                              queued=lambda: serving.queued_file_paths(getattr(globals().get("demo"), "_queue", None)))
 UPLOAD_QUOTA = UploadQuota(upload_limits(PUBLIC), SESSION_FILES.pending_bytes)
 IDLE = IdleSessions(SESSION_IDLE_S)
-INTERNAL_ERROR = ("Something went wrong on the server while answering this; nothing you sent was kept from "
-                  "it. Try again, or say **reset** to start over.")
-RESTARTING = "The server is restarting; nothing you sent was kept. Try again in a minute."
+INTERNAL_ERROR, RESTARTING = C.say("internal_error"), C.say("restarting")   # prompts/messages/chat.toml
 
 
 # -- glue: controller values ⇄ gradio values ------------------------------------------------------
@@ -353,22 +350,15 @@ def _drop_state(sid: str) -> None:
             print(f"idia: could not drop the state of a closed session: {type(exc).__name__}")
 
 
-def _reap_idle_sessions() -> None:
-    """Close sessions idle longer than SESSION_IDLE_S: clients of the REST API (/gradio_api/call/chat)
-    never disconnect, so without this their state, uploads, charts, reports and private embeddings
-    would stay until the process ends. Also deletes uploads no request claimed in time."""
-    period = max(0.5, min(60.0, SESSION_IDLE_S / 3))
-    while True:
-        time.sleep(period)
-        try:
-            for sid in IDLE.expired():
-                _drop_state(sid)
-                HISTORY.forget(sid)
-                SESSION_FILES.release(sid)
-            SESSION_FILES.sweep()
-            serving.return_free_memory()
-        except Exception as exc:  # pragma: no cover - keep reaping
-            print(f"idia: idle-session sweep failed: {type(exc).__name__}")
+def _close_idle_session(sid: str) -> None:   # idle longer than SESSION_IDLE_S: state, history and files go
+    _drop_state(sid)
+    HISTORY.forget(sid)
+    SESSION_FILES.release(sid)
+
+
+def _sweep_unclaimed() -> None:
+    SESSION_FILES.sweep()   # uploads no request claimed in time
+    serving.return_free_memory()
 
 
 def _event_kind(body) -> str:
@@ -440,27 +430,7 @@ def _no_empty_temp_files(component: gr.File) -> None:
 
 # -- layout ------------------------------------------------------------------------------------------
 ASSETS = Path(__file__).resolve().parent / "assets"   # the page's own style and script (scrolling, forgetting files)
-# Pictures in messages fit the chat column; on a phone the chat is shorter so the message box is on
-# the first screen, the side panel (verdict, charts, gallery) follows under the chat, buttons stay small.
-CSS = """
-#chat .message img { width: auto !important; max-width: 100% !important; height: auto !important; max-height: none !important; }
-#title h2 { margin: 0.2em 0; }
-#actions button { min-width: 0; }
-#gallery .grid-container { grid-template-rows: none !important; grid-auto-rows: auto !important; }
-#gallery .caption-label { white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
-  max-width: calc(100% - 8px) !important; line-height: 1.25; }
-@media (max-width: 640px) {
-  .gradio-container { padding-left: 6px !important; padding-right: 6px !important; }
-  #title h2 { font-size: 1.15rem; }
-  #chat { height: 56vh !important; max-height: 56vh; }
-  #chat .message-row.bot-row, #chat .message-row.user-row { max-width: 100% !important; margin-left: 0 !important;
-    margin-right: 0 !important; }
-  #chat .message.bot, #chat .message.user { padding-left: 6px !important; padding-right: 6px !important; }
-  #actions { gap: 4px; flex-wrap: nowrap; }
-  #actions button { padding: 4px 6px; font-size: 0.85rem; }
-  #gallery .grid-container { grid-template-columns: repeat(2, minmax(0, 1fr)) !important; }
-}
-""" + (ASSETS / "chat.css").read_text(encoding="utf-8")   # the progress line under the chat, tables
+CSS = "\n".join((ASSETS / name).read_text(encoding="utf-8") for name in ("app.css", "chat.css"))
 CHAT_JS = (ASSETS / "chat.js").read_text(encoding="utf-8")   # loaded once: each event calls one of its functions
 MARK_REPLY_START, FORGET_PICKED_FILES = ("(...a) => { idiaMark(); return a; }",
                                         "(...a) => { idiaMark(); idiaForgetFiles(); return a; }")
@@ -614,7 +584,8 @@ if __name__ == "__main__":
 
     _load_default_model()
     _warm_up_in_background()
-    threading.Thread(target=_reap_idle_sessions, name="idia-idle-sessions", daemon=True).start()
+    threading.Thread(target=IDLE.reap_forever, args=(_close_idle_session, _sweep_unclaimed), name="idia-idle-sessions",
+                     daemon=True).start()
     signal.signal(signal.SIGTERM, _on_sigterm)
     shutil.rmtree(os.path.join(UPLOAD_ROOT, "deep_links"), ignore_errors=True)   # an older server's
     demo.queue(default_concurrency_limit=COMPUTE_LIMIT, max_size=QUEUE_MAX)

@@ -205,7 +205,39 @@ def main(argv=None) -> int:
             (tmp / "photos").mkdir()
             return concurrent(args, people_photos(tmp / "photos", args.people, args.photos), tmp)
 
+    return sequential(args)
+
+
+def one_check(url: str, api, people, i: int) -> float:
+    """One visitor's check (the i-th person): through ``api`` (the ``check`` endpoint) or a new chat
+    session; its latency in seconds. Raises when the reply is not a verdict."""
     from gradio_client import Client, handle_file
+
+    name, photos = people[i % len(people)]
+    files = [handle_file(p) for p in photos]
+    if api is not None:
+        t0 = time.perf_counter()
+        out = api.predict(files, name, {}, api_name="/check")
+        dt = time.perf_counter() - t0
+        if not out.get("ok"):
+            raise RuntimeError(out)
+        return dt
+    c = Client(url, verbose=False, download_files=False)
+    try:
+        t0 = time.perf_counter()
+        out = c.predict({"text": f"Is this {name}?", "files": files}, [], api_name="/chat")
+        dt = time.perf_counter() - t0
+    finally:
+        c.close()
+    text = str(out[1])
+    if name not in text or "of 21 templates" not in text:
+        raise RuntimeError(f"no verdict for {name}: {text[:500]}")
+    return dt
+
+
+def sequential(args) -> int:
+    """``--count`` checks one after another after ``--warmup``: RSS growth, latency, files left."""
+    from gradio_client import Client
 
     with tempfile.TemporaryDirectory(prefix="idia-soak-") as tmpname:
         tmp = Path(tmpname)
@@ -213,32 +245,9 @@ def main(argv=None) -> int:
         people = people_photos(tmp / "photos", args.people, args.photos)
         with launched(tmp) as (proc, url, _log):
             api = Client(url, verbose=False, download_files=False) if args.mode == "check" else None
-
-            def one(i: int) -> float:
-                name, photos = people[i % len(people)]
-                files = [handle_file(p) for p in photos]
-                if api is not None:
-                    t0 = time.perf_counter()
-                    out = api.predict(files, name, {}, api_name="/check")
-                    dt = time.perf_counter() - t0
-                    if not out.get("ok"):
-                        raise RuntimeError(out)
-                    return dt
-                c = Client(url, verbose=False, download_files=False)
-                try:
-                    t0 = time.perf_counter()
-                    out = c.predict({"text": f"Is this {name}?", "files": files}, [], api_name="/chat")
-                    dt = time.perf_counter() - t0
-                finally:
-                    c.close()
-                text = str(out[1])
-                if name not in text or "of 21 templates" not in text:
-                    raise RuntimeError(f"no verdict for {name}: {text[:500]}")
-                return dt
-
             try:
                 for i in range(args.warmup):
-                    one(i)
+                    one_check(url, api, people, i)
                 time.sleep(3)   # let the warm-up sessions' unload run
                 rss0 = rss_mb(proc.pid)
                 t_start = time.monotonic()
@@ -247,7 +256,7 @@ def main(argv=None) -> int:
                     if time.monotonic() - t_start > args.time_limit:
                         print(f"time limit reached after {i} checks")
                         break
-                    latencies.append(one(args.warmup + i))
+                    latencies.append(one_check(url, api, people, args.warmup + i))
                     if (i + 1) % 50 == 0:
                         print(f"  {i + 1} checks, RSS {rss_mb(proc.pid):.1f} MB", flush=True)
                 time.sleep(5)   # the last sessions' unload (heartbeat 2 s)
@@ -260,21 +269,22 @@ def main(argv=None) -> int:
             finally:
                 if api is not None:
                     api.close()
+        return report_sequential(args, sorted(latencies), rss0, rss1, alive, left, uploads_left)
 
-        lat = sorted(latencies)
-        p50 = statistics.median(lat)
-        p95 = lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]
-        growth = rss1 - rss0
-        print(f"mode {args.mode}: {len(lat)} checks after {args.warmup} warm-up, {args.photos} photos, "
-              f"1000 names x 21 templates, sandbox model")
-        print(f"RSS start (after warm-up) {rss0:.1f} MB, end {rss1:.1f} MB, growth {growth:+.1f} MB "
-              f"(target < {GROWTH_TARGET_MB:.0f} MB): {'OK' if growth < GROWTH_TARGET_MB else 'OVER'}")
-        print(f"latency p50 {p50:.3f} s, p95 {p95:.3f} s, max {lat[-1]:.3f} s")
-        print(f"files left in gradio's temp folder: {len(left)} ({len(uploads_left)} of them uploaded photos; "
-              f"the rest are the app's example photos); "
-              f"server alive: {alive}")
-        return 0 if growth < GROWTH_TARGET_MB and alive and not uploads_left else 1
 
+def report_sequential(args, lat, rss0, rss1, alive, left, uploads_left) -> int:
+    p50 = statistics.median(lat)
+    p95 = lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]
+    growth = rss1 - rss0
+    print(f"mode {args.mode}: {len(lat)} checks after {args.warmup} warm-up, {args.photos} photos, "
+          f"1000 names x 21 templates, sandbox model")
+    print(f"RSS start (after warm-up) {rss0:.1f} MB, end {rss1:.1f} MB, growth {growth:+.1f} MB "
+          f"(target < {GROWTH_TARGET_MB:.0f} MB): {'OK' if growth < GROWTH_TARGET_MB else 'OVER'}")
+    print(f"latency p50 {p50:.3f} s, p95 {p95:.3f} s, max {lat[-1]:.3f} s")
+    print(f"files left in gradio's temp folder: {len(left)} ({len(uploads_left)} of them uploaded photos; "
+          f"the rest are the app's example photos); "
+          f"server alive: {alive}")
+    return 0 if growth < GROWTH_TARGET_MB and alive and not uploads_left else 1
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -28,6 +28,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
+from ..messages import fill
+
 COMPUTE, CHEAP = "compute", "cheap"
 
 
@@ -140,7 +142,7 @@ class FairQueue:
 
     async def push(self, body, request, username):
         if self.closing():
-            return False, "The server is restarting; nothing you sent was kept. Try again in a minute.", "queue_full"
+            return False, fill("chat", "restarting"), "queue_full"
         peer = getattr(getattr(request, "client", None), "host", None)
         session = getattr(body, "session_hash", None) or f"call-{uuid.uuid4().hex}"   # a REST call: its own
         ticket = Ticket(self.classify(body), str(session),

@@ -331,6 +331,21 @@ class IdleSessions:
                 del self._seen[s]
         return old
 
+    def reap_forever(self, close: Callable[[str], None], sweep: Callable[[], None]) -> None:
+        """Every third of ``idle_s`` (0.5 s to 60 s): ``close`` each expired session, then ``sweep``.
+        Never returns (a daemon thread's loop). REST clients never disconnect, so without this their
+        state, uploads, charts, reports and private embeddings would stay until the process ends;
+        an error is logged by its type only and the loop goes on."""
+        period = max(0.5, min(60.0, self.idle_s / 3))
+        while True:
+            time.sleep(period)
+            try:
+                for session in self.expired():
+                    close(session)
+                sweep()
+            except Exception as exc:  # pragma: no cover - keep reaping
+                print(f"idia: idle-session sweep failed: {type(exc).__name__}")
+
 
 # -- arrival: private paths, refused types, quota ------------------------------------------------------
 _READ_TYPES = ("image/",)       # the app reads photos only
