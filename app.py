@@ -17,7 +17,6 @@ try:   # ZeroGPU on Hugging Face Spaces; `spaces` must be imported before torch 
 except ImportError:   # pragma: no cover - everywhere but a Space
     spaces = None
 
-import contextlib
 import os
 import shutil
 import signal
@@ -33,12 +32,15 @@ import gradio as gr
 
 from idia_core import chat as C
 from idia_core import limits
-from idia_core.chat import public, serving
+from idia_core.chat import admission, public, serving
 from idia_core.chat import session as chat_session
 from idia_core.chat import views as C_VIEWS
 from idia_core.chat.examples import sandbox_examples
-from idia_core.chat.routing import needs_compute
-from idia_core.chat.uploads import IdleSessions, SessionFiles, TrackedUploads
+from idia_core.chat.history import HistoryRecord, message_text
+from idia_core.chat.lifecycle import STOPPING, Lifecycle
+from idia_core.chat.routing import SentKinds, event_kind, needs_compute
+from idia_core.chat.uploads import (IdleSessions, SessionFiles, TrackedUploads, UploadQuota, arrive_privately,
+                                    delete_uploads_inside, unclaimed_ttl, upload_limits)
 from idia_core.chat.views import result_views
 from idia_core.chat.warmup import warm_up_server
 from idia_core.text.templates import available_template_sets
@@ -63,8 +65,15 @@ RESPONSIBLE_USE = (
 COMPUTE_LIMIT = serving.compute_limit()   # checks running at once, over the chat and check endpoints
 COMPUTE = serving.ComputeSlots(COMPUTE_LIMIT)
 CHEAP_SLOTS = 16                   # turns that run no check (help, status, share, ...) beside them
-QUEUE_MAX = 64                     # waiting events beyond this are refused with "queue full"
+PUBLIC = public.is_public()
+QUEUE = admission.queue_limits(PUBLIC)   # fair queueing: per session, per address, compute apart from cheap
+SENT_KINDS = SentKinds()   # what each browser session just sent: its chat event carries no text to classify
+CHAT_LIMIT = QUEUE.compute_total + CHEAP_SLOTS   # compute turns admitted never take the cheap turns' room
+QUEUE_MAX = QUEUE.compute_total + QUEUE.cheap_total   # gradio's own cap, behind the fair one
+PROXY_HOPS = admission.proxy_hops()
 SESSION_IDLE_S = float(os.environ.get("IDIA_SESSION_IDLE_S", "1800"))   # then a session is closed
+LIFE = Lifecycle()                 # a shutdown: no new turn, running ones end or stop, then cleanup
+HISTORY = HistoryRecord()          # per session, the messages the server wrote (the rest is not shown back)
 
 
 def _compute_slot(needed: bool, progress=None):
@@ -85,8 +94,7 @@ def _upload_folder() -> str:
         return os.environ.get("GRADIO_TEMP_DIR") or str(Path(tempfile.gettempdir()) / "gradio")
 
 
-# Uploads live in gradio's temporary folder only; a session's charts and reports are written there
-# too (served without a second copy), and everything a session held is deleted when it ends.
+# Uploads live in gradio's temporary folder only, with each session's charts and reports (deleted when it ends).
 UPLOAD_ROOT = _upload_folder()
 chat_session.set_workdir_root(os.path.join(UPLOAD_ROOT, "idia-sessions"))
 
@@ -97,10 +105,11 @@ def _protected_files():
         yield from getattr(block, "keep_in_cache", ())
 
 
-SESSION_FILES = SessionFiles(UPLOAD_ROOT, protected=_protected_files)
+SESSION_FILES = SessionFiles(UPLOAD_ROOT, protected=_protected_files, pending_ttl=unclaimed_ttl(),
+                             queued=lambda: serving.queued_file_paths(getattr(globals().get("demo"), "_queue", None)))
+UPLOAD_QUOTA = UploadQuota(upload_limits(PUBLIC), SESSION_FILES.pending_bytes)
 IDLE = IdleSessions(SESSION_IDLE_S)
-INTERNAL_ERROR = ("Something went wrong on the server while answering this; nothing you sent was kept from "
-                  "it. Try again, or say **reset** to start over.")
+INTERNAL_ERROR, RESTARTING = C.say("internal_error"), C.say("restarting")   # prompts/messages/chat.toml
 
 
 # -- glue: controller values ⇄ gradio values ------------------------------------------------------
@@ -160,19 +169,25 @@ def _base_url(request: gr.Request | None) -> str:
 
 
 def _progress_adapter(progress: gr.Progress):
-    """The core's progress as one line of words (and a share done), in the line under the chat."""
+    """The core's progress as one line of words (and a share done), in the line under the chat; it
+    stops the turn once a shutdown began (``Lifecycle.guard``)."""
     def report(done: int, total: int, message: str):
         progress(done / total if total else None, desc=message)
-    return report
+    return LIFE.guard(report)
 
 
 N_VIEWS = 13   # what _outputs returns: one value per component in the layout's ``views``
 
 
-def _outputs(state, history):
+def _outputs(state, history, sid: str | None):
     """Every view of the session. Charts are drawn here (in the turn's thread, into the session's
-    folder), so call this before the turn's files are claimed or deleted (_keep_turn_files)."""
-    views = result_views(state)
+    folder), so call this before the turn's files are claimed or deleted (_keep_turn_files). The
+    history sent is recorded as the server's own (``HISTORY``)."""
+    HISTORY.note(sid or "anonymous", history)
+    try:
+        views = result_views(state)
+    except OSError:   # a shutdown began: no chart is drawn any more (files.WritesStopped)
+        return _history_only(history, None)
     s = state.settings
     return (
         history, state,
@@ -184,8 +199,10 @@ def _outputs(state, history):
     )
 
 
-def _history_only(history):
+def _history_only(history, sid: str | None):
     """The history and nothing else changed (no chart is drawn)."""
+    if sid is not None:
+        HISTORY.note(sid, history)
     return (history,) + (gr.skip(),) * (N_VIEWS - 1)
 
 
@@ -197,26 +214,17 @@ def _model_line(spec: str) -> str:
 BOX_PLACEHOLDER = f"Drop 3–{limits.MAX_PHOTOS} photos of one person, then ask: Is this Jane Doe?"
 
 
-def echo(message: dict, history: list):
+def echo(message: dict, history: list, request: gr.Request = None):
     """At once, before the turn is queued: the user's message and a "Checking …" line in the chat; the
     message leaves the box (empty and disabled until the reply) for the outbox ``chat`` reads."""
     message = message or {}
     text, files = (message.get("text") or "").strip(), _file_paths(message.get("files"))
     if not text and not files:
         return None, gr.skip(), gr.skip()   # an empty outbox: the last message is never sent again
+    SENT_KINDS.note(getattr(request, "session_hash", None), text, files)   # for the queue's admission
     pending = _user_messages(text, files) + [{"role": "assistant", "content": C.say("echo_working")}]
     history = list(history or [])
     return {"text": text, "files": list(files)}, gr.MultimodalTextbox(value=None, interactive=False), history + pending
-
-
-def _content_text(message) -> str:
-    """A chat message's text, whether its content is a string or (as the browser sends it back)
-    a list of typed parts."""
-    content = message.get("content") if isinstance(message, dict) else None
-    if isinstance(content, list):
-        return "".join(p.get("text", "") if isinstance(p, dict) else (p if isinstance(p, str) else "")
-                       for p in content)
-    return content if isinstance(content, str) else ""
 
 
 def _without_echo(history: list, text: str, files) -> list:
@@ -224,7 +232,7 @@ def _without_echo(history: list, text: str, files) -> list:
     echoed = _user_messages(text, files) + [{"role": "assistant", "content": C.say("echo_working")}]
     tail = history[-len(echoed):]
     if len(tail) == len(echoed) and all(isinstance(m, dict) and m.get("role") == e["role"] and
-                                        _content_text(m).strip() == e["content"].strip()
+                                        (message_text(m) or "").strip() == e["content"].strip()
                                         for m, e in zip(tail, echoed)):
         return history[:-len(echoed)]
     return history
@@ -241,14 +249,16 @@ def chat(message: dict, history: list, state, request: gr.Request, progress=gr.P
     SESSION_FILES.claim(token, files)
     SESSION_FILES.reopen(sid)
     SESSION_FILES.claim_folder(sid, state.workdir)
-    history = _without_echo(list(history or []), text, files)
+    history = HISTORY.validated(sid, _without_echo(list(history or []), text, files))   # never the client's own
     box = gr.MultimodalTextbox(value=None, interactive=True, placeholder=BOX_PLACEHOLDER)
     sent = C.UserMessage(text, files)
     progress(0.0, desc=C.say("progress_start"))   # words at once, before the core reports its own
     try:
-        with IDLE.busy(sid), _compute_slot(needs_compute(text, files), progress):
+        with LIFE.turn(), IDLE.busy(sid), _compute_slot(needs_compute(text, files), progress):
             turns = C.handle_in_order(sid, sent, state, progress=_progress_adapter(progress),
                                       base_url=_base_url(request))
+    except STOPPING:   # nothing of this turn is kept: the cleanup removes its uploads
+        turns = [(sent, C.Turn(state, [C.Reply(RESTARTING, kind="error")]))]
     except Exception as exc:   # a bug, not a user mistake: log it, tell the visitor nothing internal
         print(f"idia: chat turn failed: {type(exc).__name__}: {exc}")
         turns = [(sent, C.Turn(state, [C.Reply(INTERNAL_ERROR, kind="error")]))]
@@ -256,13 +266,13 @@ def chat(message: dict, history: list, state, request: gr.Request, progress=gr.P
         SESSION_FILES.claim(sid, files)   # held by the session until that turn has used them
         SESSION_FILES.release(token)
         history += _user_messages(text, files) + _history_messages([C.busy_reply(sent)])
-        return (box,) + _history_only(history)
+        return (box,) + _history_only(history, sid)
     for msg, turn in turns:
         history += _user_messages(msg.text, msg.files, turn.photo_strip) + _history_messages(turn.replies)
     state = turns[-1][1].state
-    outputs = _outputs(state, history)
+    outputs = _outputs(state, history, sid)
     if not _keep_turn_files(sid, token, state):
-        return (box,) + _history_only(history)   # nobody is there to see the views
+        return (box,) + _history_only(history, sid)   # nobody is there to see the views
     return (box,) + outputs
 
 
@@ -296,14 +306,16 @@ def setting(fld: str):
         state = state if isinstance(state, C.ChatSession) else C.new_session()
         sid = getattr(request, "session_hash", None) or "anonymous"
         try:
-            with IDLE.busy(sid), _compute_slot(True, progress):
+            with LIFE.turn(), IDLE.busy(sid), _compute_slot(True, progress):
                 turn = C.change_setting(state, fld, value, progress=_progress_adapter(progress))
+        except STOPPING:
+            turn = C.Turn(state, [C.Reply(RESTARTING, kind="error")])
         except Exception as exc:
             print(f"idia: setting {fld} failed: {type(exc).__name__}: {exc}")
             turn = C.Turn(state, [C.Reply(INTERNAL_ERROR, kind="error")])
-        history = list(history or []) + _history_messages(turn.replies)
-        outputs = _outputs(turn.state, history)
-        return outputs if _keep_turn_files(sid, None, turn.state) else _history_only(history)
+        history = HISTORY.validated(sid, list(history or [])) + _history_messages(turn.replies)
+        outputs = _outputs(turn.state, history, sid)
+        return outputs if _keep_turn_files(sid, None, turn.state) else _history_only(history, sid)
     handler.__name__ = f"set_{fld}"
     return handler
 
@@ -321,6 +333,7 @@ async def on_unload(request: gr.Request):
         return
     _drop_state(sid)
     IDLE.forget(sid)
+    HISTORY.forget(sid)
     await anyio.to_thread.run_sync(SESSION_FILES.release, sid)
     await anyio.to_thread.run_sync(serving.return_free_memory)
 
@@ -337,44 +350,44 @@ def _drop_state(sid: str) -> None:
             print(f"idia: could not drop the state of a closed session: {type(exc).__name__}")
 
 
-def _reap_idle_sessions() -> None:
-    """Close sessions idle longer than SESSION_IDLE_S: clients of the REST API (/gradio_api/call/chat)
-    never disconnect, so without this their state, uploads, charts, reports and private embeddings
-    would stay until the process ends. Also deletes uploads no request claimed in time."""
-    period = max(0.5, min(60.0, SESSION_IDLE_S / 3))
-    while True:
-        time.sleep(period)
-        try:
-            for sid in IDLE.expired():
-                _drop_state(sid)
-                SESSION_FILES.release(sid)
-            SESSION_FILES.sweep()
-            serving.return_free_memory()
-        except Exception as exc:  # pragma: no cover - keep reaping
-            print(f"idia: idle-session sweep failed: {type(exc).__name__}")
+def _close_idle_session(sid: str) -> None:   # idle longer than SESSION_IDLE_S: state, history and files go
+    _drop_state(sid)
+    HISTORY.forget(sid)
+    SESSION_FILES.release(sid)
+
+
+def _sweep_unclaimed() -> None:
+    SESSION_FILES.sweep()   # uploads no request claimed in time
+    serving.return_free_memory()
+
+
+def _event_kind(body) -> str:
+    """An event joining the queue: compute or cheap (``routing.event_kind``), from its function's name."""
+    fn = demo.fns.get(getattr(body, "fn_index", None))
+    return event_kind(getattr(fn, "name", None) or "", getattr(body, "data", None),
+                      sent=lambda: SENT_KINDS.take(getattr(body, "session_hash", None)))
 
 
 def _remove_server_files() -> None:
     """What this server wrote under gradio's temporary folder and for its examples: every session's
-    uploads, charts and reports, uploads not yet claimed, the example photos. Called on SIGTERM."""
+    uploads, charts and reports, uploads not yet claimed, the example photos, and any state file of
+    gradio's deep links (turned off: serving.DeepLinksClosed). Called on SIGTERM, after the turns."""
     SESSION_FILES.release_all()
     shutil.rmtree(chat_session.WORKDIR_ROOT, ignore_errors=True)
     shutil.rmtree(EXAMPLES_DIR, ignore_errors=True)
-    app = globals().get("demo")
-    for record in getattr(app, "temp_file_sets", ()):
-        for path in list(record):
-            path = str(path)
-            if os.path.commonpath([os.path.realpath(path), os.path.realpath(UPLOAD_ROOT)]) == \
-                    os.path.realpath(UPLOAD_ROOT):
-                with contextlib.suppress(OSError):
-                    os.remove(path)
-                with contextlib.suppress(OSError):
-                    os.rmdir(os.path.dirname(path))
+    shutil.rmtree(os.path.join(UPLOAD_ROOT, "deep_links"), ignore_errors=True)
+    for record in getattr(globals().get("demo"), "temp_file_sets", ()):
+        delete_uploads_inside(list(record), UPLOAD_ROOT)
 
 
 def _on_sigterm(signum, frame) -> None:
-    """A clean shutdown: remove what the server wrote, then stop as Ctrl-C would."""
-    _remove_server_files()
+    """A clean shutdown: no new turn, running turns end (or stop at their next progress step, within
+    lifecycle.GRACE_S), nothing is written any more; then remove what the server wrote and stop as
+    Ctrl-C would."""
+    t0, running = time.monotonic(), LIFE.running()
+    ended = LIFE.shut_down(_remove_server_files)
+    print(f"idia: shutdown: {running} turn(s) running; {'all ended' if ended else 'abandoned (they write nothing)'} "
+          f"after {time.monotonic() - t0:.1f} s; what visitors left is removed", flush=True)
     raise KeyboardInterrupt
 
 
@@ -382,7 +395,7 @@ def on_load(request: gr.Request):
     """A new browser session: a welcome, or the settings of a share link and a request for photos."""
     query = list(request.query_params.multi_items()) if request is not None else []
     turn = C.open_link(query, C.new_session())
-    return _outputs(turn.state, _history_messages(turn.replies))
+    return _outputs(turn.state, _history_messages(turn.replies), getattr(request, "session_hash", None))
 
 
 def check(photos, name: str, options: dict | None, progress=gr.Progress()):
@@ -391,9 +404,11 @@ def check(photos, name: str, options: dict | None, progress=gr.Progress()):
     token = f"request-{uuid.uuid4().hex}"   # nothing is kept: the uploads go when the check returns
     SESSION_FILES.claim(token, paths)
     try:
-        with _compute_slot(True, progress):
+        with LIFE.turn(), _compute_slot(True, progress):
             return C.api_check(paths, name, options, default_model=DEFAULT_MODEL,
                                progress=_progress_adapter(progress))
+    except STOPPING:
+        return {"ok": False, "error": {"code": "internal", "message": RESTARTING}}
     except Exception as exc:   # a bug: the client gets a code, the log gets the detail
         print(f"idia: check failed: {type(exc).__name__}: {exc}")
         return {"ok": False, "error": {"code": "internal", "message": INTERNAL_ERROR.replace("**", "")}}
@@ -415,27 +430,7 @@ def _no_empty_temp_files(component: gr.File) -> None:
 
 # -- layout ------------------------------------------------------------------------------------------
 ASSETS = Path(__file__).resolve().parent / "assets"   # the page's own style and script (scrolling, forgetting files)
-# Pictures in messages fit the chat column; on a phone the chat is shorter so the message box is on
-# the first screen, the side panel (verdict, charts, gallery) follows under the chat, buttons stay small.
-CSS = """
-#chat .message img { width: auto !important; max-width: 100% !important; height: auto !important; max-height: none !important; }
-#title h2 { margin: 0.2em 0; }
-#actions button { min-width: 0; }
-#gallery .grid-container { grid-template-rows: none !important; grid-auto-rows: auto !important; }
-#gallery .caption-label { white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
-  max-width: calc(100% - 8px) !important; line-height: 1.25; }
-@media (max-width: 640px) {
-  .gradio-container { padding-left: 6px !important; padding-right: 6px !important; }
-  #title h2 { font-size: 1.15rem; }
-  #chat { height: 56vh !important; max-height: 56vh; }
-  #chat .message-row.bot-row, #chat .message-row.user-row { max-width: 100% !important; margin-left: 0 !important;
-    margin-right: 0 !important; }
-  #chat .message.bot, #chat .message.user { padding-left: 6px !important; padding-right: 6px !important; }
-  #actions { gap: 4px; flex-wrap: nowrap; }
-  #actions button { padding: 4px 6px; font-size: 0.85rem; }
-  #gallery .grid-container { grid-template-columns: repeat(2, minmax(0, 1fr)) !important; }
-}
-""" + (ASSETS / "chat.css").read_text(encoding="utf-8")   # the progress line under the chat, tables
+CSS = "\n".join((ASSETS / name).read_text(encoding="utf-8") for name in ("app.css", "chat.css"))
 CHAT_JS = (ASSETS / "chat.js").read_text(encoding="utf-8")   # loaded once: each event calls one of its functions
 MARK_REPLY_START, FORGET_PICKED_FILES = ("(...a) => { idiaMark(); return a; }",
                                         "(...a) => { idiaMark(); idiaForgetFiles(); return a; }")
@@ -461,7 +456,8 @@ def build_app() -> gr.Blocks:
         assert len(views) == N_VIEWS
         _wire(demo, talk, side, api, state, views)
     # every upload is counted from its arrival, so no request deletes one another has not claimed yet
-    tracked = TrackedUploads(demo.upload_file_set, SESSION_FILES.uploaded)
+    tracked = TrackedUploads(demo.upload_file_set, SESSION_FILES.uploaded,
+                             arrive=arrive_privately(UPLOAD_ROOT, _protected_files))
     demo.temp_file_sets = [tracked if s is demo.upload_file_set else s for s in demo.temp_file_sets]
     demo.upload_file_set = tracked
     return demo
@@ -507,10 +503,10 @@ def _side_column() -> SimpleNamespace:
                               interactive=False, buttons=["download", "fullscreen"], elem_id="votes", visible=False)
         with gr.Accordion("Settings (the chat can change them too)", open=False):
             settings = (
-                gr.Dropdown(catalogue, value=DEFAULT_MODEL, allow_custom_value=True, label="Model",
-                            info="A catalogue model or any spec (ARCH:TAG, hf-hub:ORG/NAME, local-dir:PATH)"),
+                gr.Dropdown(catalogue, value=DEFAULT_MODEL, allow_custom_value=public.any_model_allowed(), label="Model",
+                            info=public.model_field_info()),
                 gr.Slider(1, 21, value=limits.DEFAULT_TAU, step=1, label="tau (templates that must pick the name)"),
-                gr.Number(limits.DEFAULT_POOL, precision=0, label=f"Candidate names ({limits.MIN_POOL}–{limits.MAX_POOL})"),
+                gr.Number(limits.DEFAULT_POOL, precision=0, label=public.pool_label()),
                 gr.Number(0, precision=0, label="Seed of the distractor names"),
                 gr.Dropdown(list(available_template_sets()), value="paper21", label="Template set"),
                 gr.Radio(["mixed", "paper"], value="mixed", label="Distractor names"),
@@ -532,8 +528,7 @@ def _api_inputs() -> SimpleNamespace:
 def _wire(demo, talk, side, api, state, views) -> None:
     """The events: a message, the buttons, the settings controls, the API, page load and unload."""
     # chat turns share a wide group; those that may compute also take a COMPUTE slot; progress: under the chat
-    chat_group = dict(concurrency_limit=COMPUTE_LIMIT + CHEAP_SLOTS, concurrency_id="chat",
-                      show_progress_on=[talk.progress])
+    chat_group = dict(concurrency_limit=CHAT_LIMIT, concurrency_id="chat", show_progress_on=[talk.progress])
     # the echo and the box's release are instant: no overlay of their own (one progress line only)
     talk.box.submit(echo, [talk.box, talk.chatbot], [talk.outbox, talk.box, talk.chatbot], queue=False,
                     api_name=False, show_progress="hidden", js=FORGET_PICKED_FILES).then(
@@ -551,7 +546,7 @@ def _wire(demo, talk, side, api, state, views) -> None:
             js=MARK_REPLY_START, **chat_group).then(None, None, None, js=SCROLL_TO_REPLY)
     api.button.click(check, [api.photos, api.name, api.options], api.out, api_name="check",
                      concurrency_limit=COMPUTE_LIMIT, concurrency_id="check")
-    demo.load(on_load, None, views, api_name=False)
+    demo.load(on_load, None, views, api_name=False, queue=False)   # a page load never waits in the queue
     demo.unload(on_unload)
 
 
@@ -589,10 +584,17 @@ if __name__ == "__main__":
 
     _load_default_model()
     _warm_up_in_background()
-    threading.Thread(target=_reap_idle_sessions, name="idia-idle-sessions", daemon=True).start()
+    threading.Thread(target=IDLE.reap_forever, args=(_close_idle_session, _sweep_unclaimed), name="idia-idle-sessions",
+                     daemon=True).start()
     signal.signal(signal.SIGTERM, _on_sigterm)
-    demo.queue(default_concurrency_limit=COMPUTE_LIMIT, max_size=QUEUE_MAX).launch(
+    shutil.rmtree(os.path.join(UPLOAD_ROOT, "deep_links"), ignore_errors=True)   # an older server's
+    demo.queue(default_concurrency_limit=COMPUTE_LIMIT, max_size=QUEUE_MAX)
+    admission.install(demo._queue, _event_kind, QUEUE, PROXY_HOPS, closing=lambda: LIFE.closing)
+    demo.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), show_error=False, css=CSS, js=CHAT_JS,
         max_file_size=limits.MAX_FILE_BYTES,   # a bigger upload is refused at the door (HTTP 413)
-        app_kwargs={"middleware": [Middleware(serving.UrlLengthLimit)]},
+        max_threads=CHAT_LIMIT + COMPUTE_LIMIT + 16,   # a thread for every turn the queue may run at once
+        app_kwargs={"middleware": [Middleware(serving.UrlLengthLimit), Middleware(serving.DeepLinksClosed),
+                                   Middleware(serving.RequestBodyLimit),
+                                   Middleware(serving.UploadGate, quota=UPLOAD_QUOTA, hops=PROXY_HOPS)]},
     )

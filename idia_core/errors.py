@@ -10,15 +10,19 @@ means; the README's table of codes is generated from it (``codes_markdown``).
 """
 from __future__ import annotations
 
+from .echo import Markup
+
 
 class IdiaInputError(ValueError):
     """Input a user can fix. ``code`` is a stable slug (``ERROR_CODES``; for tests and API clients);
-    ``message`` is the sentence a person reads: what was wrong and what to do."""
+    ``message`` is the sentence a person reads: what was wrong and what to do. Every value from
+    outside in a message goes through ``echo.quoted`` or ``echo.code``, so the message is safe to
+    show as markdown (``echo.Markup``) and reads the same as plain text."""
 
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code = code
-        self.message = message
+        self.message = Markup(message)
 
     def __str__(self) -> str:  # pragma: no cover - trivial
         return self.message
@@ -42,7 +46,10 @@ ERROR_CODES: dict[str, dict[str, str]] = {
         "photo_not_image": "a file that is not an image Pillow can read",
         "photo_corrupt": "an image whose header cannot be opened",
         "photo_truncated": "an image that cannot be decoded to the end",
-        "photo_bomb": "an image that claims more pixels than the limit (a decompression bomb)",
+        "photo_bomb": "an image that claims more pixels than any camera makes (250 MP), or far more than its "
+                      "file holds (a decompression bomb)",
+        "photo_too_many_pixels": "an image in a format decoded at full size (PNG, WebP, TIFF, …) that would "
+                                 "take more than 256 MB to decode",
         "photo_too_small": "an image under 16 px on a side",
     },
     "names": {
@@ -53,6 +60,8 @@ ERROR_CODES: dict[str, dict[str, str]] = {
         "name_characters": "a name with characters no name has (controls, symbols, digits, a stray joiner)",
         "name_no_letters": "a name without letters",
         "name_too_long_for_model": "a name whose prompts the model would cut (its context length)",
+        "name_look_alike": "an added name that looks like the person's name or another added name (letters of "
+                           "another script)",
         "too_many_names": "more added names than allowed (5000; 200 on a public server)",
         "names_file_missing": "--names-file names no file",
         "names_file_encoding": "--names-file is not UTF-8 text",

@@ -3,10 +3,28 @@
 Photos come from strangers. Every one is size-checked before reading, its header checked for a
 decompression bomb before any pixel is decoded, fully decoded once (so truncation is found here, not
 inside the model), turned upright by its EXIF orientation and converted to plain 8-bit RGB.
-Pixels are budgeted, not just bytes: a photo is decoded to what the model needs (JPEG ``draft``
-at reduced scale, then ``reduce``/``thumbnail``) so its shorter side is about
-``limits.DECODE_SIDE`` and it holds at most ``limits.DECODE_MAX_PIXELS``; a check therefore holds
-at most ``MAX_PHOTOS × DECODE_MAX_PIXELS`` decoded pixels, whatever the photos claim.
+
+Pixels are budgeted, not just bytes, and the budget holds after the model's own preprocessing:
+
+- **Bombs** are refused from the header: more than ``limits.MAX_PIXELS`` (250 MP, beyond any
+  camera's single shot), or above ``limits.RATIO_CHECK_PIXELS`` a file smaller than one byte per
+  ``limits.BOMB_RATIO`` decoded bytes (no photo compresses so well). Camera photos up to that size
+  are decoded, small.
+- **Decoding memory**: a JPEG is decoded at 1/2, 1/4 or 1/8 scale straight from its compressed data
+  (``draft``), so a 100 MP camera JPEG never exists at full size; formats that can only be decoded
+  at full size must fit ``limits.DECODE_MAX_BYTES`` while decoded (bytes a pixel as measured for
+  Pillow: 4 for RGB and RGBA, 2 for 16-bit grey, 17 for WebP, whose decoder keeps several copies),
+  else they are refused with a message saying how to send them (``photo_too_many_pixels``).
+- **Aspect ratio**: a photo longer than ``limits.MAX_ASPECT_RATIO`` times its shorter side is cropped
+  to its centre. CLIP's preprocessing resizes the *shorter* side to its input size S and then keeps
+  the centre square, so the crop removes nothing the model looks at, while an uncropped 16×2,500,000
+  strip would be blown up to S × 35,000,000 pixels by that resize (issue 23: 640 MP a photo on the
+  sandbox). With the crop, the model's resize makes at most ``MAX_ASPECT_RATIO × S²`` pixels (2 MP
+  at 224 px), whatever the file. Refusing instead would fail a whole check for one odd photo.
+- **Decoded size**: the shorter side is brought to about ``limits.DECODE_SIDE`` (``reduce``, then
+  ``thumbnail``) and at most ``limits.DECODE_MAX_PIXELS`` are kept, so a check holds at most
+  ``MAX_PHOTOS × DECODE_MAX_PIXELS`` decoded pixels, whatever the photos claim.
+
 Nothing here writes a photo anywhere; the SHA-256 of the original bytes is what reports keep.
 """
 from __future__ import annotations
@@ -22,6 +40,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from . import limits
+from .echo import capped, shown, visible
 from .errors import IdiaInputError
 
 # Pillow's own guard raises only at 2x its limit and warns below; we check explicitly instead.
@@ -56,9 +75,9 @@ def load_photo(source, label: str | None = None) -> Photo:
         label = label or "photo"
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        label = label or path.name
+        label = shown_label(label or path.name)
         if not path.is_file():
-            raise IdiaInputError("photo_missing", f"{label}: no such file.")
+            raise IdiaInputError("photo_missing", f"{shown(label)}: no such file.")
         size = path.stat().st_size
         _check_size(size, label)
         data = path.read_bytes()
@@ -67,8 +86,19 @@ def load_photo(source, label: str | None = None) -> Photo:
         label = label or getattr(source, "name", "photo")
     else:
         raise IdiaInputError("photo_type", f"Cannot read a photo from a {type(source).__name__}.")
+    label = shown_label(label)
     _check_size(len(data), label)
     return Photo(image=decode_image_bytes(data, label), sha256=sha256_bytes(data), label=label)
+
+
+MAX_LABEL_CHARS = 120
+
+
+def shown_label(label) -> str:
+    """A file name as every view shows it (gallery captions, messages, reports): no bidi controls or
+    other invisible characters (a right-to-left override would turn the caption around), at most
+    ``MAX_LABEL_CHARS`` characters. Escaping for markdown is the view's (``messages.fill``)."""
+    return capped(visible(label), MAX_LABEL_CHARS) or "photo"
 
 
 def load_photos(sources, labels=None) -> list[Photo]:
@@ -100,11 +130,11 @@ def check_photo_count(n: int, minimum: int = limits.MIN_PHOTOS) -> None:
 
 def _check_size(n_bytes: int, label: str) -> None:
     if n_bytes == 0:
-        raise IdiaInputError("photo_empty", f"{label} is an empty file (0 bytes); it holds no image.")
+        raise IdiaInputError("photo_empty", f"{shown(label)} is an empty file (0 bytes); it holds no image.")
     if n_bytes > limits.MAX_FILE_BYTES:
         raise IdiaInputError(
             "photo_too_large",
-            f"{label} is {n_bytes / 2**20:.1f} MB; photos are limited to {limits.MAX_FILE_BYTES // 2**20} MB.",
+            f"{shown(label)} is {n_bytes / 2**20:.1f} MB; photos are limited to {limits.MAX_FILE_BYTES // 2**20} MB.",
         )
 
 
@@ -116,22 +146,17 @@ def decode_image_bytes(data: bytes, label: str = "photo") -> Image.Image:
             img = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         raise IdiaInputError(
-            "photo_not_image", f"{label} is not an image Pillow can read (its contents are not a picture)."
+            "photo_not_image", f"{shown(label)} is not an image Pillow can read (its contents are not a picture)."
         ) from None
     except Exception:  # Pillow raises many types on hostile headers
         raise IdiaInputError(
-            "photo_corrupt", f"{label} is truncated or corrupt: it could not be opened as an image."
+            "photo_corrupt", f"{shown(label)} is truncated or corrupt: it could not be opened as an image."
         ) from None
+    _check_bomb(img.size, len(data), label)
     width, height = img.size
-    if width * height > limits.MAX_PIXELS:
-        raise IdiaInputError(
-            "photo_bomb",
-            f"{label} claims {width}×{height} pixels ({width * height / 1e6:.0f} MP); the limit is "
-            f"{limits.MAX_PIXELS / 1e6:.0f} MP. This looks like a decompression bomb and was not decoded.",
-        )
     if min(width, height) < limits.MIN_SIDE:
         raise IdiaInputError(
-            "photo_too_small", f"{label} is only {width}×{height} pixels; use photos of at least "
+            "photo_too_small", f"{shown(label)} is only {width}×{height} pixels; use photos of at least "
             f"{limits.MIN_SIDE}×{limits.MIN_SIDE}."
         )
     orientation = _orientation(img)
@@ -139,16 +164,89 @@ def decode_image_bytes(data: bytes, label: str = "photo") -> Image.Image:
         if getattr(img, "n_frames", 1) > 1:
             img.seek(0)  # animated: the first frame
         _draft(img, limits.DECODE_SIDE)
+    except Exception:
+        raise IdiaInputError(
+            "photo_truncated", f"{shown(label)} is truncated or corrupt and could not be decoded."
+        ) from None
+    _check_decode_memory(img, (width, height), label)
+    try:
         img.load()
     except Exception:
         raise IdiaInputError(
-            "photo_truncated", f"{label} is truncated or corrupt and could not be decoded."
+            "photo_truncated", f"{shown(label)} is truncated or corrupt and could not be decoded."
         ) from None
-    img = _shrink(img, limits.DECODE_SIDE, limits.DECODE_MAX_PIXELS)
+    img = _shrink(centre_crop(img, limits.MAX_ASPECT_RATIO), limits.DECODE_SIDE, limits.DECODE_MAX_PIXELS)
     method = _TRANSPOSE.get(orientation)
     if method is not None:
         img = img.transpose(method)
     return to_rgb(img)
+
+
+def _check_bomb(size: tuple[int, int], n_bytes: int, label: str) -> None:
+    """Refuse, from the header alone, what no camera makes: more than ``MAX_PIXELS``, or (above
+    ``RATIO_CHECK_PIXELS``) a file too small for its pixels: a real photo's noise and detail keep it
+    far above one byte per ``BOMB_RATIO`` decoded bytes."""
+    width, height = size
+    pixels = width * height
+    if pixels > limits.MAX_PIXELS:
+        raise IdiaInputError(
+            "photo_bomb",
+            f"{shown(label)} claims {width}×{height} pixels ({pixels / 1e6:.0f} MP); the limit is "
+            f"{limits.MAX_PIXELS / 1e6:.0f} MP, beyond any camera. This looks like a decompression bomb and "
+            "was not decoded.",
+        )
+    if pixels > limits.RATIO_CHECK_PIXELS and pixels * 3 > limits.BOMB_RATIO * n_bytes:
+        raise IdiaInputError(
+            "photo_bomb",
+            f"{shown(label)} claims {width}×{height} pixels ({pixels / 1e6:.0f} MP) in only {n_bytes / 1024:.0f} kB; "
+            "no photo compresses that well. This looks like a decompression bomb and was not decoded.",
+        )
+
+
+_FORMAT_BYTES_PER_PIXEL = {"WEBP": 17}   # measured peak while decoding (libwebp's canvas and Pillow's copies)
+
+
+def decode_bytes_per_pixel(img: Image.Image) -> int:
+    """Memory a pixel takes while ``img`` is decoded: Pillow keeps 1 byte for 8-bit grey and palette,
+    2 for 16-bit grey and 4 for every other mode (RGB is stored as RGBX); some decoders need more."""
+    if img.format in _FORMAT_BYTES_PER_PIXEL:
+        return _FORMAT_BYTES_PER_PIXEL[img.format]
+    if img.mode in ("1", "L", "P"):
+        return 1
+    return 2 if img.mode.startswith("I;16") else 4
+
+
+def _check_decode_memory(img: Image.Image, declared: tuple[int, int], label: str) -> None:
+    """Refuse a photo whose decoding (at the scale ``_draft`` chose) would take more than
+    ``DECODE_MAX_BYTES``: formats without reduced-scale decoding hold every pixel at once."""
+    width, height = img.size
+    per_pixel = decode_bytes_per_pixel(img)
+    need = width * height * per_pixel
+    if need <= limits.DECODE_MAX_BYTES:
+        return
+    fmt = img.format or "this format"
+    top_mp = limits.DECODE_MAX_BYTES / per_pixel / 1e6
+    raise IdiaInputError(
+        "photo_too_many_pixels",
+        f"{shown(label)} is {declared[0]}×{declared[1]} pixels in {fmt}, which is decoded at full size: about "
+        f"{need / 2**20:.0f} MB, more than the {limits.DECODE_MAX_BYTES // 2**20} MB one photo may take. Save it "
+        f"as JPEG (decoded at reduced size, up to {limits.MAX_PIXELS / 1e6:.0f} MP) or scale it to at most "
+        f"{top_mp:.0f} MP.",
+    )
+
+
+def centre_crop(img: Image.Image, max_ratio: float) -> Image.Image:
+    """``img`` cut to its centre so that its longer side is at most ``max_ratio`` times its shorter
+    side (unchanged when it already is). The model's resize-shorter-side-then-centre-square sees
+    only this centre, and the crop bounds what that resize makes (module docstring)."""
+    width, height = img.size
+    short, long = min(width, height), max(width, height)
+    keep = int(max_ratio * short)
+    if long <= keep:
+        return img
+    start = (long - keep) // 2
+    box = (start, 0, start + keep, height) if width > height else (0, start, width, start + keep)
+    return img.crop(box)
 
 
 _TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,

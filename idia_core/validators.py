@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from . import limits
 from .errors import IdiaInputError
+from .echo import quoted
 
 NAME_MODES = ("mixed", "paper")   # see text.pool: namesake-free Faker names, or the paper's construction
 SEED_LIMIT = 2**32
@@ -25,7 +26,7 @@ def as_whole_number(value, what: str, code: str = "option_type") -> int:
     """A whole number from a number or its text (``"1e3"`` is 1000), the one reading every front end
     uses for tau, the pool size and the seed; ``IdiaInputError(code)`` otherwise."""
     if isinstance(value, bool):
-        raise IdiaInputError(code, f"{what} must be a whole number, not '{value}'.")
+        raise IdiaInputError(code, f"{what} must be a whole number, not {quoted(value)}.")
     if isinstance(value, int):
         return value
     if isinstance(value, float):
@@ -39,10 +40,10 @@ def as_whole_number(value, what: str, code: str = "option_type") -> int:
         try:
             as_float = float(text)
         except ValueError:
-            raise IdiaInputError(code, f"{what} must be a whole number, not '{text[:40]}'.") from None
+            raise IdiaInputError(code, f"{what} must be a whole number, not {quoted(text, 40)}.") from None
         if as_float.is_integer():
             return int(as_float)
-        raise IdiaInputError(code, f"{what} must be a whole number, not '{text[:40]}'.") from None
+        raise IdiaInputError(code, f"{what} must be a whole number, not {quoted(text, 40)}.") from None
 
 
 def validate_tau(tau, n_templates: int = 21) -> int:
@@ -83,5 +84,5 @@ def validate_name_mode(mode) -> str:
     text = mode.strip().lower() if isinstance(mode, str) else mode
     if text not in NAME_MODES:
         shown = str(mode)[:40]
-        raise IdiaInputError("name_mode", f"Unknown name mode '{shown}'; use one of {', '.join(NAME_MODES)}.")
+        raise IdiaInputError("name_mode", f"Unknown name mode {quoted(shown)}; use one of {', '.join(NAME_MODES)}.")
     return text

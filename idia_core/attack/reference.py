@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import IdiaInputError
+from ..files import writes_stopped
 from ..images import load_photo
 from ..messages import fill
 from ..progress import Progress, RateClock, report
@@ -109,7 +110,7 @@ def _usable(cached: dict | None, people_photos: tuple[int, int]) -> bool:
 
 def _save_cached(key: str, **arrays) -> None:
     d = _disk_dir()
-    if d is None:
+    if d is None or writes_stopped():   # a shutdown began: nothing more on disk (files.stop_writes)
         return
     try:
         d.mkdir(parents=True, exist_ok=True)

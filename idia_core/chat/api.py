@@ -24,13 +24,16 @@ from .. import limits
 from ..attack.run import run_idia
 from ..attack.settings import IdiaSettings
 from ..audit import explain
+from ..echo import quoted
 from ..errors import IdiaInputError
 from ..progress import Progress
 from ..text.embeddings import PrivateEmbeddings
-from ..text.names import parse_name_list
+from ..text.lookalike import skeleton
+from ..text.names import identity_key, parse_name_list
 from ..text.templates import DEFAULT_TEMPLATE_SET, available_template_sets, load_templates, validate_template_set_name
 from ..validators import validate_name_mode, validate_pool_size, validate_seed, validate_tau
 from . import public
+from .name_handlers import mixed_script_note
 from .public import default_model_spec
 
 API_OPTIONS = ("model", "tau", "n_candidates", "seed", "template_set", "name_mode", "extra_names")
@@ -92,8 +95,8 @@ class CheckOptions:
 
 def _type_error(key: str, wanted: str, value) -> IdiaInputError:
     shown = "true" if value is True else "false" if value is False else "null" if value is None else \
-        type(value).__name__ if isinstance(value, (list, dict)) else repr(value)[:40]
-    return IdiaInputError("option_type", f"The option '{key}' must be {wanted}, not {shown}.")
+        type(value).__name__ if isinstance(value, (list, dict)) else quoted(value, 40)
+    return IdiaInputError("option_type", f"The option {quoted(key)} must be {wanted}, not {shown}.")
 
 
 def validate_check_options(options, *, default_model: str) -> CheckOptions:
@@ -163,6 +166,7 @@ def api_check(files, name: str, options=None, *, default_model: str | None = Non
     an object of known options is an error). No session, nothing kept."""
     try:
         opts = validate_check_options(options, default_model=default_model or default_model_spec())
+        check_no_lookalikes(name, opts.extra_names)
         s = opts.settings
         result = run_idia(
             s.model, list(files or []), name, extra_names=opts.extra_names, n_candidates=s.n_candidates,
@@ -173,4 +177,24 @@ def api_check(files, name: str, options=None, *, default_model: str | None = Non
         return {"ok": False, "error": {"code": err.code, "message": public.client_message(err)}}
     data = result.to_dict()
     data.pop("timings", None)   # how long encoding took would tell who was checked before
-    return {"ok": True, "verdict": explain.verdict_sentence(result), "result": data}
+    out = {"ok": True, "verdict": explain.verdict_sentence(result), "result": data}
+    note = mixed_script_note(result.true_name)
+    if note:
+        out["notes"] = [note]
+    return out
+
+
+def check_no_lookalikes(name, extra_names) -> None:
+    """Refuse added names a reader cannot tell apart from the person's name or from each other
+    (``text.lookalike.skeleton``): one pool never holds "Jane Doe" and Cyrillic "Jаne Dое"."""
+    seen = {skeleton(name): str(name)} if isinstance(name, str) else {}
+    for extra in extra_names:
+        key = skeleton(extra)
+        other = seen.get(key)
+        if other is not None and identity_key(other) != identity_key(extra):
+            raise IdiaInputError(
+                "name_look_alike",
+                f"The added name {quoted(extra, 60)} looks like {quoted(other, 60)} (letters from another script, or "
+                "characters drawn alike); one check cannot hold two names a reader cannot tell apart. Remove one.",
+            )
+        seen.setdefault(key, str(extra))

@@ -12,6 +12,7 @@ from ..attack.controls import DEFAULT_M
 from ..attack.result import IdiaResult
 from ..audit import explain
 from ..audit.evidence import write_evidence_bundle
+from ..echo import code
 from ..errors import IdiaInputError
 from ..text.templates import load_templates
 from . import share
@@ -93,7 +94,7 @@ def on_question(intent, state, replies, **_):
 
 def on_help(intent, state, replies, **_):
     spec = state.settings.model
-    replies.append(Reply(say("help", max_photos=limits.MAX_PHOTOS, model=spec, model_label=model_label(spec)),
+    replies.append(Reply(say("help", max_photos=limits.MAX_PHOTOS, model=code(spec, 200), model_label=model_label(spec)),
                          kind="help"))
     return state
 
@@ -109,7 +110,7 @@ def on_reset(intent, state, replies, **_):
 def on_status(intent, state, replies, **_):
     s = state.settings
     replies.append(Reply(say(
-        "settings_summary", model=s.model, model_label=model_label(s.model), tau=s.tau, n=s.n_candidates,
+        "settings_summary", model=code(s.model, 200), model_label=model_label(s.model), tau=s.tau, n=s.n_candidates,
         seed=s.seed, mode=s.name_mode, templates=s.template_set, T=len(load_templates(s.template_set)),
         name=state.name or "not given yet", photos=len(state.photos), added=len(state.added_names),
     ), kind="info"))
@@ -178,8 +179,8 @@ def on_share(intent, state, replies, *, base_url="", **_):
     except IdiaInputError as err:
         replies.append(Reply(err.message, kind="error"))
         return state
-    url = f"{base_url.rstrip('/')}/?{query}" if base_url else f"?{query}"
-    replies.append(Reply(say("share_link", url=url, count=len(state.photos)), kind="share"))
+    replies.append(Reply(say("share_link", url=share.link_markdown(base_url, query), count=len(state.photos)),
+                         kind="share"))
     return state
 
 

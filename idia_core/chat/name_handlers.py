@@ -3,6 +3,7 @@ removed from the pool, and the note when a name is a known one spelled otherwise
 from __future__ import annotations
 
 from ..errors import IdiaInputError
+from ..text.lookalike import mixed_script_letters, plain_look, skeleton
 from ..text.names import identity_key, name_key, validate_name
 from . import public
 from .flow import run_when_ready
@@ -17,11 +18,12 @@ def on_name(intent, state, replies, *, progress, **_):
     except IdiaInputError as err:
         replies.append(Reply(err.message, kind="error"))
         return state
-    hint = spelling_hint(name, state)
-    if hint:
-        replies.append(Reply(hint, kind="info"))
+    for hint in (spelling_hint(name, state), mixed_script_note(name)):
+        if hint:
+            replies.append(Reply(hint, kind="info"))
     state.name = name
-    state.added_names = [n for n in state.added_names if identity_key(n) != identity_key(name)]
+    state.added_names = [n for n in state.added_names   # the person, or a look-alike of them, once
+                         if identity_key(n) != identity_key(name) and skeleton(n) != skeleton(name)]
     return run_when_ready(state, replies, progress, explicit=True)
 
 
@@ -41,13 +43,25 @@ def spelling_hint(name: str, state: ChatSession) -> str | None:
                what=known.differs)
 
 
+def mixed_script_note(name: str) -> str | None:
+    """A note when ``name`` carries letters of another script that look like its own ("Jаne Dое"
+    with Cyrillic а, о, е): flagged, not refused (``text.lookalike``)."""
+    letters = mixed_script_letters(name)
+    if not letters:
+        return None
+    listed = ", ".join(f"{ch} ({script}, looks like {twin})" for ch, script, twin in letters[:6])
+    return say("name_mixed_script", name=name, letters=listed, plain=plain_look(name))
+
+
 def on_add_names(intent, state, replies, *, progress, **_):
     if not intent.items:
         replies.append(Reply(say("names_empty"), kind="error"))
         return state
-    # the pool's own identity (case only): names the model can tell apart ("Zoë"/"Zoe") stay apart
+    # the pool's own identity (case only): names the model can tell apart ("Zoë"/"Zoe") stay apart;
+    # but two names a reader cannot tell apart ("Jane Doe" and Cyrillic "Jаne Dое") never share a pool
     keys = {identity_key(n) for n in state.added_names}
     target = identity_key(state.name) if state.name else None
+    looks = {skeleton(n): n for n in ([state.name] if state.name else []) + state.added_names}
     added, lines, dupes = [], [], []
     for raw in intent.items:
         try:
@@ -60,8 +74,11 @@ def on_add_names(intent, state, replies, *, progress, **_):
             lines.append(say("names_is_target", name=name))
         elif key in keys:
             dupes.append(name)
+        elif skeleton(name) in looks:
+            lines.append(say("names_lookalike", name=name, other=looks[skeleton(name)]))
         else:
             keys.add(key)
+            looks[skeleton(name)] = name
             added.append(name)
     total = len(state.added_names) + len(added)
     if total > public.max_added_names():

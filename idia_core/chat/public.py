@@ -22,7 +22,7 @@ import os
 import re
 from dataclasses import replace
 
-from .. import limits
+from .. import echo, limits
 from ..attack.settings import IdiaSettings
 from ..errors import IdiaInputError
 from ..text.templates import validate_template_set_name
@@ -80,6 +80,19 @@ def max_added_names(environ=None) -> int:
     return limits.PUBLIC_MAX_USER_NAMES if is_public(environ) else limits.MAX_USER_NAMES
 
 
+def pool_label(environ=None) -> str:
+    """The pool field's label, with this deployment's own range."""
+    return f"Candidate names ({limits.MIN_POOL}–{max_pool(environ)})"
+
+
+def model_field_info(environ=None) -> str:
+    """What the model field accepts here: on a public server only what it offers (never a path)."""
+    if not any_model_allowed(environ):
+        return "The models this server offers (run idia on your own machine for any other)"
+    kinds = "ARCH:TAG, hf-hub:ORG/NAME" + (", local-dir:PATH" if local_models_allowed(environ) else "")
+    return f"A catalogue model or any spec ({kinds})"
+
+
 def check_pool_limit(n_candidates: int, environ=None) -> int:
     """A public deployment's own cap; elsewhere the core's range check (same message as typed) rules."""
     top = max_pool(environ)
@@ -104,28 +117,16 @@ def check_added_names_limit(count: int, environ=None) -> int:
     return count
 
 
-_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
-
-
 def plain(text: str) -> str:
-    """Text shown as plain text in markdown: every ASCII punctuation character backslash-escaped
-    (CommonMark renders it literally), line breaks folded; so no tag, link or emphasis survives."""
-    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", _CODE_UNSAFE.sub(" ", str(text)))
-
-
-_CODE_UNSAFE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+    """Text shown as plain text in markdown (``echo.plain``: every ASCII punctuation character
+    escaped, invisible characters dropped, line breaks folded); so no tag, link or emphasis survives."""
+    return echo.plain(text)
 
 
 def code(text: str, width: int = 80) -> str:
-    """Visitor text as one markdown code span: never a link, a tag or a line break, whatever it holds.
-    Long text is cut with an ellipsis."""
-    text = _CODE_UNSAFE.sub(" ", str(text))
-    if len(text) > width:
-        text = text[: width - 1] + "…"
-    run = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    fence = "`" * (run + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
+    """Visitor text as one markdown code span (``echo.code``): never a link, a tag or a line break,
+    whatever it holds. Long text is cut with an ellipsis."""
+    return echo.code(text, width)
 
 
 def client_message(err: IdiaInputError) -> str:
@@ -136,7 +137,8 @@ def client_message(err: IdiaInputError) -> str:
         found = re.match(r"The model '(.*?)' could not be loaded", err.message)
         spec = found.group(1) if found else None
         what = f"The model {code(spec)}" if spec else "The model"
-        return f"{what} could not be loaded on this server. Choose another model; the operator's log has the cause."
+        return echo.Markup(f"{what} could not be loaded on this server. Choose another model; the operator's log "
+                           "has the cause.")
     return err.message
 
 

@@ -8,6 +8,10 @@ session and is answered at once, even while long checks hold every slot. Kinds n
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
+from .admission import CHEAP, COMPUTE
 from .intents import parse
 
 CHEAP_KINDS = frozenset({"help", "status", "share", "report", "explain", "reset", "clear_photos",
@@ -23,3 +27,52 @@ def needs_compute(text: str, files=()) -> bool:
     except Exception:   # the controller will answer it; let it wait its turn
         return True
     return kind not in CHEAP_KINDS
+
+
+def event_kind(fn_name: str, data, sent=None) -> str:
+    """``COMPUTE`` or ``CHEAP`` for an event about to join the queue (``admission``): ``fn_name`` is
+    its handler's name, ``data`` the inputs as the client sent them (not trusted: anything odd counts
+    as compute). A chat message is cheap when ``needs_compute`` says so; the buttons (share, report,
+    why?, reset) are cheap; ``check``, settings and anything else may compute. ``sent`` (optional)
+    answers for a chat event whose message is the server's own outbox (``SentKinds.take``)."""
+    if fn_name == "chat":
+        message = data[0] if isinstance(data, list) and data else None
+        if message is None and sent is not None:   # the browser's turn: its message waits in the outbox
+            return sent()
+        if not isinstance(message, dict):
+            return COMPUTE
+        text, files = message.get("text"), message.get("files")
+        if (text is not None and not isinstance(text, str)) or (files is not None and not isinstance(files, list)):
+            return COMPUTE
+        return COMPUTE if needs_compute(text or "", files or ()) else CHEAP
+    if fn_name.startswith("say_"):
+        return CHEAP
+    return COMPUTE
+
+
+class SentKinds:
+    """The kind (``COMPUTE`` or ``CHEAP``) of the message each session's box has just sent.
+
+    The browser's chat turn reads its message from a server-side outbox (a ``gr.State``), so the
+    event that joins the queue carries no text to classify. ``echo`` runs at once, outside the
+    queue, and notes the message's kind here; the queue's admission takes it (once) when that
+    session's chat event arrives. Unknown sessions, and a second event for one message, count as
+    compute: the safe side. At most ``limit`` sessions are remembered (the oldest are forgotten)."""
+
+    def __init__(self, limit: int = 10_000):
+        self._kinds: OrderedDict[str, str] = OrderedDict()
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def note(self, session: str | None, text: str, files=()) -> None:
+        if not session:
+            return
+        with self._lock:
+            self._kinds.pop(session, None)
+            self._kinds[session] = COMPUTE if needs_compute(text, files) else CHEAP
+            while len(self._kinds) > self._limit:
+                self._kinds.popitem(last=False)
+
+    def take(self, session: str | None) -> str:
+        with self._lock:
+            return self._kinds.pop(session, COMPUTE) if session else COMPUTE

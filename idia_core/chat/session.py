@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..attack.result import IdiaResult
 from ..attack.settings import IdiaSettings
+from ..files import check_writable
 from ..text.embeddings import PrivateEmbeddings
 
 # Where per-session folders are made (None: the system temp folder). The app points it at gradio's
@@ -80,8 +81,10 @@ class ChatSession:
         return self.last_run_key != self.run_key()
 
     def ensure_workdir(self) -> Path:
-        """A private temp folder for this session's charts and reports, created on first use."""
+        """A private temp folder for this session's charts and reports, created on first use
+        (``files.WritesStopped`` once the server is shutting down)."""
         if self.workdir is None or not Path(self.workdir).is_dir():
+            check_writable()   # a shutdown's cleanup must not be followed by a new folder
             root = WORKDIR_ROOT
             if root:
                 Path(root).mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from .. import limits
 from ..attack.settings import IdiaSettings
+from ..echo import code
 from ..errors import IdiaInputError
 from ..text.templates import load_templates, validate_template_set_name
 from ..validators import validate_pool_size, validate_seed, validate_tau
@@ -87,7 +88,7 @@ def on_set(intent, state, replies, *, progress, **_):
     new_value = getattr(new_settings, intent.setting)
     label = SETTING_LABELS[intent.setting]
     if intent.setting == "model":
-        text = say("model_changed", model=new_value, model_label=model_label(new_value))
+        text = say("model_changed", model=code(new_value, 200), model_label=model_label(new_value))
         if old_value == new_value:
             text = say("setting_same", label=label, new=new_value)
     elif old_value == new_value:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlencode
 
-from .. import limits
+from .. import echo, limits
 from ..attack.settings import IdiaSettings
 from ..errors import IdiaInputError
 from ..text.names import normalize_name, validate_name
@@ -50,7 +50,9 @@ def encode(run: SharedRun) -> str:
         pairs.append(("ctl", run.verdict))
     if run.reference:
         pairs.append(("ref", run.reference))
-    query = urlencode(pairs)
+    # "_" and "~" are the only characters urlencode leaves that markdown reads (emphasis, strike):
+    # encoded too, a link is safe to show bare (``link_markdown``) and decodes the same
+    query = urlencode(pairs).replace("_", "%5F").replace("~", "%7E")
     if len(query) > MAX_LINK_CHARS:
         raise IdiaInputError(
             "share_too_long",
@@ -59,6 +61,21 @@ def encode(run: SharedRun) -> str:
             "and ask again.",
         )
     return query
+
+
+_BASE_URL = re.compile(r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253})(:[0-9]{1,5})?/?$")
+
+
+def link_markdown(base_url: str, query: str) -> echo.Markup:
+    """The link to show, bare (the chat makes it a link): ``base/?query`` when the server's address
+    is a plain http(s) origin, else ``?query`` alone (the address comes from request headers, which a
+    client sets). ``query`` is ``encode``'s output, whose characters (letters, digits, ``% & = + . -``)
+    mean nothing to markdown, so it needs no escaping."""
+    if not re.fullmatch(r"[A-Za-z0-9%&=+.-]*", query):
+        raise ValueError("not a query made by share.encode")
+    if base_url and _BASE_URL.match(base_url):
+        return echo.Markup(f"{base_url.rstrip('/')}/?{query}")
+    return echo.Markup(f"?{query}")
 
 
 def is_share_query(pairs) -> bool:

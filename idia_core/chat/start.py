@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..attack.settings import IdiaSettings
+from ..echo import code
 from ..errors import IdiaInputError
 from . import public, share
+from .name_handlers import mixed_script_note
 from .public import default_model_spec, public_settings
 from .replies import Reply, Turn, model_label, say
 from .session import ChatSession, copy_state
@@ -24,7 +26,7 @@ def close_session(state: ChatSession | None) -> None:
 
 def welcome(state: ChatSession) -> Reply:
     spec = state.settings.model
-    return Reply(say("welcome", N=state.settings.n_candidates - 1, model=spec, model_label=model_label(spec)),
+    return Reply(say("welcome", N=state.settings.n_candidates - 1, model=code(spec, 200), model_label=model_label(spec)),
                  kind="help")
 
 
@@ -51,6 +53,7 @@ def open_link(query, state: ChatSession | None = None) -> Turn:
     state.shared = shared
     s = shared.settings
     added = f", {len(shared.added_names)} added name(s)" if shared.added_names else ""
-    text = say("shared_opened", name=shared.name, model=s.model, model_label=model_label(s.model), tau=s.tau,
+    text = say("shared_opened", name=shared.name, model=code(s.model, 200), model_label=model_label(s.model), tau=s.tau,
                n=s.n_candidates, seed=s.seed, templates=s.template_set, added=added, count=len(shared.photo_hashes))
-    return Turn(state, [Reply(text, kind="share")])
+    note = mixed_script_note(shared.name)   # a link may carry a look-alike of someone's name
+    return Turn(state, [Reply(text, kind="share")] + ([Reply(note, kind="info")] if note else []))

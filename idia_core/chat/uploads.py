@@ -26,18 +26,40 @@ finishes after its page went away must delete what it wrote instead of claiming 
 that will never be released again. ``IdleSessions`` tells which sessions have been idle too long
 (REST-API clients never send a disconnect).
 
+Uploads are also bounded as they arrive (issue 23: 20 × 24 MB in 3.7 s from one client, kept
+until a 30-minute sweep):
+
+- ``UploadQuota`` admits an upload request (before gradio writes a byte; ``serving.UploadGate``)
+  only while its client address has under ``pending_bytes`` of uploads no request has claimed yet
+  and under ``window_bytes``/``window_requests`` in the last ``window_s`` seconds;
+- an upload nobody claims lives ``unclaimed_ttl`` seconds (5 minutes), no longer; an event waiting
+  in the queue holds the uploads it names (``queued``), so a visitor whose turn waits keeps them;
+- a file of a type the app never reads (SVG, HTML, scripts, documents: ``refused_upload``) is
+  deleted the moment it arrives;
+- each upload is moved to a folder of its own with a random name (``private_path``): gradio names the
+  folder by the file's content hash, so anyone who had a photo could ask the file route whether
+  some session held it right now (403 vs 200). A private path is known to its uploader only.
+
 No gradio import: plain paths in, paths deleted out, testable on its own.
 """
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import mimetypes
 import os
+import secrets
 import shutil
 import threading
 import time
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict, defaultdict, deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
+
+UNCLAIMED_TTL_S = 300.0    # seconds an upload no request has claimed is kept
+# the client address of the upload request being handled (set by serving.UploadGate)
+UPLOADER: contextvars.ContextVar[str | None] = contextvars.ContextVar("idia_uploader", default=None)
 
 
 def _inside(path: str, root: str) -> bool:
@@ -57,26 +79,41 @@ def _identity(path: str) -> tuple | None:
 
 class SessionFiles:
     def __init__(self, root: str | os.PathLike, protected: Callable[[], Iterable[str]] | None = None,
-                 pending_ttl: float = 1800.0, remember_closed: int = 10000):
+                 pending_ttl: float = 1800.0, remember_closed: int = 10000,
+                 queued: Callable[[], Iterable[str]] | None = None):
         self.root = os.path.realpath(root)
         self._protected = protected or (lambda: ())
+        self._queued = queued or (lambda: ())   # paths named by events still waiting in the queue
         self._lock = threading.Lock()
         self._files: dict[str, set[str]] = defaultdict(set)     # session -> file paths
         self._folders: dict[str, set[str]] = defaultdict(set)   # session -> private folders
         self._claimed: dict[str, tuple] = {}                     # file path -> identity at last claim
         self._pending: dict[str, list[float]] = defaultdict(list)  # file path -> arrival of unclaimed uploads
+        self._owner: dict[str, tuple[str, int]] = {}             # unclaimed upload -> (client address, bytes)
         self._closed: OrderedDict[str, float] = OrderedDict()    # released sessions, newest last
         self.pending_ttl = pending_ttl
         self._remember_closed = remember_closed
 
-    def uploaded(self, paths: Iterable[str]) -> None:
+    def uploaded(self, paths: Iterable[str], owner: str | None = None) -> None:
         """Uploads that arrived (one entry per upload, the same path twice for two uploads of the
-        same bytes): each is counted as held until a request claims it or ``pending_ttl`` passes."""
+        same bytes): each is counted as held until a request claims it or ``pending_ttl`` passes;
+        ``owner`` (the uploading client's address) is charged its bytes meanwhile (``pending_bytes``)."""
         now = time.monotonic()
         with self._lock:
             for p in paths:
                 if p and _inside(str(p), self.root):
-                    self._pending[os.path.realpath(str(p))].append(now)
+                    real = os.path.realpath(str(p))
+                    self._pending[real].append(now)
+                    if owner is not None:
+                        with contextlib.suppress(OSError):
+                            self._owner[real] = (owner, os.path.getsize(real))
+
+    def pending_bytes(self, owner: str) -> int:
+        """Bytes of uploads from ``owner`` that no request has claimed yet (and not expired)."""
+        now = time.monotonic()
+        with self._lock:
+            live = self._live_pending(now)
+            return sum(size for path, (who, size) in self._owner.items() if who == owner and path in live)
 
     def claim(self, session: str, paths: Iterable[str], *, upload: bool = True) -> None:
         """Record that ``session`` (a request or a session) holds these files (paths outside ``root``
@@ -91,6 +128,7 @@ class SessionFiles:
                         self._pending[path].pop(0)
                         if not self._pending[path]:
                             del self._pending[path]
+                            self._owner.pop(path, None)
                     ident = _identity(path)
                     if ident is not None:
                         self._claimed[path] = ident
@@ -111,6 +149,7 @@ class SessionFiles:
                 self._pending[path] = fresh
             else:
                 del self._pending[path]
+                self._owner.pop(path, None)
         return set(self._pending)
 
     def claim_folder(self, session: str, folder: str | os.PathLike | None) -> None:
@@ -132,11 +171,16 @@ class SessionFiles:
         """Forget ``session`` and delete what only it held. Returns the paths deleted. Safe to call
         for an unknown session or twice."""
         protected = {os.path.realpath(p) for p in self._protected()}
+        waiting = {os.path.realpath(str(p)) for p in self._queued()}
         with self._lock:
+            now = time.monotonic()
             files = self._files.pop(session, set())
             folders = self._folders.pop(session, set())
             still_held = set().union(*self._files.values()) if self._files else set()
-            orphans = sorted(files - still_held - protected - self._live_pending(time.monotonic()))
+            orphans = sorted(files - still_held - protected - self._live_pending(now))
+            for path in [p for p in orphans if p in waiting]:   # a queued event will claim it: kept,
+                self._pending[path].append(now)                  # counted as a fresh upload meanwhile
+            orphans = [p for p in orphans if p not in waiting]
             claimed = {p: self._claimed.pop(p, None) for p in orphans}
             if not session.startswith("request-"):
                 self._closed[session] = time.monotonic()
@@ -151,14 +195,18 @@ class SessionFiles:
                 deleted.append(folder)
         return deleted
 
-    def sweep(self) -> list[str]:
-        """Delete uploads that were never claimed within ``pending_ttl`` and that no one holds."""
+    def sweep(self, held: Iterable[str] = ()) -> list[str]:
+        """Delete uploads that were never claimed within ``pending_ttl`` and that no one holds;
+        ``held``: paths still in use elsewhere (inputs of events waiting in the queue), kept."""
         protected = {os.path.realpath(p) for p in self._protected()}
+        waiting = {os.path.realpath(str(p)) for p in [*held, *self._queued()]}
         now = time.monotonic()
         with self._lock:
-            expired = [p for p, times in self._pending.items() if all(now - t >= self.pending_ttl for t in times)]
+            expired = [p for p, times in self._pending.items()
+                       if p not in waiting and all(now - t >= self.pending_ttl for t in times)]
             for p in expired:
                 del self._pending[p]
+                self._owner.pop(p, None)
             held = set().union(*self._files.values()) if self._files else set()
             doomed = [p for p in expired if p not in held and p not in protected]
         return _delete_uploads(doomed, self.root)
@@ -171,7 +219,15 @@ class SessionFiles:
         with self._lock:
             pending = list(self._pending)
             self._pending.clear()
+            self._owner.clear()
         return deleted + _delete_uploads(pending, self.root)
+
+
+def delete_uploads_inside(paths: Iterable[str], root: str | os.PathLike) -> list[str]:
+    """Delete the files among ``paths`` that lie inside ``root`` (and their folders once empty); the
+    paths deleted. For a shutdown: everything gradio recorded as written for visitors."""
+    real_root = os.path.realpath(root)
+    return _delete_uploads([os.path.realpath(str(p)) for p in paths if p and _inside(str(p), real_root)], real_root)
 
 
 def _delete_uploads(paths, root: str) -> list[str]:
@@ -200,17 +256,33 @@ def _remove_empty_parent(path: str, root: str) -> None:
 class TrackedUploads(set):
     """A stand-in for gradio's record of uploaded paths (``Blocks.upload_file_set``) that also
     tells ``on_upload`` of every upload as it arrives (gradio calls ``update`` once per upload
-    request with the paths it wrote)."""
+    request with the list of paths it wrote, then returns that very list to the client).
 
-    def __init__(self, existing: Iterable[str], on_upload: Callable[[list[str]], None]):
+    ``arrive`` (optional) sees each request's uploads first and returns their paths as the client
+    should know them (``arrive_privately``: moved to private folders, refused types deleted); the
+    list gradio passed is updated in place, so the client gets those paths. ``on_upload`` may take
+    the uploader's address as ``owner`` (``UPLOADER``, set by the upload gate)."""
+
+    def __init__(self, existing: Iterable[str], on_upload: Callable[..., None],
+                 arrive: Callable[[list[str]], list[str | None]] | None = None):
         super().__init__(existing)
         self._on_upload = on_upload
+        self._arrive = arrive
 
     def update(self, *iterables) -> None:
         for items in iterables:
-            items = [str(p) for p in items]
-            self._on_upload(items)
-            super().update(items)
+            paths = [str(p) for p in items]
+            if self._arrive is not None:
+                placed = self._arrive(paths)
+                if isinstance(items, list):
+                    items[:] = [new if new is not None else old for old, new in zip(paths, placed)]
+                paths = [p for p in placed if p is not None]
+            owner = UPLOADER.get()
+            if owner is None:
+                self._on_upload(paths)
+            else:
+                self._on_upload(paths, owner=owner)
+            super().update(paths)
 
     def add(self, item) -> None:
         self._on_upload([str(item)])
@@ -258,3 +330,148 @@ class IdleSessions:
             for s in old:
                 del self._seen[s]
         return old
+
+    def reap_forever(self, close: Callable[[str], None], sweep: Callable[[], None]) -> None:
+        """Every third of ``idle_s`` (0.5 s to 60 s): ``close`` each expired session, then ``sweep``.
+        Never returns (a daemon thread's loop). REST clients never disconnect, so without this their
+        state, uploads, charts, reports and private embeddings would stay until the process ends;
+        an error is logged by its type only and the loop goes on."""
+        period = max(0.5, min(60.0, self.idle_s / 3))
+        while True:
+            time.sleep(period)
+            try:
+                for session in self.expired():
+                    close(session)
+                sweep()
+            except Exception as exc:  # pragma: no cover - keep reaping
+                print(f"idia: idle-session sweep failed: {type(exc).__name__}")
+
+
+# -- arrival: private paths, refused types, quota ------------------------------------------------------
+_READ_TYPES = ("image/",)       # the app reads photos only
+_NEVER_READ = ("image/svg+xml",)  # a vector image (and a script carrier) is not a photo
+
+
+def refused_upload(path: str) -> str | None:
+    """Why the app will never read this upload (its name says HTML, SVG, a script, a document, …),
+    or None. A name without a known type is kept: the decoder decides."""
+    kind, _ = mimetypes.guess_type(os.path.basename(path))
+    if kind is None:
+        return None
+    if kind in _NEVER_READ or not kind.startswith(_READ_TYPES):
+        return f"{kind} is not a photo"
+    return None
+
+
+def private_path(path: str, root: str) -> str:
+    """Move an upload from gradio's content-hash folder to a folder of its own with a random name,
+    and return the new path (the old folder goes when empty). A path outside ``root``, or one that
+    is not there (yet), is returned as it is."""
+    real = os.path.realpath(path)
+    root = os.path.realpath(root)
+    if not _inside(real, root) or not os.path.isfile(real):
+        return path
+    folder = os.path.join(root, "u-" + secrets.token_hex(16))
+    os.makedirs(folder)
+    target = os.path.join(folder, os.path.basename(real))
+    os.rename(real, target)
+    _remove_empty_parent(real, root)
+    return target
+
+
+def arrive_privately(root: str, protected: Callable[[], Iterable[str]] | None = None
+                     ) -> Callable[[list[str]], list[str | None]]:
+    """The ``arrive`` hook of ``TrackedUploads``: each upload moved to a private folder; one the app
+    never reads deleted at once (its path is kept for the client, but nothing is there any more and
+    it is not counted as held). An upload of a ``protected`` file's bytes (an example photo, which
+    gradio keeps at the same content-hash path) stays where it is: it is public anyway, and moving
+    it would take the example away from everyone."""
+    def arrive(paths: list[str]) -> list[str | None]:
+        shared = {os.path.realpath(p) for p in (protected() if protected else ())}
+        placed: list[str | None] = []
+        for path in paths:
+            if os.path.realpath(path) in shared:
+                placed.append(path)
+            elif refused_upload(path):
+                _delete_uploads([os.path.realpath(path)], os.path.realpath(root))
+                placed.append(None)
+            else:
+                try:
+                    placed.append(private_path(path, root))
+                except OSError:
+                    placed.append(path)
+        return placed
+    return arrive
+
+
+def unclaimed_ttl(environ=None) -> float:
+    """Seconds an unclaimed upload is kept: ``IDIA_UPLOAD_TTL_S``, else ``UNCLAIMED_TTL_S``."""
+    env = os.environ if environ is None else environ
+    try:
+        return max(1.0, float(env.get("IDIA_UPLOAD_TTL_S", UNCLAIMED_TTL_S)))
+    except ValueError:
+        return UNCLAIMED_TTL_S
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    pending_bytes: int | None = 1536 * 2**20   # unclaimed uploads of one address (one 50-photo check: 1.25 GB)
+    window_bytes: int | None = 4 * 2**30       # uploaded by one address in window_s
+    window_requests: int | None = 600          # upload requests of one address in window_s
+    window_s: float = 600.0
+
+
+def upload_limits(public: bool, environ=None) -> UploadLimits:
+    """A public deployment's limits per client address (``IDIA_UPLOAD_PENDING_MB``,
+    ``IDIA_UPLOAD_WINDOW_MB``, ``IDIA_UPLOAD_WINDOW_REQUESTS`` override them); none on a laptop."""
+    if not public:
+        return UploadLimits(None, None, None)
+    env = os.environ if environ is None else environ
+
+    def number(name: str, default: int | None, scale: int = 1):
+        text = env.get(name, "").strip()
+        return int(text) * scale if text.isdigit() else default
+
+    base = UploadLimits()
+    return UploadLimits(number("IDIA_UPLOAD_PENDING_MB", base.pending_bytes, 2**20),
+                        number("IDIA_UPLOAD_WINDOW_MB", base.window_bytes, 2**20),
+                        number("IDIA_UPLOAD_WINDOW_REQUESTS", base.window_requests))
+
+
+class UploadQuota:
+    """Admits an upload request of ``n_bytes`` from ``address`` against ``UploadLimits``; the bytes
+    an address has waiting unclaimed come from ``pending_bytes(address)`` (``SessionFiles``)."""
+
+    def __init__(self, limits: UploadLimits, pending_bytes: Callable[[str], int]):
+        self.limits = limits
+        self._pending_bytes = pending_bytes
+        self._lock = threading.Lock()
+        self._recent: dict[str, deque] = defaultdict(deque)   # address -> (time, bytes) of its requests
+
+    @property
+    def limited(self) -> bool:
+        lim = self.limits
+        return any(x is not None for x in (lim.pending_bytes, lim.window_bytes, lim.window_requests))
+
+    def admit(self, address: str, n_bytes: int, now: float | None = None) -> str | None:
+        """None when the request may upload (it is then counted), else why not (for the client)."""
+        lim = self.limits
+        now = time.monotonic() if now is None else now
+        if lim.pending_bytes is not None and self._pending_bytes(address) + n_bytes > lim.pending_bytes:
+            return (f"You have uploaded {lim.pending_bytes // 2**20} MB of files that no message or check has used "
+                    f"yet. Send them (or wait {unclaimed_ttl() / 60:.0f} minutes until they are deleted) before "
+                    "uploading more.")
+        with self._lock:
+            recent = self._recent[address]
+            while recent and now - recent[0][0] > lim.window_s:
+                recent.popleft()
+            if lim.window_requests is not None and len(recent) >= lim.window_requests:
+                return f"Too many uploads from your address in {lim.window_s / 60:.0f} minutes; wait a little."
+            if lim.window_bytes is not None and sum(b for _, b in recent) + n_bytes > lim.window_bytes:
+                return (f"Your address uploaded more than {lim.window_bytes // 2**20} MB in "
+                        f"{lim.window_s / 60:.0f} minutes; wait a little.")
+            recent.append((now, n_bytes))
+            if len(self._recent) > 50_000:   # addresses seen long ago
+                for gone in [a for a, q in self._recent.items() if not q or now - q[-1][0] > lim.window_s][:10_000]:
+                    del self._recent[gone]
+        return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..attack.result import IdiaResult
 from ..audit import charts, explain
+from ..echo import Markup
 from ..sandbox.world import shipped_world
 from ..text.names import identity_key
 from . import share, views
@@ -122,8 +123,8 @@ def reproduction_note(result: IdiaResult, state: ChatSession) -> str | None:
         if missing:
             details.append(say("photos_missing_from_link", count=len(missing),
                                list=", ".join(h[:12] + "…" for h in missing[:5])))
-        joined = "; ".join(details)
-        return say("not_reproduced_photos", details=joined[:1].upper() + joined[1:] + ".")
+        joined = "; ".join(details)   # filled texts (escaped already): markup
+        return say("not_reproduced_photos", details=Markup(joined[:1].upper() + joined[1:] + "."))
     if shared.member is not None and (shared.member != result.member or shared.correct_templates != result.correct_templates):
         old = f"{'member' if shared.member else 'no sign'}, {shared.correct_templates} templates"
         new = f"{'member' if result.member else 'no sign'}, {result.correct_templates} templates"

@@ -9,6 +9,7 @@ answered: measured with 16 checks at once, a 34 KB file took up to 12 s to serve
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..attack.result import IdiaResult
 from ..audit import charts
+from ..echo import code, shown
+from ..files import atomic_write
 from .session import ChatSession
 
 EMPTY_SUMMARY = ("*No verdict yet.* After a check, this panel shows the verdict in one line, the names "
@@ -81,7 +84,7 @@ def result_views(state: ChatSession) -> ResultViews:
         if path is not None:
             gallery.append((path, photo_caption(result, i)))
     verdict = result.verdict_word
-    summary = (f"**{result.true_name}** on `{result.model_spec}`: {verdict} — {result.correct_templates} of "
+    summary = (f"**{shown(result.true_name)}** on {code(result.model_spec, 200)}: {verdict} — {result.correct_templates} of "
                f"{result.n_templates} templates picked the name (tau {result.tau}), {result.n_photos} photos, "
                f"{result.n_candidates} names. Gallery captions: each photo's top name (✓ = the name you "
                f"asked about) and how many of the {result.n_templates} templates picked it.")
@@ -130,5 +133,6 @@ def photo_strip(images, folder) -> Path | None:
         draw.text((x + (STRIP_TILE - w) / 2, y + STRIP_TILE / 2 - 13), text, fill="#333333", font=font)
         digest.update(text.encode())
     path = Path(folder) / f"photos-{digest.hexdigest()[:16]}.png"
-    sheet.save(path, format="PNG")
-    return path
+    buf = io.BytesIO()
+    sheet.save(buf, format="PNG")
+    return atomic_write(path, buf.getvalue())   # refused once a shutdown began (files.stop_writes)

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import writes_stopped
+
 DEFAULT_MAX_MB = 1024
 _MEMORY_LIMIT_BYTES = 400 * 2**20   # vectors kept in memory per process, across models
 CACHE_FORMAT = "f32"                 # in every file name: a new storage format never reads an old one
@@ -153,6 +155,8 @@ class TextEmbeddingCache:
         return out
 
     def _write_disk(self, fingerprint: str, keys: list[bytes], vecs: np.ndarray) -> None:
+        if writes_stopped():   # a shutdown began: memory only (files.stop_writes)
+            return
         conn = self._conn(fingerprint)
         if conn is None:
             return

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from open_clip.tokenizer import SimpleTokenizer
 
+from ..echo import quoted
 from ..errors import IdiaInputError
 from .names import identity_key
 from .pool import CandidatePool, fill_with_distractors, namesake_parts
@@ -157,7 +158,7 @@ def refuse_cut_name(fit: NameFit, index: int, n_templates: int, model_spec: str,
         name = fit.names[index]
         raise IdiaInputError(
             "name_too_long_for_model",
-            f"{what} '{name}' is too long for the model {model_spec}: it reads at most "
+            f"{what} {quoted(name)} is too long for the model {model_spec}: it reads at most "
             f"{fit.context_length} tokens per prompt, and with this name {k} of the {n_templates} "
             f"prompts need up to {fit.longest_prompt[index]}, so the end of the name would be cut off "
             "and ignored. Use a shorter form of the name (e.g. without middle names or second surnames).",
@@ -198,7 +199,7 @@ def fit_pool_to_model(pool: CandidatePool, model, templates) -> CandidatePool:
         raise IdiaInputError(
             "pool_size_range",
             f"After leaving out names the model cannot read in full or cannot tell apart from "
-            f"'{pool.target}', no other candidate is left.",
+            f"{quoted(pool.target)}, no other candidate is left.",
         )
     names = tuple(slots[i] for i in keep)
     kept = set(names)
@@ -252,7 +253,7 @@ def fit_evaluation_pool(model, templates, pool: tuple[str, ...], people: tuple[s
             if other is not None and other in people_set:
                 raise IdiaInputError(
                     "dataset_indistinct_names",
-                    f"The people '{other}' and '{name}' have names that {model.spec} tokenises "
+                    f"The people {quoted(other)} and {quoted(name)} have names that {model.spec} tokenises "
                     "identically; the model cannot tell them apart. Rename one of them.")
             first_of[fit.signatures[i]] = name
     slots: list[str | None] = list(pool)

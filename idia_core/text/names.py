@@ -11,6 +11,7 @@ from __future__ import annotations
 import unicodedata
 
 from .. import limits
+from ..echo import quoted, shown
 from ..errors import IdiaInputError
 
 _ALLOWED_PUNCTUATION = set(" '’-.,")
@@ -92,12 +93,12 @@ def validate_name(name, *, what: str = "The name") -> str:
     if "{" in text or "}" in text:
         raise IdiaInputError(
             "name_braces",
-            f"{what} '{_preview(text)}' contains curly braces; a name cannot contain {{ or }}.",
+            f"{what} {quoted(_preview(text), 60)} contains curly braces; a name cannot contain {{ or }}.",
         )
     if all(ch in _INVISIBLE_LETTERS or ch in _ZERO_WIDTH_JOINERS or ch.isspace() for ch in text):
         raise IdiaInputError(
             "name_empty",
-            f"{what} shows nothing: it is made only of invisible characters ({_codes(text.replace(' ', ''))}). "
+            f"{what} shows nothing: it is made only of invisible characters ({shown(_codes(text.replace(' ', '')))}). "
             "Type the person's full name in letters, e.g. 'Jane Doe'.",
         )
     bad = [ch for ch in text if not _name_char_ok(ch)]
@@ -105,11 +106,11 @@ def validate_name(name, *, what: str = "The name") -> str:
         if not any(_visible_letter(ch) for ch in text):
             raise IdiaInputError(
                 "name_no_letters",
-                f"{what} '{_preview(text)}' has no letters. Type the person's name in letters.",
+                f"{what} {quoted(_preview(text), 60)} has no letters. Type the person's name in letters.",
             )
         raise IdiaInputError(
             "name_characters",
-            f"{what} '{_preview(text)}' contains characters a name cannot have ({_codes(bad)}). "
+            f"{what} {quoted(_preview(text), 60)} contains characters a name cannot have ({shown(_codes(bad))}). "
             "Use letters, spaces, hyphens, apostrophes, periods and the joiners of names (· ・ ׳ ״).",
         )
     for i, ch in enumerate(text):
@@ -117,12 +118,12 @@ def validate_name(name, *, what: str = "The name") -> str:
                                               and _joinable(text[i + 1])):
             raise IdiaInputError(
                 "name_characters",
-                f"{what} '{_preview(text)}' has a zero-width joiner ({_codes(ch)}) that is not "
+                f"{what} {quoted(_preview(text), 60)} has a zero-width joiner ({shown(_codes(ch))}) that is not "
                 "between two letters; remove it.",
             )
     if not any(_visible_letter(ch) for ch in text):
         raise IdiaInputError(
-            "name_no_letters", f"{what} '{_preview(text)}' has no letters. Type the person's name in letters."
+            "name_no_letters", f"{what} {quoted(_preview(text), 60)} has no letters. Type the person's name in letters."
         )
     return text
 
@@ -153,7 +154,7 @@ def _codes(chars) -> str:
 
 def _preview(text: str, width: int = 40) -> str:
     text = "".join(ch if _name_char_ok(ch) or ch.isprintable() and ch not in _INVISIBLE_LETTERS
-                   else f"<U+{ord(ch):04X}>" for ch in text)
+                   else f"⟨U+{ord(ch):04X}⟩" for ch in text)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

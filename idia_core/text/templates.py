@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .. import limits
+from ..echo import quoted
 from ..errors import IdiaInputError
 
 PLACEHOLDER = "{0}"
@@ -35,18 +36,18 @@ def validate_template(template: str) -> str:
     if count == 0:
         raise IdiaInputError(
             "template_no_placeholder",
-            f"The template '{text}' has no placeholder: put {{0}} (or {{name}}) where the name goes.",
+            f"The template {quoted(text)} has no placeholder: put {{0}} (or {{name}}) where the name goes.",
         )
     if count > 1:
         raise IdiaInputError(
             "template_many_placeholders",
-            f"The template '{text}' has {count} placeholders; use exactly one {{0}}.",
+            f"The template {quoted(text)} has {count} placeholders; use exactly one {{0}}.",
         )
     rest = text.replace(PLACEHOLDER, "")
     if "{" in rest or "}" in rest:
         raise IdiaInputError(
             "template_braces",
-            f"The template '{text}' has braces other than its one {{0}} placeholder; remove them.",
+            f"The template {quoted(text)} has braces other than its one {{0}} placeholder; remove them.",
         )
     return text
 
@@ -90,7 +91,7 @@ def load_templates(name_or_path: str = DEFAULT_TEMPLATE_SET) -> tuple[str, ...]:
         return _load_file(str(path.resolve()))
     raise IdiaInputError(
         "template_set_unknown",
-        f"Unknown template set '{name_or_path}'. Available: {', '.join(available_template_sets())}.",
+        f"Unknown template set {quoted(name_or_path)}. Available: {', '.join(available_template_sets())}.",
     )
 
 
@@ -100,7 +101,7 @@ def validate_template_set_name(name) -> str:
         shown = name if isinstance(name, str) else type(name).__name__
         raise IdiaInputError(
             "template_set_unknown",
-            f"Unknown template set '{str(shown)[:60]}'. Available: {', '.join(available_template_sets())}.",
+            f"Unknown template set {quoted(shown, 60)}. Available: {', '.join(available_template_sets())}.",
         )
     return name.strip()
 

@@ -20,6 +20,7 @@ import open_clip
 import torch
 from open_clip.transform import PreprocessCfg, image_transform_v2
 
+from ..echo import quoted
 from ..errors import IdiaInputError, ModelUnavailableError
 from .catalogue import PAPER_SPEC
 from .fingerprints import ModelBuild, built_activation, config_digest, fingerprint_of, weights_digest
@@ -44,7 +45,7 @@ def normalise_precision(precision: str | None, device: torch.device) -> str:
     name = _PRECISION_ALIASES.get(str(precision).strip().lower())
     if name is None:
         raise IdiaInputError("model_precision",
-                             f"Unknown precision '{precision}'. Use float32, float16 or bfloat16.")
+                             f"Unknown precision {quoted(precision)}. Use float32, float16 or bfloat16.")
     return name
 
 
@@ -64,7 +65,7 @@ class _Plan:
 def build_model(spec: ModelSpec, device: torch.device, precision: str) -> IdiaModel:
     if spec.kind == "random":
         warnings.warn(
-            f"Model '{spec.text}' has RANDOM weights: it knows nobody. Use it for tests and benchmarks only.",
+            f"Model {quoted(spec.text)} has RANDOM weights: it knows nobody. Use it for tests and benchmarks only.",
             UserWarning, stacklevel=3,
         )
     try:
@@ -111,11 +112,11 @@ def _activation_notes(spec: ModelSpec, plan: _Plan, build_quick: bool) -> list[s
     if trained is not None and build_quick != trained:
         extra = (" This is the paper's configuration (its notebook built these weights with GELU), for "
                  "reproducing the paper's numbers." if spec.text == PAPER_SPEC else "")
-        return [f"'{spec.text}' is built with {built} although its weights were trained with "
+        return [f"{quoted(spec.text)} is built with {built} although its weights were trained with "
                 f"{activation_name(trained)} ({plan.source}), as the spec asks: its verdicts are those of a "
                 f"model nobody trained.{extra}"]
     if trained is None and spec.kind == "file" and spec.activation is None:
-        return [f"'{spec.text}': a weights file carries no record of its activation; built with {built} as the "
+        return [f"{quoted(spec.text)}: a weights file carries no record of its activation; built with {built} as the "
                 f"{spec.arch} config says (add +gelu or +quickgelu to the spec to choose)."]
     return []
 
@@ -135,7 +136,7 @@ def _plan(spec: ModelSpec) -> _Plan:
         if not (folder / "open_clip_config.json").is_file():
             raise ModelUnavailableError(
                 "model_dir_invalid",
-                f"'{spec.text}': {folder} has no open_clip_config.json. A local model folder needs that "
+                f"{quoted(spec.text)}: {folder} has no open_clip_config.json. A local model folder needs that "
                 "file and a weights file (open_clip_model.safetensors).",
             )
         return _folder_plan(folder.resolve(), spec, f"{folder}/open_clip_config.json")
@@ -144,7 +145,7 @@ def _plan(spec: ModelSpec) -> _Plan:
     config_quick = bool(builtin_config(spec.arch).get("quick_gelu", False))
     if spec.kind == "file":
         if not Path(spec.path).is_file():
-            raise ModelUnavailableError("model_file_missing", f"'{spec.text}': no weights file at {spec.path}.")
+            raise ModelUnavailableError("model_file_missing", f"{quoted(spec.text)}: no weights file at {spec.path}.")
         return _Plan(spec.arch, spec.path, config_quick, None, f"the {spec.arch} architecture config")
     if spec.kind == "pretrained":
         tag_cfg = open_clip.get_pretrained_cfg(spec.arch, spec.tag)
@@ -166,7 +167,7 @@ def _folder_plan(folder: Path, spec: ModelSpec, source: str) -> _Plan:
                 if others else "")
         raise ModelUnavailableError(
             "model_dir_no_weights",
-            f"'{spec.text}': {folder} has a config but no weights file open_clip would load "
+            f"{quoted(spec.text)}: {folder} has a config but no weights file open_clip would load "
             f"(.safetensors, .bin or .pth).{hint}",
         )
     try:
@@ -174,7 +175,7 @@ def _folder_plan(folder: Path, spec: ModelSpec, source: str) -> _Plan:
         model_cfg = cfg["model_cfg"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelUnavailableError(
-            "model_dir_invalid", f"'{spec.text}': {folder}/open_clip_config.json has no usable model_cfg ({exc})."
+            "model_dir_invalid", f"{quoted(spec.text)}: {folder}/open_clip_config.json has no usable model_cfg ({exc})."
         ) from None
     require_packages(source, model_cfg, spec.text)
     quick = bool(model_cfg.get("quick_gelu", False))

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from huggingface_hub import constants, hf_hub_download, try_to_load_from_cache
 
+from ..echo import quoted
 from ..errors import IdiaInputError, ModelUnavailableError
 from .catalogue import catalogue_hub_repo
 from .specs import ModelSpec, parse_spec, split_activation
@@ -170,7 +171,7 @@ def unavailable_error(spec: ModelSpec, exc: Exception) -> ModelUnavailableError:
     if "required pretrained weights" in detail:
         return ModelUnavailableError(
             "model_dir_no_weights",
-            f"'{spec.text}': open_clip found no weights to load, so it would have run a random model. "
+            f"{quoted(spec.text)}: open_clip found no weights to load, so it would have run a random model. "
             "Give a folder with open_clip_model.safetensors (or .bin/.pth), or a weights file ARCH:PATH.",
         )
     if any(s in detail for s in ("localentrynotfound", "offline", "connect", "resolve", "failed to download",
@@ -179,11 +180,11 @@ def unavailable_error(spec: ModelSpec, exc: Exception) -> ModelUnavailableError:
         where = "offline mode is on (HF_HUB_OFFLINE=1)" if offline else "no model hub could be reached"
         return ModelUnavailableError(
             "model_not_cached",
-            f"The model '{spec.text}' is not in the local Hugging Face cache and {where}. On a machine with "
+            f"The model {quoted(spec.text)} is not in the local Hugging Face cache and {where}. On a machine with "
             f"internet access, load it once (e.g. `python -m idia_core models fetch {spec.text}`) and copy its "
             "Hugging Face cache folder here (or point HF_HOME at it). The embedded 'sandbox' model always "
             "works offline.",
         )
     return ModelUnavailableError(
-        "model_load_failed", f"The model '{spec.text}' could not be loaded: {chain[0] if chain else exc}."
+        "model_load_failed", f"The model {quoted(spec.text)} could not be loaded: {chain[0] if chain else exc}."
     )

@@ -22,6 +22,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..echo import quoted
 from ..errors import IdiaInputError
 
 SANDBOX_DIR = Path(__file__).resolve().parents[1] / "sandbox" / "model"   # the sandbox's own folder
@@ -77,7 +78,7 @@ def _parse_body(text: str, original: str) -> ModelSpec:
     if text.startswith("hf-hub:"):
         repo = text[len("hf-hub:"):].strip().strip("/")
         if repo.count("/") != 1 or not all(repo.split("/")):
-            raise IdiaInputError("model_spec_hub", f"'{original}' is not a hub id; write hf-hub:ORG/NAME.")
+            raise IdiaInputError("model_spec_hub", f"{quoted(original)} is not a hub id; write hf-hub:ORG/NAME.")
         return ModelSpec(original, "hf-hub", repo=repo)
     if text.startswith("local-dir:"):
         path = text[len("local-dir:"):].strip()
@@ -93,7 +94,7 @@ def _parse_body(text: str, original: str) -> ModelSpec:
         hint = f" Similar architectures: {', '.join(close)}." if close else ""
         raise IdiaInputError(
             "model_unknown",
-            f"Unknown model '{original}'. Use 'sandbox', ARCH:TAG (e.g. ViT-B-32:openai), hf-hub:ORG/NAME or "
+            f"Unknown model {quoted(original)}. Use 'sandbox', ARCH:TAG (e.g. ViT-B-32:openai), hf-hub:ORG/NAME or "
             f"local-dir:PATH.{hint}",
         )
     rest = rest.strip()
@@ -101,7 +102,7 @@ def _parse_body(text: str, original: str) -> ModelSpec:
         tags = open_clip.list_pretrained_tags_by_model(arch)
         raise IdiaInputError(
             "model_tag_missing",
-            f"'{arch}' needs weights: write {arch}:TAG. Known tags: {', '.join(tags) or 'none'} "
+            f"{quoted(arch)} needs weights: write {arch}:TAG. Known tags: {', '.join(tags) or 'none'} "
             f"(or {arch}:random for tests).",
         )
     if rest == "random":
@@ -113,7 +114,7 @@ def _parse_body(text: str, original: str) -> ModelSpec:
     tags = open_clip.list_pretrained_tags_by_model(arch)
     raise IdiaInputError(
         "model_tag_unknown",
-        f"'{rest}' is not a known tag for {arch}. Known tags: {', '.join(tags) or 'none'}.",
+        f"{quoted(rest)} is not a known tag for {arch}. Known tags: {', '.join(tags) or 'none'}.",
     )
 
 
@@ -140,7 +141,7 @@ def require_packages(arch_or_source: str, model_cfg: dict, spec_text: str) -> No
     if missing:
         raise IdiaInputError(
             "model_needs_packages",
-            f"'{spec_text}' ({arch_or_source}) needs the Python package(s) {', '.join(missing)}, which this "
+            f"{quoted(spec_text)} ({arch_or_source}) needs the Python package(s) {', '.join(missing)}, which this "
             f"install lacks. Install them (`pip install {' '.join(missing)}`) and try again, or choose a "
             "catalogue model (`python -m idia_core models list`).",
         )
@@ -178,7 +179,7 @@ def check_public_spec(spec: str, *, allow_local: bool) -> ModelSpec:
     if parsed.kind in LOCAL_SPEC_KINDS and not allow_local:
         raise IdiaInputError(
             "model_local_refused",
-            f"'{parsed.text}' points at files on this server, which visitors cannot load. Use a catalogue "
+            f"{quoted(parsed.text)} points at files on this server, which visitors cannot load. Use a catalogue "
             "model, ARCH:TAG (e.g. ViT-B-32:openai) or hf-hub:ORG/NAME; or run idia yourself "
             "(local models work there, or set IDIA_ALLOW_LOCAL_MODELS=1).",
         )
