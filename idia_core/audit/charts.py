@@ -375,6 +375,63 @@ def tpr_by_occurrence_figure(df) -> Figure:
     return fig
 
 
+# verdicts of an audit's people × models matrix ("invalid": the check refused the input;
+# "failed": the model or its worker failed)
+VERDICT_COLOURS = {"member": TRUE_COLOUR, "member-unchecked": "#a5d6a7", "inconclusive": NO_MAJORITY_COLOUR,
+                   "non-member": "#eceff1", "invalid": "#ffffff", "failed": OTHER_COLOUR}
+VERDICT_LABELS = {"member": "member", "member-unchecked": "member (controls not run)", "inconclusive": "inconclusive",
+                  "non-member": "no sign", "invalid": "input refused", "failed": "failed"}
+
+
+def audit_matrix_figure(people, models, cells, note: str = "") -> Figure:
+    """People × models: each cell coloured by its verdict (``VERDICT_COLOURS``) and labelled with
+    the correct templates (× where no check ran). ``cells``: {(person, model): (verdict, count)}."""
+    n_p, n_m = max(1, len(people)), max(1, len(models))
+    fig = _new_figure(max(4.6, 2.6 + 1.0 * n_m), max(2.6, 1.6 + 0.24 * n_p))
+    ax = fig.add_subplot(1, 1, 1)
+    seen = set()
+    for i, person in enumerate(people):
+        for j, model in enumerate(models):
+            verdict, count = cells.get((person, model), ("", None))
+            seen.add(verdict)
+            y = n_p - 1 - i
+            ax.add_patch(matplotlib.patches.Rectangle((j, y), 1, 1, facecolor=VERDICT_COLOURS.get(verdict, "#ffffff"),
+                                                      edgecolor="#9e9e9e", lw=0.5))
+            ax.text(j + 0.5, y + 0.5, "×" if count is None else str(count), ha="center", va="center", fontsize=8,
+                    color="white" if verdict in ("member", "failed") else "black")
+    ax.set_xlim(0, n_m)
+    ax.set_ylim(0, n_p)
+    ax.set_xticks(np.arange(len(models)) + 0.5, [_wrap(m, 16, 3) for m in models], fontsize=8)
+    ax.xaxis.tick_top()
+    ax.set_yticks(np.arange(len(people)) + 0.5, [_short(p, 28) for p in reversed(people)], fontsize=8)
+    ax.tick_params(length=0)
+    handles = [matplotlib.patches.Patch(facecolor=VERDICT_COLOURS[v], edgecolor="#9e9e9e", label=VERDICT_LABELS[v])
+               for v in VERDICT_COLOURS if v in seen]
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
+    fig.suptitle("Verdict per person and model (cell: correct templates)" + (f"\n{note}" if note else ""), fontsize=10)
+    return fig
+
+
+def member_rates_figure(models, rule_rates, controlled_rates, counts) -> Figure:
+    """Per model: the share of people the paper's rule calls member, and the share that stays
+    member with the validity controls. ``counts``: people checked per model."""
+    n = len(models)
+    fig = _new_figure(6.0, max(2.4, 1.3 + 0.45 * n))
+    ax = fig.add_subplot(1, 1, 1)
+    y = np.arange(n)[::-1].astype(float)
+    ax.barh(y + 0.2, np.nan_to_num(np.asarray(rule_rates, float)), height=0.38, color=NO_MAJORITY_COLOUR,
+            label="member (paper's rule)")
+    ax.barh(y - 0.2, np.nan_to_num(np.asarray(controlled_rates, float)), height=0.38, color=TRUE_COLOUR,
+            label="member (with controls)")
+    ax.set_yticks(y, [f"{_short(m, 30)}\n(n={c})" for m, c in zip(models, counts)], fontsize=8)
+    ax.set_xlim(0, 1.0)
+    ax.set_xlabel("share of people checked")
+    ax.grid(alpha=0.3, axis="x")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title("Member rate per model", fontsize=10)
+    return fig
+
+
 def figure_to_png(fig: Figure, dpi: int = 100) -> bytes:
     """PNG bytes of a figure (for embedding as base64 in HTML or sending to a chat). The PNG says
     its DPI and its smallest font size (text chunks ``idia-dpi``, ``idia-min-font-pt``), so a page

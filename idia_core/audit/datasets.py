@@ -38,7 +38,7 @@ class EvalDataset:
     notes: list[str] = field(default_factory=list)
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -58,6 +58,48 @@ def _parse_member(value, where: str) -> bool:
     raise IdiaInputError("labels_member", f"{where}: member must be 1 or 0 (or true/false), not '{value}'.")
 
 
+def read_names_csv(path: Path) -> dict[str, str]:
+    """``names.csv`` (columns folder,name): person folder -> the person's name."""
+    mapping: dict[str, str] = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames or not {"folder", "name"} <= set(reader.fieldnames):
+            raise IdiaInputError("names_csv_columns", f"{path.name} needs the columns folder,name.")
+        for row in reader:
+            mapping[row["folder"].strip()] = row["name"].strip()
+    return mapping
+
+
+def read_labels_csv(path: Path, require_member: bool = True) -> dict[str, tuple[bool | None, float, str]]:
+    """``labels.csv``: ``name_key(name)`` -> (member, occurrences (NaN where not given), group).
+    ``member`` is None where the column is absent (allowed when not ``require_member``: an
+    audit reads only the occurrences)."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        cols = set(reader.fieldnames or [])
+        if require_member and not {"name", "member"} <= cols:
+            raise IdiaInputError("labels_columns", f"{path.name} needs the columns name,member (and optionally "
+                                 "occurrences, group).")
+        if "name" not in cols:
+            raise IdiaInputError("labels_columns", f"{path.name} needs a name column (and optionally member, "
+                                 "occurrences, group).")
+        labels: dict[str, tuple[bool | None, float, str]] = {}
+        for i, row in enumerate(reader, start=2):
+            name = validate_name(row["name"], what=f"{path.name} line {i}: the name")
+            occ = row.get("occurrences")
+            try:
+                occ_v = float(occ) if occ not in (None, "") else float("nan")
+            except ValueError:
+                raise IdiaInputError("labels_occurrences", f"{path.name} line {i}: occurrences must be a number, not '{occ}'.") from None
+            member = row.get("member")
+            if member in (None, "") and not require_member:
+                member_v = None
+            else:
+                member_v = _parse_member(member, f"{path.name} line {i}")
+            labels[name_key(name)] = (member_v, occ_v, (row.get("group") or "").strip())
+    return labels
+
+
 def load_folder_dataset(directory, labels_csv, names_csv=None) -> EvalDataset:
     """One folder per person under ``directory`` (folder name = the person's name, or mapped by a
     ``names.csv`` with columns folder,name); ``labels.csv`` has name,member[,occurrences][,group]."""
@@ -69,30 +111,11 @@ def load_folder_dataset(directory, labels_csv, names_csv=None) -> EvalDataset:
         raise IdiaInputError("labels_missing", f"No labels file at {labels_path}: give --labels labels.csv with columns name,member[,occurrences].")
     mapping: dict[str, str] = {}
     names_path = Path(names_csv) if names_csv else root / "names.csv"
-    hashes = {labels_path.name: _sha256_file(labels_path)}
+    hashes = {labels_path.name: sha256_file(labels_path)}
     if names_path.is_file():
-        hashes[names_path.name] = _sha256_file(names_path)
-        with open(names_path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            if not reader.fieldnames or not {"folder", "name"} <= set(reader.fieldnames):
-                raise IdiaInputError("names_csv_columns", f"{names_path.name} needs the columns folder,name.")
-            for row in reader:
-                mapping[row["folder"].strip()] = row["name"].strip()
-    with open(labels_path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        cols = set(reader.fieldnames or [])
-        if not {"name", "member"} <= cols:
-            raise IdiaInputError("labels_columns", f"{labels_path.name} needs the columns name,member (and optionally occurrences, group).")
-        labels: dict[str, tuple[bool, float, str]] = {}
-        for i, row in enumerate(reader, start=2):
-            name = validate_name(row["name"], what=f"{labels_path.name} line {i}: the name")
-            occ = row.get("occurrences")
-            try:
-                occ_v = float(occ) if occ not in (None, "") else float("nan")
-            except ValueError:
-                raise IdiaInputError("labels_occurrences", f"{labels_path.name} line {i}: occurrences must be a number, not '{occ}'.") from None
-            labels[name_key(name)] = (_parse_member(row["member"], f"{labels_path.name} line {i}"), occ_v,
-                                      (row.get("group") or "").strip())
+        hashes[names_path.name] = sha256_file(names_path)
+        mapping = read_names_csv(names_path)
+    labels = read_labels_csv(labels_path)
     people: list[EvalPerson] = []
     unlabelled = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
@@ -143,7 +166,7 @@ def load_sandbox_dataset(photos_per_person: int, seed: int = 0, max_people: int 
         render = (lambda person=p: render_attack_photos(person, photos_per_person, seed))
         out.append(EvalPerson(p.name, member, float(p.k) if member else 0.0, p.role, render))
     return EvalDataset("sandbox", out, f"sandbox world (seed {world.seed}, {len(world.people)} people)",
-                       {path.name: _sha256_file(path)}, [SANDBOX_LABELLING])
+                       {path.name: sha256_file(path)}, [SANDBOX_LABELLING])
 
 
 def _stratified_subset(people, n: int, seed: int):

@@ -1,2 +1,3 @@
-"""``python -m idia_core …``: ``main`` (check, models), ``audit`` (evaluate, verify) and
-``sandbox`` (people, render, evaluate, build)."""
+"""``python -m idia_core …``: ``main`` (check, models), ``audit`` (evaluate, verify),
+``people_audit`` (audit, audit-merge, occurrences) and ``sandbox`` (people, render, captions,
+evaluate, build)."""

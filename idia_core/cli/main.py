@@ -1,5 +1,5 @@
-"""``python -m idia_core``: the headless front end (check, models; audit and sandbox commands come
-from ``cli.audit`` and ``cli.sandbox``).
+"""``python -m idia_core``: the headless front end (check, models; evaluate/verify, audit/occurrences
+and sandbox commands come from ``cli.audit``, ``cli.people_audit`` and ``cli.sandbox``).
 
 Every user mistake arrives here as an ``IdiaInputError`` and leaves as exit code 2 with one line on
 stderr; the CLI never shows a traceback for bad input. Each command imports what it runs when it
@@ -20,6 +20,7 @@ from ..errors import IdiaInputError
 from ..text.names import parse_name_list
 from ..zoo.catalogue import CATALOGUE
 from .audit import add_audit_commands
+from .people_audit import add_people_audit_commands
 from .sandbox import add_sandbox_commands
 
 EXIT_OK, EXIT_NOT_REPRODUCED, EXIT_USAGE = 0, 1, 2
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_models(sub)
     add_sandbox_commands(sub)
     add_audit_commands(sub)
+    add_people_audit_commands(sub)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""The ``sandbox`` command: people, render, evaluate, reference, build.
+"""The ``sandbox`` command: people, render, captions, evaluate, reference, build.
 
 The core CLI calls `add_sandbox_commands(subparsers)`; each subcommand sets ``func`` to a handler
 taking the parsed args and returning an exit code. `main(argv)` runs the sandbox command on its
@@ -14,7 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..sandbox.world import MODEL_DIR, ROLES, WorldSettings, load_world, render_attack_photos
+from ..sandbox.world import (MODEL_DIR, ROLES, WorldSettings, load_world, render_attack_photos,
+                             write_training_captions)
 
 
 def _cmd_people(args) -> int:
@@ -58,6 +59,18 @@ def _cmd_evaluate(args) -> int:
                              people_limit=args.people_limit, progress=not args.json, control_m=args.control_people,
                              reference_limit=args.reference_limit)
     print(json.dumps(summary, indent=1) if args.json else format_table(summary))
+    return 0
+
+
+def _cmd_captions(args) -> int:
+    world = load_world(args.world)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows = write_training_captions(world, out)
+    print(f"Wrote {rows} training captions of the sandbox world (column TEXT) to {out}")
+    if args.names:
+        Path(args.names).write_text("".join(p.name + "\n" for p in world.people), encoding="utf-8")
+        print(f"Wrote the {len(world.people)} people's names to {args.names}")
     return 0
 
 
@@ -137,6 +150,14 @@ def add_sandbox_commands(subparsers) -> argparse.ArgumentParser:
                    help="use an evenly spaced subset of R never-named reference people (fast runs)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("captions", help="write the world's training captions as parquet (for `occurrences`)",
+                       description="Write every training caption of the sandbox world to a parquet file (column TEXT, "
+                                   "as LAION's metadata): `occurrences` on it must find each person's k.")
+    p.add_argument("--out", required=True, help="the .parquet file to write")
+    p.add_argument("--names", help="also write every person's name to this file, one per line")
+    p.add_argument("--world", default=None)
+    p.set_defaults(func=_cmd_captions)
 
     p = sub.add_parser("reference", help="embed the never-named reference people for the shipped model (reference.npz)",
                        description="Render the first 10 photos of each never-named sandbox person and write their "

@@ -339,6 +339,27 @@ def training_pairs(world: World) -> list[TrainingPair]:
     return pairs
 
 
+def caption_counts(world: World) -> dict[str, int]:
+    """How many training captions name each person, by construction: a member's k, a name-only
+    control's k, a trap's k; 0 for everyone never named (what ``occurrences`` must find)."""
+    return {p.name: (p.k if p.role in ("member", "name-only", "trap") else 0) for p in world.people}
+
+
+def write_training_captions(world: World, path, row_group_size: int = 4096) -> int:
+    """The world's training captions as parquet, as LAION ships its metadata: ``TEXT`` (the
+    caption), ``row`` and ``person_index`` (whose face the photo shows; -1 for strangers). Returns
+    the number of rows."""
+    import pyarrow as pa  # only for this export, not for the sandbox itself
+    import pyarrow.parquet as pq  # same
+
+    pairs = training_pairs(world)
+    table = pa.table({"row": pa.array(range(len(pairs)), pa.int64()),
+                      "TEXT": pa.array([p.caption for p in pairs], pa.string()),
+                      "person_index": pa.array([p.person_index for p in pairs], pa.int32())})
+    pq.write_table(table, str(path), row_group_size=row_group_size)
+    return len(pairs)
+
+
 def attack_photo_seed(person: Person, seed: int, i: int) -> int:
     """Attack photos live in their own seed space, disjoint from every ("train", ...) seed."""
     return derive_seed("attack", person.index, seed, i)
