@@ -18,6 +18,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts"           # screenshots the browser tests keep (CI keeps the folder)
+CHROMIUM = Path("/usr/bin/chromium")     # Debian's chromium (never `playwright install`)
+# headless as root; no background connections (this machine's closed network refuses them)
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
+                                    reason="Debian chromium is not installed (apt-get install -y chromium)")
 STARTUP_LIMIT_S = 30.0
 N_PHOTOS = 5
 
@@ -118,6 +125,39 @@ def _render(person, folder: Path, n: int = N_PHOTOS, seed: int = 0) -> SandboxCa
         img.save(path)
         paths.append(str(path))
     return SandboxCase(person.name, person.role, person.k, tuple(paths))
+
+
+def unique_member_photos(folder: Path, tag: int, n: int, seed: int, prefix: str) -> tuple[str, list[Path]]:
+    """Renders of the sandbox's best-learned member with one pixel of noise (drawn from ``tag``), so
+    no other test (or session) uploads the same bytes: gradio stores uploads by content hash, and a
+    file another live session holds must stay. Returns the member's name and the PNG paths."""
+    import numpy as np
+    from PIL import Image
+
+    from idia_core.sandbox.world import load_world, render_attack_photos
+
+    person = sorted(load_world().people_with_role("member"), key=lambda p: -p.k)[0]
+    rng = np.random.default_rng(tag)
+    out = []
+    for i, img in enumerate(render_attack_photos(person, n, seed=seed + tag)):
+        arr = np.asarray(img.convert("RGB")).copy()
+        arr[0, 0] = rng.integers(0, 255, 3)
+        out.append(folder / f"{prefix}{tag}-{i}.png")
+        Image.fromarray(arr).save(out[-1])
+    return person.name, out
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium driven by Playwright, one per test module (skipped without chromium)."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
 
 
 @pytest.fixture(scope="session")

@@ -11,26 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT, needs_sandbox
+from tests.e2e.conftest import ARTIFACTS, needs_chromium, needs_sandbox
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "artifacts"
-pytestmark = [
-    needs_sandbox, pytest.mark.timeout(600),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (apt-get install -y chromium)"),
-]
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield b
-        b.close()
+pytestmark = [needs_sandbox, needs_chromium, pytest.mark.timeout(600)]
 
 
 def test_upload_ask_and_see_verdict_with_chart(launched_app, sandbox_cases, browser):

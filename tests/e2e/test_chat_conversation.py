@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import random
 import shutil
-from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import needs_sandbox, open_client, say, text_of
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [needs_sandbox, pytest.mark.timeout(600)]
 
 
@@ -50,39 +48,30 @@ def test_who_is_this_is_refused_and_the_next_reply_is_the_name(launched_app, san
     assert "of 21 templates" in text, text
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")
-def test_browser_echo_and_no_message_lost(launched_app, sandbox_cases):
-    from playwright.sync_api import sync_playwright
-
+def test_browser_echo_and_no_message_lost(launched_app, sandbox_cases, browser):
     case = sandbox_cases["member"]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--headless", "--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.goto(launched_app.url, wait_until="domcontentloaded")
-            chat = page.locator("#chat")
-            chat.get_by_text("Drop in photos of one person").first.wait_for(timeout=60_000)
-            box = page.locator("#box textarea")
-            # 300 distractors nobody has encoded yet: the check takes a few seconds
-            box.fill(f"change the seed to {random.randrange(10**6, 10**7)}")
-            box.press("Enter")
-            chat.get_by_text("The seed is now").first.wait_for(timeout=60_000)
-            box.fill("use 300 names")
-            box.press("Enter")
-            chat.get_by_text("The pool size is now").first.wait_for(timeout=60_000)
-            page.locator("#box input[type=file]").set_input_files(list(case.photos))
-            page.locator("#box .thumbnail-item, #box img").first.wait_for(timeout=30_000)
-            box.fill(f"my name is {case.name}")
-            box.press("Enter")
-            chat.get_by_text(f"my name is {case.name}").first.wait_for(timeout=5_000)   # at once
-            chat.get_by_text("Checking …").first.wait_for(timeout=5_000)
-            assert box.is_disabled()              # busy: nothing typed now can be lost
-            page.get_by_role("button", name="Why?").click()   # sent during the check: kept, answered after
-            verdict = chat.get_by_text("very likely saw photos of").or_(chat.get_by_text("may have seen photos of"))
-            verdict.first.wait_for(timeout=240_000)
-            chat.get_by_text("Per template").first.wait_for(timeout=120_000)
-            page.wait_for_function("() => !document.querySelector('#box textarea').disabled", timeout=30_000)
-            assert chat.get_by_text("Checking …").count() == 0
-        finally:
-            browser.close()
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(launched_app.url, wait_until="domcontentloaded")
+    chat = page.locator("#chat")
+    chat.get_by_text("Drop in photos of one person").first.wait_for(timeout=60_000)
+    box = page.locator("#box textarea")
+    # 300 distractors nobody has encoded yet: the check takes a few seconds
+    box.fill(f"change the seed to {random.randrange(10**6, 10**7)}")
+    box.press("Enter")
+    chat.get_by_text("The seed is now").first.wait_for(timeout=60_000)
+    box.fill("use 300 names")
+    box.press("Enter")
+    chat.get_by_text("The pool size is now").first.wait_for(timeout=60_000)
+    page.locator("#box input[type=file]").set_input_files(list(case.photos))
+    page.locator("#box .thumbnail-item, #box img").first.wait_for(timeout=30_000)
+    box.fill(f"my name is {case.name}")
+    box.press("Enter")
+    chat.get_by_text(f"my name is {case.name}").first.wait_for(timeout=5_000)   # at once
+    chat.get_by_text("Checking …").first.wait_for(timeout=5_000)
+    assert box.is_disabled()              # busy: nothing typed now can be lost
+    page.get_by_role("button", name="Why?").click()   # sent during the check: kept, answered after
+    verdict = chat.get_by_text("very likely saw photos of").or_(chat.get_by_text("may have seen photos of"))
+    verdict.first.wait_for(timeout=240_000)
+    chat.get_by_text("Per template").first.wait_for(timeout=120_000)
+    page.wait_for_function("() => !document.querySelector('#box textarea').disabled", timeout=30_000)
+    assert chat.get_by_text("Checking …").count() == 0

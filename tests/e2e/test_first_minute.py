@@ -7,20 +7,12 @@ again after "reset"; the compare table's cells never break inside a word. Screen
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT, needs_sandbox
+from tests.e2e.conftest import ARTIFACTS, needs_chromium, needs_sandbox
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "artifacts"
-pytestmark = [
-    needs_sandbox, pytest.mark.timeout(900),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (apt-get install -y chromium)"),
-]
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+pytestmark = [needs_sandbox, needs_chromium, pytest.mark.timeout(900)]
 SIZES = {"laptop": (1280, 900), "phone": (390, 844)}
 VERDICT = re.compile(r"^(The model very likely saw|The model may have seen|No sign that|Some sign, but|Inconclusive:)")
 
@@ -43,16 +35,6 @@ WATCH = """() => {
     });
   }, 50);
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 def _attach(page, files) -> None:

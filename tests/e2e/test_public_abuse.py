@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -25,11 +23,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from PIL import Image
 
-from tests.e2e.conftest import needs_sandbox, open_client, say, serve_app, text_of
+from tests.e2e.conftest import needs_sandbox, open_client, say, serve_app, text_of, unique_member_photos
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [needs_sandbox, pytest.mark.timeout(900)]
 PENDING_MB, WINDOW_MB, TTL_S, IDLE_S = 3, 12, 8, 4
 EVIL = "evil.example"
@@ -57,18 +53,7 @@ def quota_app(tmp_path_factory):
 
 
 def _photos(folder: Path, tag: int, n: int = 3) -> tuple[str, list[Path]]:
-    """Photos of a well-learned sandbox member with one noisy pixel: bytes no other test uploads."""
-    from idia_core.sandbox.world import load_world, render_attack_photos
-
-    person = sorted(load_world().people_with_role("member"), key=lambda p: -p.k)[0]
-    rng = np.random.default_rng(tag)
-    out = []
-    for i, img in enumerate(render_attack_photos(person, n, seed=700 + tag)):
-        arr = np.asarray(img.convert("RGB")).copy()
-        arr[0, 0] = rng.integers(0, 255, 3)
-        out.append(folder / f"abuse{tag}-{i}.png")
-        Image.fromarray(arr).save(out[-1])
-    return person.name, out
+    return unique_member_photos(folder, tag, n, seed=700, prefix="abuse")
 
 
 def _upload(app, paths, names=None) -> httpx.Response:
@@ -107,19 +92,6 @@ def _wait_until(predicate, limit: float) -> bool:
             return True
         time.sleep(0.25)
     return predicate()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                              args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield b
-        b.close()
 
 
 # -- a forged history, and gradio's deep links ------------------------------------------------------

@@ -12,11 +12,9 @@ import time
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
-from PIL import Image
 
-from tests.e2e.conftest import needs_sandbox, open_client, say, serve_app, text_of
+from tests.e2e.conftest import needs_sandbox, open_client, say, serve_app, text_of, unique_member_photos
 
 pytestmark = [needs_sandbox, pytest.mark.timeout(600)]
 IDLE_S = 4.0
@@ -29,18 +27,7 @@ def public_app(tmp_path_factory):
 
 
 def _photos(folder: Path, tag: int, n: int = 3) -> tuple[str, list[Path]]:
-    """Photos of a well-learned sandbox member with one noisy pixel: bytes no other test uploads."""
-    from idia_core.sandbox.world import load_world, render_attack_photos
-
-    person = sorted(load_world().people_with_role("member"), key=lambda p: -p.k)[0]
-    rng = np.random.default_rng(tag)
-    out = []
-    for i, img in enumerate(render_attack_photos(person, n, seed=900 + tag)):
-        arr = np.asarray(img.convert("RGB")).copy()
-        arr[0, 0] = rng.integers(0, 255, 3)
-        out.append(folder / f"public{tag}-{i}.png")
-        Image.fromarray(arr).save(out[-1])
-    return person.name, out
+    return unique_member_photos(folder, tag, n, seed=900, prefix="public")
 
 
 def _upload(app, paths) -> list[str]:

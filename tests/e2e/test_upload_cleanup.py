@@ -9,11 +9,9 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
-from tests.e2e.conftest import needs_sandbox, open_client, say, text_of
+from tests.e2e.conftest import needs_sandbox, open_client, say, text_of, unique_member_photos
 
 pytestmark = [needs_sandbox, pytest.mark.timeout(300)]
 GONE_WITHIN_S = 30.0
@@ -24,20 +22,7 @@ def _sha(path: Path) -> str:
 
 
 def _unique_photos(folder: Path, tag: int, n: int = 4) -> list[Path]:
-    """Sandbox renders with a pixel of noise, so no other test (or session) uploads the same bytes:
-    gradio stores uploads by content hash, and a file another live session holds must stay."""
-    from idia_core.sandbox.world import load_world, render_attack_photos
-
-    person = sorted(load_world().people_with_role("member"), key=lambda p: -p.k)[0]
-    rng = np.random.default_rng(tag)
-    out = []
-    for i, img in enumerate(render_attack_photos(person, n, seed=500 + tag)):
-        arr = np.asarray(img.convert("RGB")).copy()
-        arr[0, 0] = rng.integers(0, 255, 3)
-        path = folder / f"cleanup{tag}-{i}.png"
-        Image.fromarray(arr).save(path)
-        out.append(path)
-    return out
+    return unique_member_photos(folder, tag, n, seed=500, prefix="cleanup")[1]
 
 
 def _files_with(root: Path, hashes: set[str]) -> list[Path]:
