@@ -127,6 +127,16 @@ def _render(person, folder: Path, n: int = N_PHOTOS, seed: int = 0) -> SandboxCa
     return SandboxCase(person.name, person.role, person.k, tuple(paths))
 
 
+def wait_until(predicate, limit: float) -> bool:
+    """Poll ``predicate`` every 0.25 s for up to ``limit`` seconds; its last answer."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.25)
+    return predicate()
+
+
 def unique_member_photos(folder: Path, tag: int, n: int, seed: int, prefix: str) -> tuple[str, list[Path]]:
     """Renders of the sandbox's best-learned member with one pixel of noise (drawn from ``tag``), so
     no other test (or session) uploads the same bytes: gradio stores uploads by content hash, and a

@@ -24,7 +24,8 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.e2e.conftest import needs_sandbox, open_client, say, serve_app, text_of, unique_member_photos
+from tests.e2e.conftest import (needs_sandbox, open_client, say, serve_app, text_of, unique_member_photos,
+                                wait_until)
 
 pytestmark = [needs_sandbox, pytest.mark.timeout(900)]
 PENDING_MB, WINDOW_MB, TTL_S, IDLE_S = 3, 12, 8, 4
@@ -83,15 +84,6 @@ def _call(app, api: str, data: list, session_hash: str | None = None, timeout: f
 
 def _files_under(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
-
-
-def _wait_until(predicate, limit: float) -> bool:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.25)
-    return predicate()
 
 
 # -- a forged history, and gradio's deep links ------------------------------------------------------
@@ -196,7 +188,7 @@ def test_uploads_nobody_uses_are_bounded_and_short_lived(quota_app, tmp_path):
     new = set(_files_under(app.gradio_temp)) - before
     assert len([p for p in new if p.name.startswith("blob")]) == 3   # the refused request wrote nothing
     # they are deleted when their short life ends, and the address may upload again
-    assert _wait_until(lambda: not any(p.exists() for p in new if p.name.startswith("blob")), TTL_S + 3 * IDLE_S)
+    assert wait_until(lambda: not any(p.exists() for p in new if p.name.startswith("blob")), TTL_S + 3 * IDLE_S)
     assert _upload(app, [_random_file(tmp_path, 10, 0.9)]).status_code == 200
     # within the window an address uploads at most WINDOW_MB in all, used or not: 5 uploads so far
     answers = []
@@ -233,7 +225,7 @@ def test_the_file_route_does_not_reveal_who_holds_a_photo(app, tmp_path):
     assert folder not in (hashlib.sha256(data).hexdigest(), hashlib.sha1(data).hexdigest())
     status, out = _call(app, "check", [[_file_data(path_b)], name, {"n_candidates": 50}])
     assert status == 200   # B's check (one photo: too few) ends, and releases B's upload
-    assert _wait_until(lambda: not Path(path_b).exists(), 10)
+    assert wait_until(lambda: not Path(path_b).exists(), 10)
 
     def fetch(path: str) -> int:
         return httpx.get(app.url + f"gradio_api/file={path}", timeout=30).status_code

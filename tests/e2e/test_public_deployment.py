@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import needs_sandbox, open_client, say, serve_app, text_of, unique_member_photos
+from tests.e2e.conftest import (needs_sandbox, open_client, say, serve_app, text_of, unique_member_photos,
+                                wait_until)
 
 pytestmark = [needs_sandbox, pytest.mark.timeout(600)]
 IDLE_S = 4.0
@@ -68,15 +69,6 @@ def _held(app, hashes: set[str]) -> list[Path]:
     return found
 
 
-def _wait_until(predicate, limit: float) -> bool:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.25)
-    return predicate()
-
-
 def test_models_not_offered_are_refused_with_the_offer(public_app, tmp_path):
     c = open_client(public_app)
     for spec in ("ViT-H-14:random", "hf-hub:someone/anything"):
@@ -105,7 +97,7 @@ def test_same_photo_uploaded_by_two_visitors_survives_the_first_check(public_app
     a.close()
     second = _call(public_app, "check", [[_file_data(p) for p in b_paths], name, {"n_candidates": 50}])[0]
     assert second["ok"], second
-    assert _wait_until(lambda: not _held(public_app, {hashlib.sha256(p.read_bytes()).hexdigest() for p in photos}), 10)
+    assert wait_until(lambda: not _held(public_app, {hashlib.sha256(p.read_bytes()).hexdigest() for p in photos}), 10)
     assert not [p for p in public_app.gradio_temp.rglob("*") if p.is_file() and p.stat().st_size == 0]
 
 
@@ -119,7 +111,7 @@ def test_rest_api_session_expires_after_idle_time(public_app, tmp_path):
     sessions = public_app.gradio_temp / "idia-sessions"
     assert _held(public_app, hashes) and any(sessions.glob("idia-session-*/*.png"))
     t0 = time.monotonic()
-    gone = _wait_until(lambda: not _held(public_app, hashes) and not any(sessions.glob("idia-session-*")),
+    gone = wait_until(lambda: not _held(public_app, hashes) and not any(sessions.glob("idia-session-*")),
                        IDLE_S * 3 + 15)
     print(f"REST session released {time.monotonic() - t0:.1f} s after its last turn (idle limit {IDLE_S} s)")
     assert gone
@@ -192,7 +184,7 @@ def test_a_turn_finishing_after_its_page_closed_leaves_nothing(public_app, tmp_p
     before = set((public_app.gradio_temp / "idia-sessions").glob("idia-session-*"))
     c.close()   # the page goes away mid-check
     # the turn holds its uploads until it ends: once they are gone, the turn has finished
-    assert _wait_until(lambda: not _held(public_app, hashes), 240)
+    assert wait_until(lambda: not _held(public_app, hashes), 240)
     time.sleep(0.5)
     after = set((public_app.gradio_temp / "idia-sessions").glob("idia-session-*"))
     assert after <= before, after - before

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import needs_sandbox, open_client, say, text_of, unique_member_photos
+from tests.e2e.conftest import needs_sandbox, open_client, say, text_of, unique_member_photos, wait_until
 
 pytestmark = [needs_sandbox, pytest.mark.timeout(300)]
 GONE_WITHIN_S = 30.0
@@ -47,12 +47,7 @@ def _session_folders(app) -> set[Path]:
 
 
 def _wait_until(predicate, limit: float = GONE_WITHIN_S) -> bool:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.25)
-    return predicate()
+    return wait_until(predicate, limit)
 
 
 def test_session_files_removed_when_session_closes(launched_app, tmp_path):
