@@ -163,7 +163,7 @@ ERROR_CODES: dict[str, dict[str, str]] = {
         "audit_photo_unreadable": "a person's photo file that cannot be read (that person's rows are invalid)",
         "audit_photos": "--photos outside 3 … 50",
         "audit_models": "--models without a model",
-        "audit_engine": "an engine other than local or ray",
+        "audit_engine": "an engine other than local or ray, or a Ray address beside --engine local",
         "audit_workers": "--workers outside 1 … 64",
         "audit_shard": "--shard that is not i/n with 0 <= i < n",
         "audit_settings_differ": "an output folder that holds an audit made with other settings",

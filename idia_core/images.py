@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import mimetypes
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -57,6 +58,20 @@ class Photo:
     label: str
 
 
+READ_TYPES = ("image/",)        # the app reads photos only
+NEVER_READ = ("image/svg+xml",)  # a vector image (and a script carrier) is not a photo
+
+
+def not_a_photo_type(name: str) -> str | None:
+    """Why a file of this name is never read as a photo ("text/html is not a photo"): its name
+    says HTML, SVG, a script, a document, … ; None when the name says an image or nothing (then
+    the decoder decides). The public server deletes such uploads on arrival (``chat.uploads``)."""
+    kind, _ = mimetypes.guess_type(os.path.basename(str(name)))
+    if kind is not None and (kind in NEVER_READ or not kind.startswith(READ_TYPES)):
+        return f"{kind} is not a photo"
+    return None
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -77,6 +92,9 @@ def load_photo(source, label: str | None = None) -> Photo:
         path = Path(source)
         label = shown_label(label or path.name)
         if not path.is_file():
+            why = not_a_photo_type(path.name)   # a type never read may be gone already: say what it is
+            if why:
+                raise IdiaInputError("photo_not_image", f"{shown(label)}: {why}; give JPEG, PNG or WebP photos.")
             raise IdiaInputError("photo_missing", f"{shown(label)}: no such file.")
         size = path.stat().st_size
         _check_size(size, label)

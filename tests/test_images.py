@@ -83,6 +83,20 @@ def test_bad_files_refused_by_name(tmp_path, make, code):
     assert "upload.jpg" in err.value.message
 
 
+@pytest.mark.parametrize("name, code", [
+    ("names.txt", "photo_not_image"), ("page.html", "photo_not_image"), ("logo.svg", "photo_not_image"),
+    ("notes.pdf", "photo_not_image"), ("face.png", "photo_missing"), ("face", "photo_missing"),
+])
+def test_a_missing_file_whose_name_says_it_is_no_photo_is_called_so(tmp_path, name, code):
+    """A public server deletes uploads it never reads as they arrive: a check that names one
+    then says what the file was, not that it is missing."""
+    with pytest.raises(IdiaInputError) as err:
+        load_photo(tmp_path / name)
+    assert err.value.code == code
+    assert name in err.value.message
+    assert ("is not a photo" in err.value.message) == (code == "photo_not_image")
+
+
 def _jpeg_bytes():
     buf = io.BytesIO()
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(buf, "JPEG")

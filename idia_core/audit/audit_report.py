@@ -81,7 +81,7 @@ def write_audit_report(out_dir, table: pd.DataFrame, settings: dict, notes=(), m
     out = Path(out_dir)
     models = list(dict.fromkeys([m for m in models if m in set(table["model"])] + list(table["model"])))
     people = sorted(dict.fromkeys(table["person"])) if not table.empty else []
-    parts = [f"<h1>IDIA audit: {len(people)} people × {len(models)} models</h1>"]
+    parts = [f"<h1>IDIA audit: {_count(len(people), 'person', 'people')} × {_count(len(models), 'model')}</h1>"]
     if table.empty:
         parts.append("<p>No rows yet.</p>")
         return atomic_write(out / "report.html", page("IDIA audit", "\n".join(parts)))
@@ -94,13 +94,23 @@ def write_audit_report(out_dir, table: pd.DataFrame, settings: dict, notes=(), m
         parts.append("<h2>Rows without a verdict</h2><p class='note'>invalid: the check refused the input (it would "
                      "again); failed: the model or its worker failed — a re-run retries these.</p>"
                      + html_table(bad[["person", "model", "status", "error_code", "error"]].to_dict("records")))
-    parts.append("<h2>Settings</h2>" + kv_table([(k, v) for k, v in settings.items()]
+    parts.append("<h2>Settings</h2>" + kv_table([(k, UNSET.get(k, "–") if v is None else v) for k, v in settings.items()]
                                                 + [(f"version: {k}", v) for k, v in package_versions().items()]))
     for note in notes:
         parts.append(f"<p class='note'>{escape(note)}</p>")
     parts.append("<p class='note'>Every row, with the controls' counts, the photo set's SHA-256 and the model's "
                  "fingerprint: results.parquet. Photos are never stored, only their hashes.</p>")
     return atomic_write(out / "report.html", page("IDIA audit", "\n".join(parts)))
+
+
+# what a setting left unset means (as in ``check``)
+UNSET = {"photos": "all of each person's photos (at most 50)", "reference": "check's default reference people",
+         "control_m": "check's default (50 look-alikes)",
+         "precision": "IDIA_PRECISION if set, else float16 on CUDA and float32 elsewhere"}
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def _summary_section(out: Path, summary: list[dict]) -> str:

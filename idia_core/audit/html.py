@@ -41,7 +41,7 @@ def kv_table(pairs: list[tuple[str, object]]) -> str:
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.5em} h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:.5em 0;font-size:.85em} td,th{border:1px solid #ddd;padding:3px 7px;text-align:left}
+table{border-collapse:collapse;margin:.5em 0;font-size:.85em;display:block;max-width:100%;overflow-x:auto} td,th{border:1px solid #ddd;padding:3px 7px;text-align:left}
 th{background:#f5f5f5} .kv th{width:14em} .verdict{font-size:1.3em;padding:.6em 1em;border-radius:6px}
 .member{background:#e8f5e9;border:1px solid #2e7d32} .nonmember{background:#fafafa;border:1px solid #999}
 code,.hash{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85em;word-break:break-all}

@@ -37,6 +37,7 @@ class AuditOutcome:
     elapsed_s: float
     engine: str
     notes: tuple[str, ...] = ()
+    folders: tuple[str, ...] = ()   # this shard's people (their folders): what the summary's rates cover
 
     @property
     def results_path(self) -> Path:
@@ -47,16 +48,23 @@ class AuditOutcome:
         return self.out_dir / "report.html"
 
     def summary(self) -> str:
-        """One line: what ran, how fast, and the member rate of each model in the whole table."""
+        """One line: what ran, how fast, and the member rate of each model over this shard's people
+        (the whole table's rates are in the report)."""
         c = self.counts
         ran = c["done"] + c["invalid"] + c["failed"]
-        rate = ran / self.elapsed_s * 60 if self.elapsed_s > 0 else 0.0
-        done = self.table[self.table["status"] == "done"] if not self.table.empty else self.table
+        speed = f"{ran / self.elapsed_s * 60:.1f} people×models/min" if ran and self.elapsed_s > 0 else "nothing to run"
+        done = self.table
+        if not done.empty:
+            keep = done["status"] == "done"
+            if self.folders:
+                keep &= done["folder"].isin(self.folders)
+            done = done[keep]
         rates = ", ".join(f"{m} {g['member'].astype(bool).mean():.0%}" for m, g in done.groupby("model", sort=False))
         models = f"{len(self.models)} model" + ("s" if len(self.models) != 1 else "")
-        return (f"Audited {self.n_people} people × {models} ({self.engine}): {c['done']} checked, "
+        people = f"{self.n_people} " + ("person" if self.n_people == 1 else "people")
+        return (f"Audited {people} × {models} ({self.engine}): {c['done']} checked, "
                 f"{c['skipped']} already done, {c['invalid']} invalid, {c['failed']} failed in {self.elapsed_s:.1f} s "
-                f"({rate:.1f} people×models/min); member rate (paper's rule): {rates or '–'}; "
+                f"({speed}); member rate (paper's rule): {rates or '–'}; "
                 f"results: {self.results_path}; report: {self.report_path}")
 
 
@@ -88,6 +96,10 @@ def run_audit(people_dir, models, out_dir, settings: AuditSettings | None = None
     shard = shard if isinstance(shard, tuple) else parse_shard(shard)
     people_set = load_people(people_dir, photos=settings.photos, labels=labels, names=names)
     mine = shard_people(people_set.people, shard)
+    if engine == "ray":   # a cluster that does not answer is refused before OUT_DIR is touched
+        from .ray_engine import probe_cluster
+
+        probe_cluster(ray_address)
     store = ResultStore(out_dir, settings, shard)
     tally = Tally(store, len(mine) * len(specs), progress, on_row)
     started = time.perf_counter()
@@ -102,16 +114,16 @@ def run_audit(people_dir, models, out_dir, settings: AuditSettings | None = None
         store.flush()
         raise
     except BaseException:             # Ctrl-C, a crash: what finished is saved, merged and reported
-        _finish(store, settings, people_set.notes, specs)
+        _finish(store, settings, people_set, specs)
         raise
-    table = _finish(store, settings, people_set.notes, specs)
+    table = _finish(store, settings, people_set, specs)
     return AuditOutcome(store.folder, table, len(mine), specs, dict(tally.counts), time.perf_counter() - started,
-                        engine, people_set.notes)
+                        engine, people_set.notes, tuple(p.folder for p in mine))
 
 
-def _finish(store: ResultStore, settings: AuditSettings, notes, specs) -> pd.DataFrame:
-    table = store.close()
-    write_audit_report(store.folder, table, settings.to_dict(), notes, models=specs)
+def _finish(store: ResultStore, settings: AuditSettings, people_set, specs) -> pd.DataFrame:
+    table = store.close(labels={p.folder: p for p in people_set.people})   # labels as labels.csv says now
+    write_audit_report(store.folder, table, settings.to_dict(), people_set.notes, models=specs)
     return table
 
 

@@ -72,6 +72,14 @@ def probe_address(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
                              "speak gRPC). Give the head's GCS address, HOST:6379 by default.")
 
 
+def probe_cluster(address: str | None) -> None:
+    """``probe_address`` for the cluster an audit would join (``address``, else ``RAY_ADDRESS``);
+    nothing to probe when Ray would start on this machine."""
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address not in (None, "local", "auto"):
+        probe_address(address)
+
+
 @dataclass
 class RaySession:
     """Connect to the cluster an audit names (``address``, else ``RAY_ADDRESS``), or start Ray on
@@ -90,8 +98,7 @@ class RaySession:
             return ray
         address = self.address or os.environ.get("RAY_ADDRESS") or None
         self.saved_auth = os.environ.get("RAY_AUTH_MODE")
-        if address not in (None, "local", "auto"):
-            probe_address(address)
+        probe_cluster(address)
         try:
             if address in (None, "local"):
                 ray.init(address="local", num_cpus=self.num_cpus, include_dashboard=False, logging_level="WARNING")

@@ -264,11 +264,31 @@ def latest_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return ordered.drop_duplicates(["folder", "model"], keep="last").sort_values(["folder", "model"]).reset_index(drop=True)
 
 
-def merge_results(folder) -> pd.DataFrame:
-    """Merge every part of ``folder`` (all shards) into ``results.parquet`` (atomically) and return it."""
+
+
+def merge_results(folder, labels=None) -> pd.DataFrame:
+    """Merge every part of ``folder`` (all shards) into ``results.parquet`` (atomically) and return it.
+    ``labels`` (person folder → an object with ``member``, ``occurrences`` and ``group``, as
+    ``people.AuditPerson``): the labels as they are now, written over those columns of every row
+    of that person, finished in an earlier run or not (a labels.csv edited between runs counts;
+    the checks are not run again)."""
     folder = Path(folder)
     table = latest_rows(read_parts(folder))
+    if labels and not table.empty:
+        table = with_labels(table, labels)
     write_parquet(folder / RESULTS_FILE, table)
+    return table
+
+
+def with_labels(table: pd.DataFrame, labels) -> pd.DataFrame:
+    """``table`` with the label columns of each labelled person's rows replaced (see ``merge_results``)."""
+    table = table.copy()
+    known = table["folder"].isin(list(labels))
+    people = [labels[f] for f in table.loc[known, "folder"]]
+    table.loc[known, "occurrences"] = [float(p.occurrences) for p in people]   # NaN: no count given
+    for column, attr in (("label_member", "member"), ("group", "group")):
+        table[column] = table[column].astype(object)
+        table.loc[known, column] = pd.Series([getattr(p, attr) for p in people], index=table.index[known], dtype=object)
     return table
 
 
@@ -331,10 +351,11 @@ class ResultStore:
             self.last_results = time.monotonic()
             write_parquet(self.folder / RESULTS_FILE, latest_rows(pa.concat_tables(self.tables).to_pandas()))
 
-    def close(self) -> pd.DataFrame:
-        """Flush, then merge every part in the folder (this shard's and any other's) into results.parquet."""
+    def close(self, labels=None) -> pd.DataFrame:
+        """Flush, then merge every part in the folder (this shard's and any other's) into
+        results.parquet, with the people's current ``labels`` (``merge_results``)."""
         self.flush()
-        return merge_results(self.folder)
+        return merge_results(self.folder, labels)
 
 
 class Tally:

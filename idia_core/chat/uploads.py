@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import mimetypes
 import os
 import secrets
 import shutil
@@ -56,6 +55,8 @@ from collections import OrderedDict, defaultdict, deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
+
+from ..images import not_a_photo_type
 
 UNCLAIMED_TTL_S = 300.0    # seconds an upload no request has claimed is kept
 # the client address of the upload request being handled (set by serving.UploadGate)
@@ -348,19 +349,10 @@ class IdleSessions:
 
 
 # -- arrival: private paths, refused types, quota ------------------------------------------------------
-_READ_TYPES = ("image/",)       # the app reads photos only
-_NEVER_READ = ("image/svg+xml",)  # a vector image (and a script carrier) is not a photo
-
-
 def refused_upload(path: str) -> str | None:
-    """Why the app will never read this upload (its name says HTML, SVG, a script, a document, …),
-    or None. A name without a known type is kept: the decoder decides."""
-    kind, _ = mimetypes.guess_type(os.path.basename(path))
-    if kind is None:
-        return None
-    if kind in _NEVER_READ or not kind.startswith(_READ_TYPES):
-        return f"{kind} is not a photo"
-    return None
+    """Why the app will never read this upload (``images.not_a_photo_type``: its name says HTML,
+    SVG, a script, a document, …), or None. A name without a known type is kept: the decoder decides."""
+    return not_a_photo_type(path)
 
 
 def private_path(path: str, root: str) -> str:

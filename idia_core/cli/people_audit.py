@@ -11,6 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .. import limits
+from ..errors import IdiaInputError
 
 AUDIT_DESCRIPTION = (
     "Check every person of PEOPLE_DIR (one sub-folder of photos per person; optional names.csv folder,name and "
@@ -43,8 +44,9 @@ class _Bar:
 
 
 def _add_engine(p) -> None:
-    p.add_argument("--engine", choices=("local", "ray"), default="local",
-                   help="local: this process (default); ray: Ray on this machine, or a cluster with --ray-address")
+    p.add_argument("--engine", choices=("local", "ray"), default=None,
+                   help="local: this process (the default); ray: Ray on this machine, or the cluster of "
+                        "--ray-address (which implies ray)")
     p.add_argument("--ray-address", metavar="HOST:PORT", default=None,
                    help="a running Ray cluster's head (default: RAY_ADDRESS; none: start Ray on this machine)")
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs of a Ray started on this machine (default: all)")
@@ -98,6 +100,17 @@ def add_people_audit_commands(subparsers) -> None:
     o.set_defaults(func=cmd_occurrences)
 
 
+def engine_of(args) -> str:
+    """``--engine``, or ``ray`` when only ``--ray-address`` is given; a cluster address beside an
+    explicit ``--engine local`` is refused (it would be ignored)."""
+    if args.engine is None:
+        return "ray" if args.ray_address else "local"
+    if args.engine == "local" and args.ray_address:
+        raise IdiaInputError("audit_engine", f"--ray-address {args.ray_address} names a Ray cluster, but --engine is "
+                             "local: give --engine ray (or leave --engine out), or drop --ray-address.")
+    return args.engine
+
+
 def cmd_audit(args) -> int:
     from ..audit.people_models import run_audit  # torch, pyarrow: only when an audit runs
     from ..audit.results import AuditSettings  # pyarrow, same
@@ -107,7 +120,7 @@ def cmd_audit(args) -> int:
                              control_m=args.control_people, precision=args.precision)
     bar = _Bar(not args.no_progress, "audit", "check")
     try:
-        outcome = run_audit(args.people, args.models, args.out, settings, engine=args.engine,
+        outcome = run_audit(args.people, args.models, args.out, settings, engine=engine_of(args),
                             ray_address=args.ray_address, workers=args.workers, shard=args.shard, labels=args.labels,
                             names=args.names, progress=bar, num_cpus=args.num_cpus)
     except KeyboardInterrupt:
@@ -141,7 +154,7 @@ def cmd_occurrences(args) -> int:
     bar = _Bar(not args.no_progress, "captions", "row", scale=True)
     try:
         outcome = count_occurrences(args.captions, args.names, out, column=args.column, id_column=args.id_column,
-                                    engine=args.engine, ray_address=args.ray_address, num_cpus=args.num_cpus,
+                                    engine=engine_of(args), ray_address=args.ray_address, num_cpus=args.num_cpus,
                                     progress=bar)
     finally:
         bar.close()

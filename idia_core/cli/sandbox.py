@@ -68,9 +68,9 @@ def _cmd_captions(args) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = write_training_captions(world, out)
     print(f"Wrote {rows} training captions of the sandbox world (column TEXT) to {out}")
-    if args.names:
-        Path(args.names).write_text("".join(p.name + "\n" for p in world.people), encoding="utf-8")
-        print(f"Wrote the {len(world.people)} people's names to {args.names}")
+    if args.names_out:
+        Path(args.names_out).write_text("".join(p.name + "\n" for p in world.people), encoding="utf-8")
+        print(f"Wrote the {len(world.people)} people's names to {args.names_out}")
     return 0
 
 
@@ -155,7 +155,8 @@ def add_sandbox_commands(subparsers) -> argparse.ArgumentParser:
                        description="Write every training caption of the sandbox world to a parquet file (column TEXT, "
                                    "as LAION's metadata): `occurrences` on it must find each person's k.")
     p.add_argument("--out", required=True, help="the .parquet file to write")
-    p.add_argument("--names", help="also write every person's name to this file, one per line")
+    p.add_argument("--names-out", metavar="FILE",
+                   help="also write every person's name to FILE, one per line (the list `occurrences --names` reads)")
     p.add_argument("--world", default=None)
     p.set_defaults(func=_cmd_captions)
 

@@ -29,7 +29,7 @@ def _labels(path) -> dict[str, int]:
 def sandbox_captions(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sandbox-captions")
     assert main(["sandbox", "captions", "--out", str(folder / "captions.parquet"),
-                 "--names", str(folder / "names.txt")]) == 0
+                 "--names-out", str(folder / "names.txt")]) == 0
     return folder
 
 

@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 
 import pandas as pd
 import pytest
@@ -76,6 +77,26 @@ def test_a_rerun_writes_nothing_new(local_audit, audit_people, tiny_spec, audit_
     pd.testing.assert_frame_equal(comparable(again.table), comparable(local_audit.table))
 
 
+def test_a_rerun_reads_the_labels_as_they_are_now(local_audit, audit_people, tiny_spec, audit_settings, tmp_path):
+    """labels.csv edited after an audit (counts found later by ``occurrences``): a re-run checks
+    nothing again, yet its table and report carry the new labels."""
+    people, out = tmp_path / "people", tmp_path / "out"
+    shutil.copytree(audit_people, people)
+    shutil.copytree(local_audit.out_dir, out)
+    labels = pd.read_csv(people / "labels.csv")
+    labels["occurrences"] = [7, 0, 3, 1][:len(labels)]
+    labels.to_csv(people / "labels.csv", index=False)
+    names = pd.read_csv(people / "names.csv").set_index("name")["folder"]
+    again = run_audit(people, ["sandbox", tiny_spec], out, audit_settings)
+    assert again.counts["skipped"] == 8 and again.counts["done"] == 0
+    want = {names[n]: float(k) for n, k in zip(labels["name"], labels["occurrences"])}
+    for table in (again.table, pd.read_parquet(out / "results.parquet")):
+        assert {f: float(k) for f, k in zip(table["folder"], table["occurrences"])} == want
+    verdicts = ["member", "verdict", "correct_templates"]
+    pd.testing.assert_frame_equal(again.table.sort_values(["folder", "model"])[verdicts].reset_index(drop=True),
+                                  local_audit.table.sort_values(["folder", "model"])[verdicts].reset_index(drop=True))
+
+
 def test_interrupted_audit_resumes_to_the_same_table(local_audit, audit_people, tiny_spec, audit_settings, tmp_path,
                                                      monkeypatch):
     monkeypatch.setattr(results, "FLUSH_SECONDS", 0.0)        # every row on disk as soon as it is made
@@ -107,6 +128,11 @@ def test_shards_merge_into_the_same_table(local_audit, audit_people, tiny_spec, 
     second = run_audit(audit_people, ["sandbox", tiny_spec], out, audit_settings, shard="1/2")
     assert second.n_people == 2
     pd.testing.assert_frame_equal(comparable(second.table), comparable(local_audit.table))
+    # each shard's summary gives the member rates of its own people, not of the whole folder so far
+    folders = sorted(local_audit.table["folder"].unique())
+    for outcome, mine in ((first, folders[0::2]), (second, folders[1::2])):
+        rows = local_audit.table[local_audit.table["folder"].isin(mine) & (local_audit.table["model"] == "sandbox")]
+        assert f"sandbox {rows['member'].astype(bool).mean():.0%}" in outcome.summary()
     (out / "results.parquet").unlink()
     assert main(["audit-merge", str(out)]) == 0
     assert "8 rows" in capsys.readouterr().out
@@ -160,6 +186,16 @@ def test_the_report_shows_matrix_rates_and_occurrences(local_audit):
         assert (local_audit.out_dir / png).stat().st_size > 1000
     summary = local_audit.summary()
     assert "4 people × 2 models" in summary and "8 checked" in summary and "people×models/min" in summary
+    # settings left to check's defaults say what they are, never an empty cell
+    assert "<th>photos</th><td>all of each person&#x27;s photos (at most 50)</td>" in html
+    assert "<th>precision</th><td>IDIA_PRECISION if set" in html and "<td></td>" not in html
+
+
+def test_one_model_is_one_model(audit_people, audit_settings, tmp_path):
+    out = run_audit(audit_people, ["sandbox"], tmp_path / "out", audit_settings, shard="0/4")
+    html = (out.out_dir / "report.html").read_text(encoding="utf-8")
+    assert "IDIA audit: 1 person × 1 model</h1>" in html
+    assert "Audited 1 people" not in out.summary() and "× 1 model (" in out.summary()
 
 
 @pytest.mark.parametrize("kwargs, code", [

@@ -18,6 +18,7 @@ from idia_core.audit.occurrences import count_occurrences
 from idia_core.audit.people_models import run_audit
 from idia_core.audit.ray_engine import actor_shape, probe_address
 from idia_core.audit.results import PARTS_DIR
+from idia_core.cli.main import main as cli_main
 from idia_core.errors import IdiaInputError
 from idia_core.sandbox.world import caption_counts, load_world
 from tests.audit.conftest import comparable, ray_leaves_no_trace
@@ -107,6 +108,20 @@ def test_an_address_where_nothing_listens_is_refused_within_seconds(audit_people
     assert "No Ray cluster answers at 127.0.0.1:" in proc.stderr and "ray start --head" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert time.monotonic() - started < 60            # the import of torch, not Ray's minutes of retries
+    assert not (tmp_path / "out").exists()             # refused before the output folder is touched
+
+
+def test_a_ray_address_alone_means_ray_and_beside_local_is_refused(audit_people, tmp_path, capsys):
+    """--ray-address without --engine runs on that cluster (here: refused, nothing listens); with
+    an explicit --engine local it would be ignored, so it is refused."""
+    address = f"127.0.0.1:{_closed_port()}"
+    args = ["audit", str(audit_people), "--models", "sandbox", "--out", str(tmp_path / "out"), "--ray-address", address]
+    assert cli_main(args) == 2
+    assert "No Ray cluster answers at" in capsys.readouterr().err
+    assert cli_main(args + ["--engine", "local"]) == 2
+    err = capsys.readouterr().err
+    assert "names a Ray cluster, but --engine is local" in err and "--engine ray" in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_an_address_that_is_not_a_ray_head_is_refused(tmp_path):

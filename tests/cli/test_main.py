@@ -103,3 +103,15 @@ def test_sandbox_evaluate_prints_its_table_with_a_progress_bar():
     assert proc.returncode == 0, proc.stderr
     assert "IDIA on the sandbox world" in proc.stdout and "member k=100" in proc.stdout
     assert "attacking sandbox people" in proc.stderr
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    """`python -m idia_core sandbox people | head -1`: the pipe closes under a long listing; the
+    command leaves quietly (exit 0, nothing on stderr), as Unix tools do."""
+    proc = subprocess.Popen([sys.executable, "-m", "idia_core", "sandbox", "people"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    first = proc.stdout.readline()
+    proc.stdout.close()                       # what `head -1` does after its line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, err
+    assert b"name" in first and "Traceback" not in err and "BrokenPipe" not in err

@@ -213,6 +213,19 @@ def test_files_the_app_never_reads_are_deleted_as_they_arrive(app, tmp_path):
     assert not [p for p in _files_under(app.gradio_temp) if p.suffix in (".svg", ".html")]
 
 
+def test_a_check_with_a_file_that_is_no_photo_says_so(app, tmp_path):
+    """The text file is deleted as it arrives; the check then names it as no photo (it was
+    answered photo_missing, "no such file", though the visitor had sent it)."""
+    from gradio_client import handle_file
+
+    name, photos = _photos(tmp_path, 7)
+    shopping = tmp_path / "names.txt"
+    shopping.write_text("milk, eggs")
+    out = open_client(app).predict([handle_file(str(p)) for p in [shopping, *photos]], name, {}, api_name="/check")
+    assert out["ok"] is False and out["error"]["code"] == "photo_not_image", out
+    assert "names.txt" in out["error"]["message"] and "text/plain is not a photo" in out["error"]["message"]
+
+
 # -- the file route tells nothing about other visitors' photos ------------------------------------------
 def test_the_file_route_does_not_reveal_who_holds_a_photo(app, tmp_path):
     name, photos = _photos(tmp_path, 2)
