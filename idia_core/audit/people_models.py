@@ -97,7 +97,7 @@ def run_audit(people_dir, models, out_dir, settings: AuditSettings | None = None
     people_set = load_people(people_dir, photos=settings.photos, labels=labels, names=names)
     mine = shard_people(people_set.people, shard)
     if engine == "ray":   # a cluster that does not answer is refused before OUT_DIR is touched
-        from .ray_engine import probe_cluster
+        from .ray_engine import probe_cluster  # the Ray engine module: only for --engine ray
 
         probe_cluster(ray_address)
     store = ResultStore(out_dir, settings, shard)
