@@ -175,6 +175,12 @@ def boundary_from_environment(spaces_module=None, environ=None) -> Boundary:
 
 
 # -- a forked child, as a ZeroGPU worker is ---------------------------------------------------------
+# One fork at a time in this process (the children then run side by side): on Python ≥ 3.12,
+# filelock ≥ 4.3 (huggingface_hub's) refuses an os.fork while another thread's fork is between its
+# before- and after-fork hooks ("os.fork is unsafe while filelock is changing descriptor ownership").
+_FORK_LOCK = threading.Lock()
+
+
 def run_forked(fn, *args):
     """``fn(*args)`` in a forked child: the arguments are pickled into it and the result (or the
     exception) pickled back through a pipe, so only what the function returns comes back. The child
@@ -182,7 +188,8 @@ def run_forked(fn, *args):
     (and the locks they held) are not there."""
     payload_in = pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL)
     read_end, write_end = os.pipe()
-    pid = os.fork()
+    with _FORK_LOCK:
+        pid = os.fork()
     if pid == 0:   # the child: never returns
         os.close(read_end)
         _child(fn, payload_in, write_end)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import types
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -46,6 +47,26 @@ def test_a_forked_call_returns_its_result_and_changes_nothing_here():
     out, pid = gpu.run_forked(_touch_and_double, np.arange(5))
     assert out.tolist() == [0, 2, 4, 6, 8] and pid != os.getpid()
     assert STATE["touched"] == 0    # the worker's change to module state never reaches this process
+
+
+def _slow_double(x):
+    import time
+
+    time.sleep(0.05)
+    return x * 2
+
+
+def test_many_threads_fork_workers_at_once():
+    """16 sessions' GPU calls at once, each forking its worker: filelock (≥ 4.3, imported by
+    huggingface_hub) refuses an os.fork while another thread's fork is under way ("os.fork is
+    unsafe while filelock is changing descriptor ownership"), so forks are taken one at a time;
+    the workers still run side by side."""
+    pytest.importorskip("filelock")   # its fork hooks are what two forks at once trip over
+
+    with ThreadPoolExecutor(16) as pool:
+        futures = [pool.submit(gpu.run_forked, _slow_double, np.full(3, i)) for i in range(64)]
+        results = [f.result(timeout=120) for f in futures]
+    assert [r.tolist() for r in results] == [[2 * i] * 3 for i in range(64)]
 
 
 def test_a_forked_calls_exception_comes_back_as_itself():
