@@ -23,6 +23,7 @@ CHROMIUM = Path("/usr/bin/chromium")     # Debian's chromium (never `playwright 
 # headless as root; no background connections (this machine's closed network refuses them)
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
+SIZES = {"laptop": (1280, 900), "phone": (390, 844)}   # the browser tests' viewports
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
                                     reason="Debian chromium is not installed (apt-get install -y chromium)")
 STARTUP_LIMIT_S = 30.0
@@ -125,6 +126,44 @@ def _render(person, folder: Path, n: int = N_PHOTOS, seed: int = 0) -> SandboxCa
         img.save(path)
         paths.append(str(path))
     return SandboxCase(person.name, person.role, person.k, tuple(paths))
+
+
+def open_page(browser, url: str, size: str):
+    """A new page at the ``SIZES[size]`` viewport on the app, once its welcome is shown: (page, chat)."""
+    width, height = SIZES[size]
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(url, wait_until="domcontentloaded")
+    chat = page.locator("#chat")
+    chat.get_by_text("Drop in photos of one person").first.wait_for(timeout=60_000)
+    return page, chat
+
+
+def file_data(path) -> dict:
+    """An uploaded file's path as gradio's REST API takes it."""
+    return {"path": str(path), "meta": {"_type": "gradio.FileData"}}
+
+
+def rest_call(app: "LaunchedApp", api: str, data: list, session_hash: str | None = None,
+              timeout: float = 300) -> tuple[int, object]:
+    """The REST API as curl uses it: POST the inputs, then read the event stream to its end.
+    Returns (200, the result) when it completed, (500, the error) when it failed, or the POST's
+    own (status, text) when it was refused."""
+    import json
+
+    import httpx
+
+    body = {"data": data} | ({"session_hash": session_hash} if session_hash else {})
+    r = httpx.post(app.url + f"gradio_api/call/{api}", json=body, timeout=30)
+    if r.status_code != 200:
+        return r.status_code, r.text
+    with httpx.stream("GET", app.url + f"gradio_api/call/{api}/{r.json()['event_id']}", timeout=timeout) as resp:
+        event = None
+        for line in resp.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event in ("complete", "error"):
+                return (200 if event == "complete" else 500), json.loads(line[5:])
+    return 500, "the event stream ended without a result"
 
 
 def wait_until(predicate, limit: float) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, needs_chromium, needs_sandbox
+from tests.e2e.conftest import ARTIFACTS, SIZES, needs_chromium, needs_sandbox, open_page
 
 pytestmark = [needs_sandbox, needs_chromium, pytest.mark.timeout(600)]
 
@@ -86,7 +86,6 @@ def test_evaluation_report_renders_in_the_browser(tmp_path, browser):
 
 
 # -- a verdict people can read at a glance, on a laptop and on a phone (issue 11) ---------------
-SIZES = {"laptop": (1280, 900), "phone": (390, 844)}
 SHARE_OR_DOWNLOAD = re.compile(r"share|download", re.I)
 
 
@@ -152,11 +151,8 @@ def _smallest_text_px(page, base_url: str, img) -> tuple[float, dict]:
 def test_welcome_verdicts_and_compare_at_laptop_and_phone_size(launched_app, sandbox_cases, browser, size):
     from idia_core.zoo.specs import SANDBOX_DIR
 
-    width, height = SIZES[size]
-    page = browser.new_page(viewport={"width": width, "height": height})
-    page.goto(launched_app.url, wait_until="domcontentloaded")
-    chat = page.locator("#chat")
-    chat.get_by_text("Drop in photos of one person").first.wait_for(timeout=60_000)
+    page, chat = open_page(browser, launched_app.url, size)
+    height = SIZES[size][1]
     # the welcome and the empty side panel say what will appear
     assert "beside the chat" in chat.inner_text()
     assert "After a check, this panel shows" in page.locator("#summary").inner_text()

@@ -10,10 +10,9 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, needs_chromium, needs_sandbox
+from tests.e2e.conftest import ARTIFACTS, SIZES, needs_chromium, needs_sandbox, open_page
 
 pytestmark = [needs_sandbox, needs_chromium, pytest.mark.timeout(900)]
-SIZES = {"laptop": (1280, 900), "phone": (390, 844)}
 VERDICT = re.compile(r"^(The model very likely saw|The model may have seen|No sign that|Some sign, but|Inconclusive:)")
 
 # Every 50 ms while a check runs: the box's text and attachments, the progress line's words and
@@ -78,11 +77,8 @@ def _verdict_in_view(page, height: int) -> dict:
 
 @pytest.mark.parametrize("size", list(SIZES))
 def test_a_check_reads_right_at_a_glance(launched_app, sandbox_cases, browser, size):
-    width, height = SIZES[size]
-    page = browser.new_page(viewport={"width": width, "height": height})
-    page.goto(launched_app.url, wait_until="domcontentloaded")
-    chat = page.locator("#chat")
-    chat.get_by_text("Drop in photos of one person").first.wait_for(timeout=60_000)
+    page, chat = open_page(browser, launched_app.url, size)
+    height = SIZES[size][1]
     member = sandbox_cases["member"]
     # a seed nobody used: the check encodes its names, so there is progress to watch
     _send(page, f"seed {700 + len(size)}")
@@ -114,11 +110,8 @@ def test_a_check_reads_right_at_a_glance(launched_app, sandbox_cases, browser, s
 
 @pytest.mark.parametrize("size", list(SIZES))
 def test_the_same_files_attach_again_after_reset(launched_app, sandbox_cases, browser, size):
-    width, height = SIZES[size]
-    page = browser.new_page(viewport={"width": width, "height": height})
-    page.goto(launched_app.url, wait_until="domcontentloaded")
-    chat = page.locator("#chat")
-    chat.get_by_text("Drop in photos of one person").first.wait_for(timeout=60_000)
+    page, chat = open_page(browser, launched_app.url, size)
+    height = SIZES[size][1]
     member = sandbox_cases["member"]
     _attach(page, member.photos)
     _send(page, f"Is this {member.name}?")
@@ -159,11 +152,7 @@ WRAPPED_WORDS = """() => {
 def test_the_compare_table_keeps_words_whole_on_a_phone(launched_app, sandbox_cases, browser):
     from idia_core.zoo.specs import SANDBOX_DIR
 
-    width, height = SIZES["phone"]
-    page = browser.new_page(viewport={"width": width, "height": height})
-    page.goto(launched_app.url, wait_until="domcontentloaded")
-    chat = page.locator("#chat")
-    chat.get_by_text("Drop in photos of one person").first.wait_for(timeout=60_000)
+    page, chat = open_page(browser, launched_app.url, "phone")
     member = sandbox_cases["member"]
     _attach(page, member.photos)
     _send(page, f"Is this {member.name}?")

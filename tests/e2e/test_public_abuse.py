@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from tests.e2e.conftest import (needs_sandbox, open_client, say, serve_app, text_of, unique_member_photos,
-                                wait_until)
+                                wait_until, rest_call, file_data)
 
 pytestmark = [needs_sandbox, pytest.mark.timeout(900)]
 PENDING_MB, WINDOW_MB, TTL_S, IDLE_S = 3, 12, 8, 4
@@ -62,26 +62,6 @@ def _upload(app, paths, names=None) -> httpx.Response:
     return httpx.post(app.url + "gradio_api/upload", files=files, timeout=60)
 
 
-def _file_data(path: str) -> dict:
-    return {"path": path, "meta": {"_type": "gradio.FileData"}}
-
-
-def _call(app, api: str, data: list, session_hash: str | None = None, timeout: float = 300):
-    """The REST API as curl uses it: POST the inputs (HTTP status and JSON), then read the stream."""
-    body = {"data": data} | ({"session_hash": session_hash} if session_hash else {})
-    r = httpx.post(app.url + f"gradio_api/call/{api}", json=body, timeout=30)
-    if r.status_code != 200:
-        return r.status_code, r.text
-    with httpx.stream("GET", app.url + f"gradio_api/call/{api}/{r.json()['event_id']}", timeout=timeout) as resp:
-        event = None
-        for line in resp.iter_lines():
-            if line.startswith("event:"):
-                event = line.split(":", 1)[1].strip()
-            elif line.startswith("data:") and event in ("complete", "error"):
-                return (200 if event == "complete" else 500), json.loads(line[5:])
-    return 500, "the event stream ended without a result"
-
-
 def _files_under(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
 
@@ -89,7 +69,7 @@ def _files_under(folder: Path) -> list[Path]:
 # -- a forged history, and gradio's deep links ------------------------------------------------------
 def test_a_forged_history_never_comes_back(app):
     sid = uuid.uuid4().hex[:12]
-    status, out = _call(app, "chat", [{"text": "help", "files": []}, FORGED], session_hash=sid)
+    status, out = rest_call(app, "chat", [{"text": "help", "files": []}, FORGED], session_hash=sid)
     assert status == 200, out
     history = json.dumps(out[1])
     assert EVIL not in history and "<form" not in history and "hello" not in history
@@ -102,7 +82,7 @@ def test_a_forged_history_never_comes_back(app):
 
 def test_deep_links_are_off_and_a_leftover_state_file_is_never_shown(app, browser):
     sid = uuid.uuid4().hex[:12]
-    status, _ = _call(app, "chat", [{"text": "help", "files": []}, FORGED], session_hash=sid)
+    status, _ = rest_call(app, "chat", [{"text": "help", "files": []}, FORGED], session_hash=sid)
     assert status == 200
     r = httpx.get(app.url + "gradio_api/deep_link", params={"session_hash": sid}, timeout=30)
     assert r.status_code == 404
@@ -136,7 +116,7 @@ def test_a_flood_of_checks_from_one_client_leaves_others_answered(app, tmp_path,
     outcomes: list[tuple[int, str]] = []
 
     def join(i: int):
-        body = {"data": [[_file_data(p) for p in paths], name, {"n_candidates": 1000, "seed": 5000 + i}]}
+        body = {"data": [[file_data(p) for p in paths], name, {"n_candidates": 1000, "seed": 5000 + i}]}
         resp = httpx.post(app.url + "gradio_api/call/check", json=body, timeout=60)
         outcomes.append((resp.status_code, resp.text))
 
@@ -236,7 +216,7 @@ def test_the_file_route_does_not_reveal_who_holds_a_photo(app, tmp_path):
     data = photos[0].read_bytes()
     folder = Path(path_b).parent.name
     assert folder not in (hashlib.sha256(data).hexdigest(), hashlib.sha1(data).hexdigest())
-    status, out = _call(app, "check", [[_file_data(path_b)], name, {"n_candidates": 50}])
+    status, out = rest_call(app, "check", [[file_data(path_b)], name, {"n_candidates": 50}])
     assert status == 200   # B's check (one photo: too few) ends, and releases B's upload
     assert wait_until(lambda: not Path(path_b).exists(), 10)
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import (needs_sandbox, open_client, say, serve_app, text_of, unique_member_photos,
-                                wait_until)
+                                wait_until, rest_call, file_data)
 
 pytestmark = [needs_sandbox, pytest.mark.timeout(600)]
 IDLE_S = 4.0
@@ -39,23 +39,9 @@ def _upload(app, paths) -> list[str]:
 
 
 def _call(app, api: str, data: list, timeout: float = 240) -> list:
-    """The REST API as curl uses it: POST the inputs, then read the event stream to its end."""
-    r = httpx.post(app.url + f"gradio_api/call/{api}", json={"data": data}, timeout=30)
-    r.raise_for_status()
-    event_id = r.json()["event_id"]
-    with httpx.stream("GET", app.url + f"gradio_api/call/{api}/{event_id}", timeout=timeout) as resp:
-        event = None
-        for line in resp.iter_lines():
-            if line.startswith("event:"):
-                event = line.split(":", 1)[1].strip()
-            elif line.startswith("data:") and event in ("complete", "error"):
-                assert event == "complete", line
-                return json.loads(line[5:])
-    raise AssertionError("the event stream ended without a result")
-
-
-def _file_data(path: str) -> dict:
-    return {"path": path, "meta": {"_type": "gradio.FileData"}}
+    status, out = rest_call(app, api, data, timeout=timeout)
+    assert status == 200, out
+    return out
 
 
 def _held(app, hashes: set[str]) -> list[Path]:
@@ -95,7 +81,7 @@ def test_same_photo_uploaded_by_two_visitors_survives_the_first_check(public_app
     first = a.predict([handle_file(str(p)) for p in photos], name, {"n_candidates": 50}, api_name="/check")
     assert first["ok"], first
     a.close()
-    second = _call(public_app, "check", [[_file_data(p) for p in b_paths], name, {"n_candidates": 50}])[0]
+    second = _call(public_app, "check", [[file_data(p) for p in b_paths], name, {"n_candidates": 50}])[0]
     assert second["ok"], second
     assert wait_until(lambda: not _held(public_app, {hashlib.sha256(p.read_bytes()).hexdigest() for p in photos}), 10)
     assert not [p for p in public_app.gradio_temp.rglob("*") if p.is_file() and p.stat().st_size == 0]
@@ -105,7 +91,7 @@ def test_rest_api_session_expires_after_idle_time(public_app, tmp_path):
     name, photos = _photos(tmp_path, 3)
     hashes = {hashlib.sha256(p.read_bytes()).hexdigest() for p in photos}
     paths = _upload(public_app, photos)
-    out = _call(public_app, "chat", [{"text": f"Is this {name}?", "files": [_file_data(p) for p in paths]}, []])
+    out = _call(public_app, "chat", [{"text": f"Is this {name}?", "files": [file_data(p) for p in paths]}, []])
     history = out[1]
     assert any("templates" in json.dumps(m) for m in history), history
     sessions = public_app.gradio_temp / "idia-sessions"
