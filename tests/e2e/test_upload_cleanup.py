@@ -21,8 +21,9 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _unique_photos(folder: Path, tag: int, n: int = 4) -> list[Path]:
-    return unique_member_photos(folder, tag, n, seed=500, prefix="cleanup")[1]
+def _unique_photos(folder: Path, tag: int, n: int = 4) -> tuple[str, list[Path]]:
+    """The best-learned member's name and photos no other test uploads (``unique_member_photos``)."""
+    return unique_member_photos(folder, tag, n, seed=500, prefix="cleanup")
 
 
 def _files_with(root: Path, hashes: set[str]) -> list[Path]:
@@ -51,11 +52,8 @@ def _wait_until(predicate, limit: float = GONE_WITHIN_S) -> bool:
 
 
 def test_session_files_removed_when_session_closes(launched_app, tmp_path):
-    photos = _unique_photos(tmp_path, tag=1)
+    name, photos = _unique_photos(tmp_path, tag=1)
     hashes = {_sha(p) for p in photos}
-    from idia_core.sandbox.world import load_world
-
-    name = sorted(load_world().people_with_role("member"), key=lambda p: -p.k)[0].name
     before = _session_folders(launched_app)
     c = open_client(launched_app)
     verdict = text_of(say(c, f"Is this {name}?", photos))
@@ -85,11 +83,8 @@ def test_session_files_removed_when_session_closes(launched_app, tmp_path):
 def test_shared_upload_survives_until_its_last_session_closes(launched_app, tmp_path):
     """Two sessions upload the same bytes (one file on disk): the first to close must not delete
     the photo the other still uses; the second closing removes it."""
-    photos = _unique_photos(tmp_path, tag=2)
+    name, photos = _unique_photos(tmp_path, tag=2)
     hashes = {_sha(p) for p in photos}
-    from idia_core.sandbox.world import load_world
-
-    name = sorted(load_world().people_with_role("member"), key=lambda p: -p.k)[0].name
     a, b = open_client(launched_app), open_client(launched_app)
     for c in (a, b):
         assert name in text_of(say(c, f"Is this {name}?", photos))
@@ -105,11 +100,8 @@ def test_shared_upload_survives_until_its_last_session_closes(launched_app, tmp_
 def test_check_endpoint_keeps_no_upload(launched_app, tmp_path):
     from gradio_client import handle_file
 
-    from idia_core.sandbox.world import load_world
-
-    photos = _unique_photos(tmp_path, tag=3)
+    name, photos = _unique_photos(tmp_path, tag=3)
     hashes = {_sha(p) for p in photos}
-    name = sorted(load_world().people_with_role("member"), key=lambda p: -p.k)[0].name
     c = open_client(launched_app)
     out = c.predict([handle_file(str(p)) for p in photos], name, {}, api_name="/check")
     assert out["ok"], out
@@ -126,7 +118,7 @@ def test_example_photos_survive_a_closing_session(launched_app, tmp_path):
     example_hashes = {_sha(p) for p in examples}
     cached = _files_with(launched_app.gradio_temp, example_hashes)
     assert len(cached) >= len(examples), cached
-    own = _unique_photos(tmp_path, tag=4, n=1)
+    _, own = _unique_photos(tmp_path, tag=4, n=1)
     c = open_client(launched_app)
     say(c, "", examples + own)
     c.close()

@@ -89,11 +89,8 @@ def test_compare_and_share_links_behind_the_boundary(emulated_app, sandbox_cases
 
 
 def test_a_closed_session_leaves_nothing_on_disk(emulated_app, tmp_path):
-    photos = _unique_photos(tmp_path, tag=31)
+    name, photos = _unique_photos(tmp_path, tag=31)
     hashes = {_sha(p) for p in photos}
-    from idia_core.sandbox.world import load_world
-
-    name = sorted(load_world().people_with_role("member"), key=lambda p: -p.k)[0].name
     before = _session_folders(emulated_app)
     c = open_client(emulated_app)
     assert name in text_of(say(c, f"Is this {name}?", photos))
