@@ -31,13 +31,17 @@ ENGINES = ("local", "ray")
 class AuditOutcome:
     out_dir: Path
     table: pd.DataFrame          # the merged results (every shard's rows so far)
-    n_people: int                # people of this shard
+    folders: tuple[str, ...]     # this shard's people (their folders): what the summary's rates cover
     models: tuple[str, ...]
     counts: dict                 # this run: done, invalid, failed, skipped (finished before)
     elapsed_s: float
     engine: str
     notes: tuple[str, ...] = ()
-    folders: tuple[str, ...] = ()   # this shard's people (their folders): what the summary's rates cover
+
+    @property
+    def n_people(self) -> int:
+        """People of this shard."""
+        return len(self.folders)
 
     @property
     def results_path(self) -> Path:
@@ -55,10 +59,7 @@ class AuditOutcome:
         speed = f"{ran / self.elapsed_s * 60:.1f} people×models/min" if ran and self.elapsed_s > 0 else "nothing to run"
         done = self.table
         if not done.empty:
-            keep = done["status"] == "done"
-            if self.folders:
-                keep &= done["folder"].isin(self.folders)
-            done = done[keep]
+            done = done[(done["status"] == "done") & done["folder"].isin(self.folders)]
         rates = ", ".join(f"{m} {g['member'].astype(bool).mean():.0%}" for m, g in done.groupby("model", sort=False))
         models = f"{len(self.models)} model" + ("s" if len(self.models) != 1 else "")
         people = f"{self.n_people} " + ("person" if self.n_people == 1 else "people")
@@ -117,8 +118,8 @@ def run_audit(people_dir, models, out_dir, settings: AuditSettings | None = None
         _finish(store, settings, people_set, specs)
         raise
     table = _finish(store, settings, people_set, specs)
-    return AuditOutcome(store.folder, table, len(mine), specs, dict(tally.counts), time.perf_counter() - started,
-                        engine, people_set.notes, tuple(p.folder for p in mine))
+    return AuditOutcome(store.folder, table, tuple(p.folder for p in mine), specs, dict(tally.counts),
+                        time.perf_counter() - started, engine, people_set.notes)
 
 
 def _finish(store: ResultStore, settings: AuditSettings, people_set, specs) -> pd.DataFrame:
