@@ -34,7 +34,7 @@ until a 30-minute sweep):
   and under ``window_bytes``/``window_requests`` in the last ``window_s`` seconds;
 - an upload nobody claims lives ``unclaimed_ttl`` seconds (5 minutes), no longer; an event waiting
   in the queue holds the uploads it names (``queued``), so a visitor whose turn waits keeps them;
-- a file of a type the app never reads (SVG, HTML, scripts, documents: ``refused_upload``) is
+- a file of a type the app never reads (SVG, HTML, scripts, documents: ``images.not_a_photo_type``) is
   deleted the moment it arrives;
 - each upload is moved to a folder of its own with a random name (``private_path``): gradio names the
   folder by the file's content hash, so anyone who had a photo could ask the file route whether
@@ -349,12 +349,6 @@ class IdleSessions:
 
 
 # -- arrival: private paths, refused types, quota ------------------------------------------------------
-def refused_upload(path: str) -> str | None:
-    """Why the app will never read this upload (``images.not_a_photo_type``: its name says HTML,
-    SVG, a script, a document, …), or None. A name without a known type is kept: the decoder decides."""
-    return not_a_photo_type(path)
-
-
 def private_path(path: str, root: str) -> str:
     """Move an upload from gradio's content-hash folder to a folder of its own with a random name,
     and return the new path (the old folder goes when empty). A path outside ``root``, or one that
@@ -384,7 +378,7 @@ def arrive_privately(root: str, protected: Callable[[], Iterable[str]] | None = 
         for path in paths:
             if os.path.realpath(path) in shared:
                 placed.append(path)
-            elif refused_upload(path):
+            elif not_a_photo_type(path):
                 _delete_uploads([os.path.realpath(path)], os.path.realpath(root))
                 placed.append(None)
             else:

@@ -15,8 +15,8 @@ from idia_core.chat.admission import CHEAP, COMPUTE, QueueLimits, Ticket, client
 from idia_core.chat.history import MAX_CHARS, HistoryRecord
 from idia_core.chat.lifecycle import Lifecycle, ShuttingDown
 from idia_core.chat.routing import SentKinds, event_kind
-from idia_core.chat.uploads import (UPLOADER, SessionFiles, TrackedUploads, UploadLimits, UploadQuota,
-                                    arrive_privately, refused_upload)
+from idia_core.chat.uploads import UPLOADER, SessionFiles, TrackedUploads, UploadLimits, UploadQuota, arrive_privately
+from idia_core.images import not_a_photo_type
 
 
 # -- fair queueing ---------------------------------------------------------------------------------------
@@ -114,7 +114,7 @@ def test_the_history_sent_back_is_capped():
                                            ("a.txt", True), ("a.png", False), ("a.JPG", False), ("a.webp", False),
                                            ("blob", False), ("a.heic", False)])
 def test_types_the_app_never_reads(name, refused):
-    assert bool(refused_upload(name)) == refused
+    assert bool(not_a_photo_type(name)) == refused
 
 
 def test_uploads_arrive_in_private_folders_and_refused_types_go(tmp_path):
