@@ -125,7 +125,12 @@ def main(argv=None) -> int:
     ap.add_argument("--cold-only", action="store_true", help="only the cold first check")
     ap.add_argument("--stock-sample", type=int, default=256, help="prompts to time the stock encoder on")
     args = ap.parse_args(argv)
-    tmp = Path(tempfile.mkdtemp(prefix="idia-bench-app-"))
+    # the rendered photos and the text cache go when the run ends, however it ends
+    with tempfile.TemporaryDirectory(prefix="idia-bench-app-") as tmpname:
+        return _run(args, Path(tmpname))
+
+
+def _run(args, tmp: Path) -> int:
     os.environ.setdefault("IDIA_CACHE_DIR", args.cache_dir or str(tmp / "cache"))
 
     from idia_core import load_model, run_idia

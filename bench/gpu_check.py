@@ -232,7 +232,14 @@ def main(argv=None) -> int:
     if args.people is not None or args.photos is not None:
         sizes = Sizes(sizes.device, sizes.archs, sizes.pool, args.people or sizes.people,
                       args.photos or sizes.photos, sizes.low)
-    tmp = Path(tempfile.mkdtemp(prefix="idia-gpu-check-"))
+    # the rendered photos, the text cache and the app's folders go when the run ends
+    with tempfile.TemporaryDirectory(prefix="idia-gpu-check-") as tmpname:
+        return _run(args, cuda, sizes, Path(tmpname))
+
+
+def _run(args, cuda: bool, sizes: Sizes, tmp: Path) -> int:
+    import torch
+
     os.environ.setdefault("IDIA_CACHE_DIR", str(tmp / "cache"))
     print(f"idia GPU check — {'CUDA: ' + torch.cuda.get_device_name(0) if cuda else 'no CUDA: CPU self-check'}; "
           f"torch {torch.__version__}", flush=True)

@@ -10,7 +10,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_gpu_check_self_check_runs_every_step_and_prints_one_table(tmp_path):
-    env = dict(os.environ, HF_HUB_OFFLINE="1", IDIA_CACHE_DIR=str(tmp_path / "cache"), TMPDIR=str(tmp_path))
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = dict(os.environ, HF_HUB_OFFLINE="1", IDIA_CACHE_DIR=str(tmp_path / "cache"), TMPDIR=str(temp))
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu_check.py"), "--self-check"], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=600)
     out = proc.stdout
@@ -22,3 +24,5 @@ def test_gpu_check_self_check_runs_every_step_and_prints_one_table(tmp_path):
     assert all(r.rstrip().endswith("yes") for r in rows)
     assert "float32 vs float16 on CPU" in out and "all rows pass" in out
     assert "/check, float16 on CPU" in out and "/check, float32 on CPU" in out   # the app in both precisions
+    # its rendered photos and the app's folders went with the run (torch leaves an empty cache folder)
+    assert [p.name for p in temp.rglob("*") if p.is_file() or p.name.startswith("idia-")] == []
