@@ -107,8 +107,9 @@ def _outcome_key(fig: Figure, top: float, left: float, counts, line_px: float, h
         fig.text(left + 0.06, y, f"{label}: {n}" if n != "" else label, fontsize=CHAT_FONT_PT, va="center")
 
 
-VERDICT_COLOURS = {"member": TRUE_COLOUR, "member-unchecked": TRUE_COLOUR, "inconclusive": "#e65100",
-                   "non-member": "#546e7a"}
+# the chat chart's first word, dark enough to read on white (the matrix's cell fills below are not)
+HEADLINE_COLOURS = {"member": TRUE_COLOUR, "member-unchecked": TRUE_COLOUR, "inconclusive": "#e65100",
+                    "non-member": "#546e7a"}
 
 
 def verdict_headline(result) -> tuple[str, str]:
@@ -116,7 +117,7 @@ def verdict_headline(result) -> tuple[str, str]:
     a chart whose cells are all green must still say "Inconclusive" when the controls say so."""
     verdict = getattr(result, "verdict", "member" if result.member else "non-member")
     word = getattr(result, "verdict_word", verdict)
-    return word[:1].upper() + word[1:], VERDICT_COLOURS.get(verdict, REST_COLOUR)
+    return word[:1].upper() + word[1:], HEADLINE_COLOURS.get(verdict, REST_COLOUR)
 
 
 def look_alike_line(result) -> str | None:

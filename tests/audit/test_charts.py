@@ -142,6 +142,15 @@ def test_top_names_fit_with_long_names(sandbox_results, long_name):
     _inside(top)
 
 
+def _contrast_on_white(colour) -> float:
+    """WCAG 2 contrast ratio of a text colour against the figure's white (3:1: large or bold text)."""
+    from matplotlib.colors import to_rgb
+
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(colour)]
+    luminance = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    return 1.05 / (luminance + 0.05)
+
+
 @pytest.mark.parametrize("role", ["member", "non-member"])
 def test_chat_figure_is_sized_for_the_chat_column(sandbox_results, role, tmp_path):
     from PIL import Image
@@ -163,8 +172,9 @@ def test_chat_figure_is_sized_for_the_chat_column(sandbox_results, role, tmp_pat
     png = Image.open(charts.save_figure(fig, tmp_path / "chat.png"))
     assert png.info["idia-dpi"] == "100" and float(png.info["idia-min-font-pt"]) == charts.min_font_pt(fig)
     # the verdict after the controls comes first (issue 21: an all-green strip under "Inconclusive")
-    first = max(fig.texts, key=lambda t: t.get_position()[1]).get_text()
-    assert first.lower() == r.verdict_word.lower(), (first, r.verdict)
+    first = max(fig.texts, key=lambda t: t.get_position()[1])
+    assert first.get_text().lower() == r.verdict_word.lower(), (first.get_text(), r.verdict)
+    assert _contrast_on_white(first.get_color()) >= 3, (r.verdict, first.get_color())   # readable
 
 
 def test_chat_figure_says_inconclusive_and_counts_look_alikes_for_a_caught_trap(sandbox_results):
@@ -181,6 +191,8 @@ def test_chat_figure_says_inconclusive_and_counts_look_alikes_for_a_caught_trap(
     texts = [t.get_text() for t in fig.texts]
     la = r.controls.look_alikes
     assert texts[0] == "Inconclusive"
+    words = [t for t in fig.texts if t.get_text() != "■"]     # the key's swatches are colours, not words
+    assert all(_contrast_on_white(t.get_color()) >= 3 for t in words), [(t.get_text(), t.get_color()) for t in words]
     assert any(f"{la.at_least_observed} of {la.m} look-alikes get the name as often" in t.replace("\n", " ")
                for t in texts), texts
     fig.canvas.draw()
