@@ -144,14 +144,9 @@ class SessionFiles:
             self._closed.pop(session, None)
 
     def _live_pending(self, now: float) -> set[str]:
-        for path in list(self._pending):
-            fresh = [t for t in self._pending[path] if now - t < self.pending_ttl]
-            if fresh:
-                self._pending[path] = fresh
-            else:
-                del self._pending[path]
-                self._owner.pop(path, None)
-        return set(self._pending)
+        """Uploads still counted as held (an arrival within ``pending_ttl``). Only reads: an expired
+        one stays recorded until ``sweep`` deletes it — forgotten here, it would be deleted by no one."""
+        return {path for path, times in self._pending.items() if any(now - t < self.pending_ttl for t in times)}
 
     def claim_folder(self, session: str, folder: str | os.PathLike | None) -> None:
         """Record a folder that belongs to ``session`` alone (its charts and reports)."""
@@ -196,11 +191,11 @@ class SessionFiles:
                 deleted.append(folder)
         return deleted
 
-    def sweep(self, held: Iterable[str] = ()) -> list[str]:
-        """Delete uploads that were never claimed within ``pending_ttl`` and that no one holds;
-        ``held``: paths still in use elsewhere (inputs of events waiting in the queue), kept."""
+    def sweep(self) -> list[str]:
+        """Delete uploads that were never claimed within ``pending_ttl`` and that no one holds (nor
+        an event waiting in the queue)."""
         protected = {os.path.realpath(p) for p in self._protected()}
-        waiting = {os.path.realpath(str(p)) for p in [*held, *self._queued()]}
+        waiting = {os.path.realpath(str(p)) for p in self._queued()}
         now = time.monotonic()
         with self._lock:
             expired = [p for p, times in self._pending.items()

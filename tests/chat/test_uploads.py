@@ -1,6 +1,8 @@
 """SessionFiles: a closing session deletes the temporary files only it held, inside the root only."""
 from __future__ import annotations
 
+import time
+
 from idia_core.chat.uploads import SessionFiles
 
 
@@ -108,6 +110,27 @@ def test_unclaimed_uploads_expire_and_are_swept(tmp_path):
     files = SessionFiles(root, pending_ttl=0.0)
     files.uploaded([str(photo)])
     assert files.sweep() == [str(photo.resolve())] and not photo.exists()
+
+
+def test_an_expired_upload_is_swept_whatever_looked_at_it_first(tmp_path):
+    """The upload gate asks ``pending_bytes`` on every upload and a closing session ``release``s:
+    neither may forget an expired upload that ``sweep`` alone deletes (it stayed on disk till
+    shutdown). One still named by a queued event is kept."""
+    root = tmp_path / "gradio"
+    queued = []
+    files = SessionFiles(root, pending_ttl=0.05, queued=lambda: queued)
+    gated, released, waiting = (_file(root / f"h{i}", "p.png", b"x" * 10) for i in range(3))
+    files.uploaded([str(gated), str(released), str(waiting)], owner="1.2.3.4")
+    assert files.pending_bytes("1.2.3.4") == 30
+    files.claim("S", [str(released)], upload=False)       # held by a session, its upload not yet claimed
+    queued.append(str(waiting))
+    time.sleep(0.1)
+    assert files.pending_bytes("1.2.3.4") == 0             # expired: no longer charged to the address
+    files.release("S")
+    assert sorted(files.sweep()) == sorted(str(p.resolve()) for p in (gated,))
+    assert not gated.exists() and not released.exists() and waiting.exists()
+    queued.clear()                                         # its event ran (and never claimed it)
+    assert files.sweep() == [str(waiting.resolve())] and not waiting.exists()
 
 
 def test_release_all_removes_every_session_and_pending_upload(tmp_path):
