@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 
 from ..messages import fill
-from ..progress import Progress, format_seconds, measure
+from ..progress import Progress, format_seconds, measure, seconds_per_unit
 from ..zoo import gpu
 from ..zoo.encoding import equal_parts
 
@@ -48,14 +48,8 @@ class _Batch:
 
 _LOCK = threading.Lock()
 _INFLIGHT: dict[tuple[str, str], _Batch] = {}
-_RATES: dict[str, float] = {}             # fingerprint -> prompts/s last measured
 _FOREGROUND = threading.Condition()
 _foreground_active = 0
-
-
-def measured_rate(fingerprint: str) -> float | None:
-    """Prompts/s last measured for this model in this process, or None."""
-    return _RATES.get(fingerprint)
 
 
 def progress_text(names: int, left_s: float | None, *, shared: bool = False) -> str:
@@ -133,8 +127,8 @@ def encode_prompts(model, prompts: list[str], store: Store, *, names: int | None
         if progress is None:
             return
         done = len(got)
-        rate = _RATES.get(fp)
-        left = (total - done) / rate if rate else None
+        per_prompt = seconds_per_unit("text", fp)
+        left = (total - done) * per_prompt if per_prompt else None
         progress(done, total, progress_text(names, left, shared=shared))
 
     if background:
@@ -182,7 +176,6 @@ def _encode_batch(model, batch: _Batch, store: Store, got: dict[str, np.ndarray]
         vecs = model.encode_texts(batch.prompts).numpy().astype(np.float32, copy=False)
         elapsed = time.perf_counter() - t
         if elapsed > 0 and not batch.background:
-            _RATES[fp] = len(batch.prompts) / elapsed
             measure("text", fp, len(batch.prompts), elapsed)
         store(batch.prompts, vecs)
     except BaseException:
