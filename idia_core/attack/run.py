@@ -113,8 +113,8 @@ def run_idia(
     pool = fit_pool_to_model(pool, model, templates)   # a cut target is refused before any encoding
     steps = _check_steps(progress, model.fingerprint, len(photos))
     with clock.stage("text"):
-        text_emb = candidate_text_embeddings(model, templates, pool, cache, steps.step("text", _rate("text", model)),
-                                             private_cache)
+        text_step = steps.step("text", _rate("text", model.fingerprint))
+        text_emb = candidate_text_embeddings(model, templates, pool, cache, text_step, private_cache)
     steps.say("photos", fill("progress", "comparing", photos=len(photos), names=len(pool.names), T=len(templates)))
     with clock.stage("images"):
         image_emb = photo_embeddings(model, photos, private_cache)
@@ -131,17 +131,16 @@ def run_idia(
     return dataclasses.replace(result, controls=controls)
 
 
-def _rate(step: str, model) -> float:
-    return seconds_per_unit(step, model.fingerprint) or EXPECTED_S[step]
+def _rate(step: str, fingerprint: str) -> float:
+    """Seconds per unit of ``step`` on this model: last measured in this process, else expected."""
+    return seconds_per_unit(step, fingerprint) or EXPECTED_S[step]
 
 
 def _check_steps(progress: Progress | None, fingerprint: str, n_photos: int) -> Steps:
     """One check's steps for its progress line: the names (known once the cache is read), the
     photos, the reference people (only when they must be drawn), the controls."""
-    photo_s = seconds_per_unit("photos", fingerprint) or EXPECTED_S["photos"]
-    control_s = seconds_per_unit("controls", fingerprint) or EXPECTED_S["controls"]
-    return Steps(progress, [("text", 0.0), ("photos", photo_s * n_photos), ("reference", 0.0),
-                            ("controls", control_s)])
+    return Steps(progress, [("text", 0.0), ("photos", _rate("photos", fingerprint) * n_photos),
+                            ("reference", 0.0), ("controls", _rate("controls", fingerprint))])
 
 
 def photo_embeddings(model: IdiaModel, photos: list[Photo], store: PrivateEmbeddings | None) -> np.ndarray:
