@@ -91,12 +91,6 @@ class Steps:
         self._shown = 0.0
         self._lock = threading.Lock()
 
-    def expect(self, name: str, seconds: float | None) -> None:
-        """A better estimate of a step not yet started (e.g. nothing to render: 0 s)."""
-        with self._lock:
-            if name not in self._spent:
-                self._expected[name] = seconds
-
     def step(self, name: str, per_unit: float | None = None) -> Progress | None:
         """Step ``name``'s own callback. ``per_unit``: its expected seconds per unit, for the time
         left before its first unit is done (after that, the rate it shows)."""
