@@ -18,7 +18,7 @@ from .. import limits
 from ..errors import IdiaInputError
 from ..text.names import name_key, validate_name
 from .datasets import IMAGE_SUFFIXES, read_labels_csv, read_names_csv, sha256_file
-from .results import CheckJob, validate_photos
+from .results import CheckJob, photo_set_sha256, validate_photos
 
 
 @dataclass(frozen=True)
@@ -129,11 +129,6 @@ def parse_shard(text: str | None) -> tuple[int, int]:
 def shard_people(people, shard: tuple[int, int]) -> list[AuditPerson]:
     i, n = shard
     return [p for k, p in enumerate(people) if k % n == i]
-
-
-def photo_set_sha256(photo_hashes) -> str:
-    """The identity of a set of photos: SHA-256 over their sorted SHA-256s (order does not matter)."""
-    return hashlib.sha256("\n".join(sorted(photo_hashes)).encode("ascii")).hexdigest()
 
 
 def read_photos(person: AuditPerson) -> tuple[list[bytes], str]:

@@ -37,7 +37,8 @@ from .. import limits
 from ..errors import IdiaInputError
 from ..files import atomic_write
 from ..text.templates import DEFAULT_TEMPLATE_SET, load_templates
-from ..validators import as_whole_number, validate_name_mode, validate_pool_size, validate_seed, validate_tau
+from ..validators import (as_whole_number, validate_control_m, validate_name_mode, validate_pool_size, validate_seed,
+                          validate_tau)
 from ..version import __version__
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,8 @@ class AuditSettings:
             reference = "none"
         control_m = None if self.control_m is None else as_whole_number(self.control_m, "--control-people",
                                                                         "control_m_range")
-        if control_m is not None and not 1 <= control_m <= 1000:
-            raise IdiaInputError("control_m_range", f"The controls use 1 to 1000 reference people, not {control_m}.")
+        if control_m is not None:
+            validate_control_m(control_m)
         if self.precision is not None and self.precision not in PRECISIONS:
             raise IdiaInputError("model_precision", f"--precision is one of {', '.join(PRECISIONS)}, not '{self.precision}'.")
         return replace(self, tau=validate_tau(self.tau, len(templates)), n_candidates=validate_pool_size(self.n_candidates),
@@ -170,7 +171,7 @@ def check_row(job: CheckJob, model: str, result, settings: AuditSettings, elapse
                correct_templates=int(result.correct_templates), n_templates=result.n_templates,
                member=bool(result.member), verdict=result.verdict, pool_rank_p=float(result.pool_rank_p),
                chance=None if result.chance is None else float(result.chance),
-               n_candidates=result.n_candidates, photo_set_sha256=_set_hash(result.photo_hashes),
+               n_candidates=result.n_candidates, photo_set_sha256=photo_set_sha256(result.photo_hashes),
                controls_ran=bool(ctl is not None and ctl.ran), controls_reason=getattr(ctl, "reason", "") or "",
                model_build=json.dumps(result.model_build, sort_keys=True), elapsed_s=float(elapsed_s))
     if ctl is not None and ctl.ran:
@@ -182,7 +183,8 @@ def check_row(job: CheckJob, model: str, result, settings: AuditSettings, elapse
     return row
 
 
-def _set_hash(photo_hashes) -> str:
+def photo_set_sha256(photo_hashes) -> str:
+    """The identity of a set of photos: SHA-256 over their sorted SHA-256s (order does not matter)."""
     return hashlib.sha256("\n".join(sorted(photo_hashes)).encode("ascii")).hexdigest()
 
 
