@@ -22,6 +22,7 @@ MAX_TEMPLATE_LENGTH = 300
 TAU_MIN = 1               # tau is validated against the template count for its upper bound
 DEFAULT_POOL = 1000
 DEFAULT_TAU = 1
+CONTROL_M_MAX = 1000     # reference people per validity control
 # public deployments (SPACE_ID or IDIA_PUBLIC=1): what one visitor may ask of the shared server
 PUBLIC_MAX_POOL = 2000          # candidate names in one pool
 PUBLIC_MAX_USER_NAMES = 200     # names one session (or one check call) may add

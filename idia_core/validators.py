@@ -79,6 +79,13 @@ def validate_seed(seed) -> int:
     return value
 
 
+def validate_control_m(m: int) -> int:
+    """The validity controls' reference people per control: 1 to ``limits.CONTROL_M_MAX``."""
+    if not 1 <= m <= limits.CONTROL_M_MAX:
+        raise IdiaInputError("control_m_range", f"The controls use 1 to {limits.CONTROL_M_MAX} reference people, not {m}.")
+    return m
+
+
 def validate_name_mode(mode) -> str:
     """``mixed`` or ``paper`` (any case, spaces around ignored)."""
     text = mode.strip().lower() if isinstance(mode, str) else mode

@@ -88,3 +88,16 @@ def test_a_share_link_is_read_by_the_same_validators(field, value, code):
     key = {"tau": "tau", "n_candidates": "n", "seed": "seed", "name_mode": "mode"}[field]
     err = _error(lambda: share.decode(f"idia=1&name=Jane+Doe&{key}={value}"))
     assert err.code == code
+
+
+@pytest.mark.parametrize("m", [0, -3, 1001])
+def test_control_people_out_of_range_are_refused_by_the_check_and_the_audit(m, tiny_model, photo_files):
+    from idia_core import run_idia
+    from idia_core.audit.results import AuditSettings
+
+    for refuse in (lambda: run_idia(tiny_model, photo_files, "Jane Doe", n_candidates=10, control_m=m),
+                   lambda: AuditSettings(control_m=m).validated()):
+        with pytest.raises(IdiaInputError) as err:
+            refuse()
+        assert err.value.code == "control_m_range" and f"1 to 1000 reference people, not {m}" in err.value.message
+    assert validators.validate_control_m(1) == 1 and validators.validate_control_m(1000) == 1000

@@ -25,7 +25,7 @@ from ..text.name_fit import fit_pool_to_model
 from ..text.names import identity_key, validate_name
 from ..text.pool import CandidatePool, build_candidate_pool, unique_names
 from ..text.templates import DEFAULT_TEMPLATE_SET, load_templates, validate_templates
-from ..validators import validate_seed, validate_tau
+from ..validators import validate_control_m, validate_seed, validate_tau
 from ..zoo.load import load_model
 from ..zoo.model import IdiaModel
 from . import rule
@@ -190,9 +190,7 @@ def check_controls(model, image_emb, text_emb, pool: CandidatePool, photos, obse
     target and anyone sharing a photo with the check left out of it. The reference people's best
     distractor per photo and template is memoised (``reference.shared_best``), so a check only
     compares its own names (target, added names) for them. ``steps``: the check's progress."""
-    m = DEFAULT_M if m is None else int(m)
-    if m < 1 or m > 1000:
-        raise IdiaInputError("control_m_range", f"The controls use 1 to 1000 reference people, not {m}.")
+    m = validate_control_m(DEFAULT_M if m is None else int(m))
     steps = steps or Steps(None, [])
     ref, why = resolve_reference_set(model, len(photos), reference, steps.step("reference"))
     if ref is None:
