@@ -31,7 +31,7 @@ from urllib.parse import quote
 import gradio as gr
 
 from idia_core import chat as C
-from idia_core import limits
+from idia_core import echo as markdown, limits   # (app.py has its own echo: the chat's first step)
 from idia_core.chat import admission, public, serving
 from idia_core.chat import session as chat_session
 from idia_core.chat import views as C_VIEWS
@@ -207,7 +207,7 @@ def _history_only(history, sid: str | None):
 
 
 def _model_line(spec: str) -> str:
-    return f"Active model: **{public.plain(C.model_label(spec))}** ({public.code(spec)})"   # a spec may come from a link
+    return f"Active model: **{markdown.plain(C.model_label(spec))}** ({markdown.code(spec)})"   # a spec may come from a link
 
 
 # -- event handlers ------------------------------------------------------------------------------

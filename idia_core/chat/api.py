@@ -24,7 +24,7 @@ from .. import limits
 from ..attack.run import run_idia
 from ..attack.settings import IdiaSettings
 from ..audit import explain
-from ..echo import quoted
+from ..echo import code, quoted
 from ..errors import IdiaInputError
 from ..progress import Progress
 from ..text.embeddings import PrivateEmbeddings
@@ -111,7 +111,7 @@ def validate_check_options(options, *, default_model: str) -> CheckOptions:
         )
     unknown = sorted(str(k) for k in options if k not in API_OPTIONS)
     if unknown:
-        raise IdiaInputError("option_unknown", f"Unknown option(s): {', '.join(public.code(k, 40) for k in unknown[:10])}. "
+        raise IdiaInputError("option_unknown", f"Unknown option(s): {', '.join(code(k, 40) for k in unknown[:10])}. "
                                                f"Known: {', '.join(API_OPTIONS)}.")
     defaults = IdiaSettings(model=default_model)
     values: dict = {}

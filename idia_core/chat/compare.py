@@ -3,7 +3,7 @@ answered with a table (errors listed below it) and, when more than one model ans
 models × templates chart."""
 from __future__ import annotations
 
-from .. import limits
+from .. import echo, limits
 from ..attack.run import run_idia
 from ..audit import charts
 from ..errors import IdiaInputError
@@ -38,13 +38,13 @@ def on_compare(intent, state, replies, *, progress, **_):
                          n_candidates=s.n_candidates, tau=s.tau, seed=s.seed, template_set=s.template_set,
                          name_mode=s.name_mode, progress=progress, private_cache=state.private_embeddings)
         except IdiaInputError as err:
-            errors.append(say("compare_error", model=public.code(spec), message=public.client_message(err)))
+            errors.append(say("compare_error", model=echo.code(spec), message=public.client_message(err)))
             continue
         answered.append((spec, r))
         word = r.verdict_word   # wraps between its words on a phone, never inside one (the app's CSS)
         verdict = (("✓\u00a0**" + word + "**") if r.verdict == "member" else
                    ("?\u00a0**" + word + "**") if r.member else "✗\u00a0" + word)   # no-break spaces: a cell never
-        rows.append(f"| {public.code(spec).replace('|', chr(92) + '|')} | {verdict} | "                  # wraps
+        rows.append(f"| {echo.code(spec).replace('|', chr(92) + '|')} | {verdict} | "                  # wraps
                     f"{r.correct_templates}\u00a0of\u00a0{r.n_templates} | "
                     f"{r.true_name_median_rank:g}\u00a0of\u00a0{r.n_candidates} | {chance_cell(r)} |")
     head = say("compare_header", P=len(state.photos), N=s.n_candidates, seed=s.seed, tau=s.tau)

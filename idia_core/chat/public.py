@@ -23,6 +23,7 @@ import re
 from dataclasses import replace
 
 from .. import echo, limits
+from ..echo import code
 from ..attack.settings import IdiaSettings
 from ..errors import IdiaInputError
 from ..text.templates import validate_template_set_name
@@ -116,17 +117,6 @@ def check_added_names_limit(count: int, environ=None) -> int:
         )
     return count
 
-
-def plain(text: str) -> str:
-    """Text shown as plain text in markdown (``echo.plain``: every ASCII punctuation character
-    escaped, invisible characters dropped, line breaks folded); so no tag, link or emphasis survives."""
-    return echo.plain(text)
-
-
-def code(text: str, width: int = 80) -> str:
-    """Visitor text as one markdown code span (``echo.code``): never a link, a tag or a line break,
-    whatever it holds. Long text is cut with an ellipsis."""
-    return echo.code(text, width)
 
 
 def client_message(err: IdiaInputError) -> str:

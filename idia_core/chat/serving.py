@@ -66,14 +66,11 @@ class UrlLengthLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") \
                 > self.max_chars:
-            body = ("<!doctype html><meta charset=utf-8><title>Link too long</title><p>This link is too long for "
+            page = ("<!doctype html><meta charset=utf-8><title>Link too long</title><p>This link is too long for "
                     f"idia (more than {self.max_chars} characters). Share links made by idia stay well under "
                     "that, so it was cut, joined or edited: ask whoever sent it for a new link, or open "
-                    "<a href='/'>idia</a> without it.</p>").encode()
-            await send({"type": "http.response.start", "status": 414,
-                        "headers": [(b"content-type", b"text/html; charset=utf-8"),
-                                    (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
+                    "<a href='/'>idia</a> without it.</p>")
+            await _answer(send, 414, page, "text/html; charset=utf-8")
             return
         await self.app(scope, receive, send)
 

@@ -7,7 +7,7 @@ A link is data from a stranger: every field is validated at decode time with the
 typed input (names by the name validator, counts within the session limits, numbers read like typed
 numbers, the model in the spec format, a template set by name, a fingerprint as a fingerprint, a
 photo hash as 64 hex digits), and an error message never repeats a value except as a code span
-(``public.code``), so a link cannot put markup (a form, a link) into anyone's chat.
+(``echo.code``), so a link cannot put markup (a form, a link) into anyone's chat.
 """
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ def decode(pairs) -> SharedRun:
                                             f"{limits.MAX_PHOTOS}.")
     for h in hashes:
         if not _SHA.match(h):
-            raise IdiaInputError("share_bad_hash", f"The link's photo hash {public.code(h, 24)} is not a SHA-256 "
+            raise IdiaInputError("share_bad_hash", f"The link's photo hash {echo.code(h, 24)} is not a SHA-256 "
                                                    "(64 hex digits).")
     defaults = IdiaSettings()
     mode = single.get("mode", defaults.name_mode)
@@ -137,25 +137,25 @@ def decode(pairs) -> SharedRun:
     if verdict:
         m = _VERDICT.match(verdict)
         if not m:
-            raise IdiaInputError("share_field", f"The link's verdict {public.code(verdict, 40)} is not one idia "
+            raise IdiaInputError("share_field", f"The link's verdict {echo.code(verdict, 40)} is not one idia "
                                                 "writes (member-K or none-K).")
         member, correct = m.group(1) == "member", int(m.group(2))
     fingerprint = single.get("fp") or None
     if fingerprint is not None and not _FINGERPRINT.match(fingerprint):
-        raise IdiaInputError("share_field", f"The link's model fingerprint {public.code(fingerprint, 40)} is not a "
+        raise IdiaInputError("share_field", f"The link's model fingerprint {echo.code(fingerprint, 40)} is not a "
                                             "fingerprint idia writes.")
     controlled = single.get("ctl") or None
     if controlled is not None and controlled not in _VERDICTS:
-        raise IdiaInputError("share_field", f"The link's controlled verdict {public.code(controlled, 40)} is not one "
+        raise IdiaInputError("share_field", f"The link's controlled verdict {echo.code(controlled, 40)} is not one "
                                             f"idia writes ({', '.join(_VERDICTS)}).")
     if controlled is not None and member is not None and (controlled != "non-member") != member:
-        raise IdiaInputError("share_field", f"The link's controlled verdict {public.code(controlled, 40)} contradicts "
-                                            f"its verdict {public.code(verdict, 40)}; a link made by idia never does.")
+        raise IdiaInputError("share_field", f"The link's controlled verdict {echo.code(controlled, 40)} contradicts "
+                                            f"its verdict {echo.code(verdict, 40)}; a link made by idia never does.")
     reference = single.get("ref") or None
     if reference is not None:
         reference = reference.strip().lower()
         if not _SHA.match(reference):
-            raise IdiaInputError("share_field", f"The link's reference set {public.code(reference, 24)} is not a "
+            raise IdiaInputError("share_field", f"The link's reference set {echo.code(reference, 24)} is not a "
                                                 "SHA-256 (64 hex digits).")
     return SharedRun(settings=settings, name=name, added_names=tuple(added), photo_hashes=tuple(hashes),
                      member=member, correct_templates=correct, fingerprint=fingerprint,
@@ -172,7 +172,7 @@ def _number(key: str, value):
         return value
     text = str(value).strip()
     if not re.match(r"^[0-9.eE+-]{1,20}$", text):
-        raise IdiaInputError("share_field", f"The link's '{key}' {public.code(text, 24)} is not a whole number.")
+        raise IdiaInputError("share_field", f"The link's '{key}' {echo.code(text, 24)} is not a whole number.")
     return as_whole_number(text, f"The link's '{key}'", "share_field")
 
 
@@ -183,8 +183,8 @@ def _field(key: str, value, check):
         return check(value)
     except IdiaInputError as err:
         if key == "settings" or not value:
-            raise IdiaInputError(err.code, public.plain(err.message)) from None
-        raise IdiaInputError(err.code, f"The link's '{key}' value {public.code(value, 40)} was refused: "
+            raise IdiaInputError(err.code, echo.plain(err.message)) from None
+        raise IdiaInputError(err.code, f"The link's '{key}' value {echo.code(value, 40)} was refused: "
                                        f"{_reason(err.message, value)}") from None
 
 
@@ -193,7 +193,7 @@ def _reason(message: str, value: str) -> str:
     for shown in {value, normalize_name(value), normalize_name(value)[:39] + "…"}:
         if shown:
             message = message.replace(f"'{shown}'", "it").replace(shown, "it")
-    return public.plain(message)
+    return echo.plain(message)
 
 
 def _as_pairs(pairs) -> list[tuple[str, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..attack.settings import IdiaSettings
-from ..echo import code
+from ..echo import code, plain
 from ..errors import IdiaInputError
 from . import public, share
 from .name_handlers import mixed_script_note
@@ -40,7 +40,7 @@ def open_link(query, state: ChatSession | None = None) -> Turn:
         try:
             shared = replace(shared, settings=public_settings(shared.settings))
         except IdiaInputError as err:
-            raise IdiaInputError(err.code, public.plain(public.client_message(err))) from None
+            raise IdiaInputError(err.code, plain(public.client_message(err))) from None
     except IdiaInputError as err:
         return Turn(state, [Reply(say("shared_bad", message=err.message), kind="error"), welcome(state)])
     state = copy_state(state)

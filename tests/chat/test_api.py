@@ -7,7 +7,8 @@ from idia_core import limits
 from idia_core.errors import IdiaInputError
 from idia_core.zoo.catalogue import CATALOGUE
 from idia_core.chat.api import validate_check_options
-from idia_core.chat.public import check_offered, client_message, code, is_public
+from idia_core.chat.public import check_offered, client_message, is_public
+from idia_core.echo import code
 
 
 def _code(options, **kw) -> str:
