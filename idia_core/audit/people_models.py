@@ -134,13 +134,22 @@ def run_local(people: list[AuditPerson], specs, settings: AuditSettings, tally: 
 
     names = [p.name for p in people]
     counts = [len(p.photos) for p in people]
+    # each person's job (its photo set's hash) from the first read: a resumed audit reads every
+    # person's photos once, not once per model; the bytes are not kept between models (memory)
+    jobs: dict[str, tuple] = {}
     for spec in specs:
         worker = None
         for person in people:
-            job, photos, error = open_person(person)
+            photos = None
+            if person.folder not in jobs:
+                job, photos, error = open_person(person)
+                jobs[person.folder] = (job, error)
+            job, error = jobs[person.folder]
             if tally.store.is_finished(job.folder, spec, job.photo_set_sha256):
                 tally.skip()
                 continue
+            if error is None and photos is None:
+                job, photos, error = open_person(person)
             if error is not None:
                 tally.record(failed_row(job, spec, settings, "invalid", error.code, error.message))
                 continue

@@ -294,3 +294,25 @@ def test_an_unreadable_people_folder_is_refused(audit_people, tmp_path):
     finally:
         (people / "Jane Doe").chmod(0o755)
     assert err.value.code == "people_dir_unreadable" and "Jane Doe" in err.value.message
+
+
+def test_a_resumed_audit_reads_each_persons_photos_once(local_audit, audit_people, tiny_spec, audit_settings,
+                                                        monkeypatch):
+    """Every row is finished: the rerun needs each photo set's hash once, not once per model (the
+    Ray engine already read each person once)."""
+    from pathlib import Path
+
+    people = os.path.realpath(audit_people)
+    reads = []
+    real_read = Path.read_bytes
+
+    def counted(path):
+        if os.path.realpath(path).startswith(people + os.sep):
+            reads.append(os.path.realpath(path))
+        return real_read(path)
+
+    monkeypatch.setattr(Path, "read_bytes", counted)
+    again = run_audit(audit_people, ["sandbox", tiny_spec], local_audit.out_dir, audit_settings)
+    assert again.counts["skipped"] == 8
+    photos = [f for f in reads if not f.endswith(".csv")]
+    assert photos and len(photos) == len(set(photos)), sorted(photos)
