@@ -96,7 +96,7 @@ def quoted(value, width: int = DEFAULT_WIDTH) -> Markup:
 def code(value, width: int = DEFAULT_WIDTH) -> Markup:
     """A visitor's value as one markdown code span: never a link, a tag or a line break, whatever it
     holds (its own backticks get a longer fence). Long text is cut with an ellipsis."""
-    text = capped(visible(value).replace("\n", " "), width)
+    text = capped(visible(value), width)   # visible() already makes line breaks spaces
     run = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * (run + 1)
     pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
