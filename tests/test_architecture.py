@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "idia_core"
 # each room's floor; a room is a folder of idia_core, or one module of its ground floor (floor 0)
-FLOORS = {"zoo": 3, "text": 4, "sandbox": 5, "attack": 6, "audit": 7, "chat": 8, "cli": 8,
+FLOORS = {"zoo": 3, "text": 4, "sandbox": 5, "attack": 6, "audit": 7, "chat": 8, "cli": 8, "serve": 9,
           "idia_core.__main__": 9}   # the entry point of ``python -m idia_core``
 MAX_MODULE_LINES = 600
 MAX_FUNCTION_LINES = 80
@@ -112,6 +112,15 @@ def test_rooms_import_only_the_floors_below():
 def test_the_core_never_imports_gradio():
     offenders = [f"{m}:{line}" for m, p in MODULES.items() for t, line, _ in _imports(m, p)
                  if t.split(".")[0] in ("gradio", "gradio_client", "spaces")]
+    assert not offenders, offenders
+
+
+def test_the_agent_imports_neither_gradio_nor_torch_at_its_top():
+    """``chat/`` is the agent: a message and a state in, replies out. The server's mechanics (and the
+    GPU, and the UI) are elsewhere, so none of its modules imports them when it loads."""
+    heavy = ("gradio", "gradio_client", "spaces", "torch", "open_clip", "starlette")
+    offenders = [f"{m}:{line}" for m, p in MODULES.items() if m.startswith("idia_core.chat")
+                 for t, line, inner in _imports(m, p) if not inner and t.split(".")[0] in heavy]
     assert not offenders, offenders
 
 

@@ -1,11 +1,12 @@
-"""The chat agent without any UI: what ``app.py`` (and any other front end) talks to.
+"""The chat agent without any UI: what the server (``idia_core.serve``) and any other front end
+talk to.
 
 A message and a session's state go in, replies and the next state come out (``handle``,
 ``handle_in_order``); ``api_check`` is the stateless ``check``; ``open_link`` starts a session from
 a share link. Inside: ``intents`` parses a message, ``controller`` dispatches it to the handlers,
 ``flow`` runs a check when it has what it needs, ``verdicts`` and ``replies`` word the answer,
-``session``/``share``/``uploads`` keep state, links and files, ``public`` is the one gate of a
-public deployment and ``serving`` the server's shared mechanics (compute slots, limits). No gradio.
+``session`` and ``share`` keep state and links, ``public`` is the one gate of a public deployment.
+No gradio, no torch at import: the server's mechanics (slots, files, shutdown) live in ``serve``.
 """
 from .api import api_check
 from .controller import change_setting, handle, handle_in_order

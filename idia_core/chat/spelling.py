@@ -16,12 +16,10 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-import numpy as np
-from open_clip.tokenizer import SimpleTokenizer
-
 from ..sandbox.world import shipped_world
 from ..text.names import identity_key, name_key, spelling_key
 from ..zoo.load import load_model
+from ..zoo.tokens import clip_tokenizer, token_ids
 
 SANDBOX = "sandbox"
 ADDED = "added"
@@ -85,22 +83,5 @@ def same_tokens(model_spec: str, a: str, b: str) -> bool:
     try:
         tokenizer = load_model(model_spec).tokenizer
     except Exception:   # the check will say what is wrong with the model; a note needs only its words
-        tokenizer = _clip_tokenizer()
+        tokenizer = clip_tokenizer()
     return token_ids(tokenizer, a) == token_ids(tokenizer, b)
-
-
-def token_ids(tokenizer, name: str) -> tuple[int, ...]:
-    """The name's token ids as the model reads them (open_clip's BPE without padding; any other
-    tokenizer: its whole padded row)."""
-    if isinstance(tokenizer, SimpleTokenizer) and getattr(tokenizer, "reduction_fn", None) is None:
-        return tuple(tokenizer.encode(name))
-    return tuple(int(t) for t in np.asarray(tokenizer([name]))[0])
-
-
-_CLIP: list[SimpleTokenizer] = []
-
-
-def _clip_tokenizer() -> SimpleTokenizer:
-    if not _CLIP:
-        _CLIP.append(SimpleTokenizer())
-    return _CLIP[0]

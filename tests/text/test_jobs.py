@@ -91,7 +91,7 @@ def test_progress_text_gives_names_and_a_rounded_estimate():
 def test_a_warm_up_leaves_the_default_pool_encoded(tiny_model, tiny_model_dir, tmp_path, monkeypatch):
     from idia_core.text import cache as cache_mod
     from idia_core.attack.settings import IdiaSettings
-    from idia_core.chat.warmup import warm_pool, weights_on_disk
+    from idia_core.serve.warmup import warm_pool, weights_on_disk
 
     monkeypatch.setenv("IDIA_CACHE_DIR", str(tmp_path / "cache"))
     cache_mod.reset_default_cache()

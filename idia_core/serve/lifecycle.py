@@ -14,8 +14,8 @@ chart into a folder nobody would delete again (issue 23). Now:
    period; what still runs after it is abandoned — it can no longer write.
 3. the caller cleans (uploads, session folders), knowing no turn will put anything back.
 
-No gradio import; the app wires ``turn`` and ``guard`` into its handlers and ``shut_down`` into its
-SIGTERM handler.
+No gradio import; the server (``server.Server``) runs every turn inside ``turn`` with a ``guard``ed
+progress, and calls ``shut_down`` from its SIGTERM handler.
 """
 from __future__ import annotations
 

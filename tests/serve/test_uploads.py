@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from idia_core.chat.uploads import SessionFiles
+from idia_core.serve.uploads import SessionFiles
 
 
 def _file(folder, name, data=b"x"):
@@ -72,7 +72,7 @@ def test_the_last_claimed_version_is_deleted_by_its_last_holder(tmp_path):
 def test_an_unclaimed_upload_of_the_same_photo_survives_another_request(tmp_path):
     """Visitor B uploads the photo A uses (same bytes, same path) before A's request runs; A's request
     claims and finishes first: B's upload, still waiting in the queue, must survive it."""
-    from idia_core.chat.uploads import TrackedUploads
+    from idia_core.serve.uploads import TrackedUploads
 
     root = tmp_path / "gradio"
     photo = _file(root / "h1", "p.png")
@@ -149,7 +149,7 @@ def test_release_all_removes_every_session_and_pending_upload(tmp_path):
 def test_idle_sessions():
     import time
 
-    from idia_core.chat.uploads import IdleSessions
+    from idia_core.serve.uploads import IdleSessions
 
     idle = IdleSessions(idle_s=0.05)
     idle.touch("S")
@@ -162,7 +162,7 @@ def test_idle_sessions():
 def test_a_session_in_a_long_turn_is_not_idle():
     import time
 
-    from idia_core.chat.uploads import IdleSessions
+    from idia_core.serve.uploads import IdleSessions
 
     idle = IdleSessions(idle_s=0.05)
     with idle.busy("S"):

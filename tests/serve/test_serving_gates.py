@@ -10,12 +10,12 @@ import sys
 
 import pytest
 
-from idia_core.chat import admission, serving
-from idia_core.chat.admission import CHEAP, COMPUTE, QueueLimits, Ticket, client_address, refusal
-from idia_core.chat.history import MAX_CHARS, HistoryRecord
-from idia_core.chat.lifecycle import Lifecycle, ShuttingDown
-from idia_core.chat.routing import SentKinds, event_kind
-from idia_core.chat.uploads import UPLOADER, SessionFiles, TrackedUploads, UploadLimits, UploadQuota, arrive_privately
+from idia_core.serve import admission, gates
+from idia_core.serve.admission import CHEAP, COMPUTE, QueueLimits, Ticket, client_address, refusal
+from idia_core.serve.history import MAX_CHARS, HistoryRecord
+from idia_core.serve.lifecycle import Lifecycle, ShuttingDown
+from idia_core.serve.routing import SentKinds, event_kind
+from idia_core.serve.uploads import UPLOADER, SessionFiles, TrackedUploads, UploadLimits, UploadQuota, arrive_privately
 from idia_core.images import not_a_photo_type
 
 
@@ -178,7 +178,7 @@ def test_turns_end_before_the_cleanup_and_nothing_is_written_after():
     code = r'''
 import tempfile, threading, time
 from pathlib import Path
-from idia_core.chat.lifecycle import Lifecycle, ShuttingDown
+from idia_core.serve.lifecycle import Lifecycle, ShuttingDown
 from idia_core.chat.session import ChatSession
 from idia_core.attack.settings import IdiaSettings
 from idia_core.files import WritesStopped, atomic_write
@@ -250,14 +250,14 @@ def _run(gate, path="/", method="GET", query=b"", headers=(), body=b"", client=(
 
 
 def test_deep_links_are_closed():
-    status, body, _ = _run(serving.DeepLinksClosed, "/gradio_api/deep_link", query=b"session_hash=abc")
+    status, body, _ = _run(gates.DeepLinksClosed, "/gradio_api/deep_link", query=b"session_hash=abc")
     assert status == 404 and b"turned off" in body
-    status, _, seen = _run(serving.DeepLinksClosed, "/", query=b"deep_link=planted&idia=1&name=Jane+Doe")
+    status, _, seen = _run(gates.DeepLinksClosed, "/", query=b"deep_link=planted&idia=1&name=Jane+Doe")
     assert status == 200 and seen["scope"]["query_string"] == b"idia=1&name=Jane+Doe"
 
 
 def test_request_bodies_are_bounded():
-    gate = lambda app: serving.RequestBodyLimit(app, max_bytes=100)   # noqa: E731
+    gate = lambda app: gates.RequestBodyLimit(app, max_bytes=100)   # noqa: E731
     status, _, _ = _run(gate, "/gradio_api/queue/join", "POST", headers=[(b"content-length", b"101")])
     assert status == 413
     _, _, seen = _run(gate, "/gradio_api/queue/join", "POST", body=b"x" * 101)   # no length: cut in flight
@@ -268,7 +268,7 @@ def test_request_bodies_are_bounded():
 
 def test_the_upload_gate_admits_by_address():
     quota = UploadQuota(UploadLimits(pending_bytes=None, window_bytes=150, window_requests=None), lambda w: 0)
-    gate = lambda app: serving.UploadGate(app, quota, hops=1)   # noqa: E731
+    gate = lambda app: gates.UploadGate(app, quota, hops=1)   # noqa: E731
     xff = (b"x-forwarded-for", b"5.5.5.5")
     status, _, seen = _run(gate, "/gradio_api/upload", "POST", headers=[(b"content-length", b"100"), xff])
     assert status == 200 and seen["uploader"] == "5.5.5.5"

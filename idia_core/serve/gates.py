@@ -1,59 +1,17 @@
-"""The server's shared mechanics, without gradio: how many checks run at once (compute slots), the
-gates in front of gradio (plain ASGI middlewares: the URL-length limit, deep links closed, the size
-of a request's body, the upload quota), and handing freed heap memory back to the OS.
+"""The gates in front of gradio: plain ASGI middlewares that answer a request before gradio reads
+it — the URL-length limit, deep links closed, the size of a request's body, and the upload quota.
 
-``app.py`` wires these into gradio; they hold no session state and know nothing of the UI.
+``serve.server`` puts them in front of the app (``Server.launch``); they hold no session state and
+know nothing of the UI. No gradio import.
 """
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import os
-import threading
-from typing import Callable
 from urllib.parse import parse_qsl, urlencode
-
-import torch
 
 from .admission import client_address
 from .uploads import UPLOADER, UploadQuota
 
 MAX_URL_CHARS = 16000   # twice a share link's limit (chat.share.MAX_LINK_CHARS); gradio fails beyond 64 kB
-
-
-def compute_limit(environ=None) -> int:
-    """Checks running at once (``IDIA_CONCURRENCY`` overrides): a GPU batches well; on CPU each check
-    already uses every core, but two at a time keep one long encoding from holding up every other
-    session."""
-    env = os.environ if environ is None else environ
-    if env.get("IDIA_CONCURRENCY", "").strip().isdigit():
-        return max(1, int(env["IDIA_CONCURRENCY"]))
-    return 8 if torch.cuda.is_available() else 2
-
-
-class ComputeSlots:
-    """At most ``limit`` turns that may run a check hold a slot at once; turns that run no check
-    never take one, so they are answered while checks hold every slot."""
-
-    def __init__(self, limit: int):
-        self.limit = limit
-        self._slots = threading.BoundedSemaphore(limit)
-
-    @contextlib.contextmanager
-    def hold(self, needed: bool, on_wait: Callable[[], None] | None = None):
-        """Hold a slot while the block runs (when ``needed``); ``on_wait`` is called once when every
-        slot is taken and the caller has to wait (to tell the visitor why nothing happens yet)."""
-        if not needed:
-            yield
-            return
-        if not self._slots.acquire(blocking=False):
-            if on_wait is not None:
-                on_wait()
-            self._slots.acquire()
-        try:
-            yield
-        finally:
-            self._slots.release()
 
 
 class UrlLengthLimit:
@@ -175,44 +133,3 @@ class UploadGate:
             await self.app(scope, receive, send)
         finally:
             UPLOADER.reset(token)
-
-
-def file_paths_in(data, depth: int = 0) -> list[str]:
-    """The file paths in an event's inputs as a client sent them (``{"path": …}`` objects, in
-    lists and dicts, a few levels deep)."""
-    if depth > 4:
-        return []
-    if isinstance(data, dict):
-        found = [data["path"]] if isinstance(data.get("path"), str) else []
-        return found + [p for v in data.values() if isinstance(v, (dict, list)) for p in file_paths_in(v, depth + 1)]
-    if isinstance(data, list):
-        return [p for v in data[:200] for p in file_paths_in(v, depth + 1)]
-    return []
-
-
-def queued_file_paths(queue) -> list[str]:
-    """The uploads named by events still waiting in a queue (gradio's ``Blocks._queue``, read through
-    its ``event_queue_per_concurrency_id``): theirs, though no handler has claimed them yet."""
-    paths: list[str] = []
-    for group in list(getattr(queue, "event_queue_per_concurrency_id", {}).values()):
-        for event in list(getattr(group, "queue", ())):
-            paths += file_paths_in(getattr(getattr(event, "data", None), "data", None))
-    return paths
-
-
-def _libc_malloc_trim():
-    try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):   # not glibc: nothing to do
-        return None
-
-
-_MALLOC_TRIM = _libc_malloc_trim()
-
-
-def return_free_memory() -> None:
-    """Hand freed heap pages back to the OS. Each check allocates and frees tens of MB (pool
-    embeddings, similarities) from many worker threads; glibc keeps such memory in its arenas, so
-    without this a busy server's RSS creeps up by fragmentation though nothing is leaked."""
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)

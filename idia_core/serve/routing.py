@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 
 from .admission import CHEAP, COMPUTE
-from .intents import parse
+from ..chat.intents import parse
 
 CHEAP_KINDS = frozenset({"help", "status", "share", "report", "explain", "reset", "clear_photos",
                          "open_link", "unknown", "none"})

@@ -26,7 +26,7 @@ from ..text.templates import load_templates
 from ..zoo.catalogue import CATALOGUE
 from ..zoo.load import load_model
 from ..zoo.specs import parse_spec
-from .public import default_model_spec
+from ..chat.public import default_model_spec
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Which temporary files each live session holds, so that a closing session's files are removed.
 
 Gradio keeps every upload in its temporary folder (``GRADIO_TEMP_DIR``) under a folder named by a
-hash of the content, so two sessions that upload the same photo share one file. The app claims the
+hash of the content, so two sessions that upload the same photo share one file. The server claims the
 files a session sends or is shown (``claim``) and its private folder of charts and reports
 (``claim_folder``); when the session ends (the browser disconnects, or a stateless call returns) it
 ``release``s them: each file no other live session holds is deleted, with its content-hash folder
@@ -14,7 +14,7 @@ photo may not have claimed it yet when another holder closes. Gradio moves every
 deletes a file only while it is still the version last claimed — a newer copy belongs to an upload
 whose session has not claimed it yet, and that session deletes it when it ends.
 
-Uploads are counted from the moment they arrive (``uploaded``, fed by the app from gradio's
+Uploads are counted from the moment they arrive (``uploaded``, fed by the server from gradio's
 record of uploads) until a request claims them: two visitors who upload the same photo get the same
 path, and the first to finish must not delete the copy the second has not claimed yet (its request
 may wait in the queue for minutes). An upload nobody claims within ``pending_ttl`` seconds is no
@@ -29,7 +29,7 @@ that will never be released again. ``IdleSessions`` tells which sessions have be
 Uploads are also bounded as they arrive (issue 23: 20 × 24 MB in 3.7 s from one client, kept
 until a 30-minute sweep):
 
-- ``UploadQuota`` admits an upload request (before gradio writes a byte; ``serving.UploadGate``)
+- ``UploadQuota`` admits an upload request (before gradio writes a byte; ``gates.UploadGate``)
   only while its client address has under ``pending_bytes`` of uploads no request has claimed yet
   and under ``window_bytes``/``window_requests`` in the last ``window_s`` seconds;
 - an upload nobody claims lives ``unclaimed_ttl`` seconds (5 minutes), no longer; an event waiting
@@ -59,7 +59,7 @@ from typing import Callable, Iterable
 from ..images import not_a_photo_type
 
 UNCLAIMED_TTL_S = 300.0    # seconds an upload no request has claimed is kept
-# the client address of the upload request being handled (set by serving.UploadGate)
+# the client address of the upload request being handled (set by gates.UploadGate)
 UPLOADER: contextvars.ContextVar[str | None] = contextvars.ContextVar("idia_uploader", default=None)
 
 
