@@ -28,6 +28,7 @@ from gradio.utils import NamedString, get_upload_folder
 
 from idia_core import chat as C
 from idia_core import echo, limits
+from idia_core.attack.settings import FIELD, FIELDS
 from idia_core.chat import public
 from idia_core.chat import views as C_VIEWS
 from idia_core.serve.server import Server
@@ -45,7 +46,6 @@ GPU = gpu.install(gpu.boundary_from_environment(spaces))
 DEFAULT_MODEL = C.default_model_spec()
 # uploads live in gradio's temporary folder only, with each session's charts and reports
 SERVER = Server(get_upload_folder(), DEFAULT_MODEL)
-SETTING_FIELDS = ("model", "tau", "n_candidates", "seed", "template_set", "name_mode")
 RESPONSIBLE_USE = (
     "**Responsible use.** idia is for checking models for your own identity or identities you have "
     "consent to check, and for audits of models. It is not a face-recognition or people-search tool, and "
@@ -67,7 +67,7 @@ def _page(served) -> tuple:
         gr.Image(views.top_names, visible=views.top_names is not None),
         gr.Image(views.votes, visible=views.votes is not None),
         gr.Gallery(views.gallery, visible=bool(views.gallery)), views.summary,
-        _model_line(s.model), s.model, s.tau, s.n_candidates, s.seed, s.template_set, s.name_mode,
+        _model_line(s.model), *(getattr(s, f.name) for f in FIELDS),   # the settings controls, in order
     )
 
 
@@ -195,17 +195,23 @@ def _side_column() -> SimpleNamespace:
         votes_plot = gr.Image(label="Each template's vote", show_label=False, type="filepath", format="png",
                               interactive=False, buttons=["download", "fullscreen"], elem_id="votes", visible=False)
         with gr.Accordion("Settings (the chat can change them too)", open=False):
-            settings = (
-                gr.Dropdown(catalogue, value=DEFAULT_MODEL, allow_custom_value=public.any_model_allowed(), label="Model",
-                            info=public.model_field_info()),
-                gr.Slider(1, 21, value=limits.DEFAULT_TAU, step=1, label="tau (templates that must pick the name)"),
-                gr.Number(limits.DEFAULT_POOL, precision=0, label=public.pool_label()),
-                gr.Number(0, precision=0, label="Seed of the distractor names"),
-                gr.Dropdown(list(available_template_sets()), value="paper21", label="Template set"),
-                gr.Radio(["mixed", "paper"], value="mixed", label="Distractor names"),
-            )   # in the order of SETTING_FIELDS
+            controls = dict(   # one per setting (attack.settings.FIELDS), whole numbers at precision 0
+                model=gr.Dropdown(catalogue, value=DEFAULT_MODEL, allow_custom_value=public.any_model_allowed(),
+                                  label="Model", info=public.model_field_info()),
+                tau=gr.Slider(1, 21, value=limits.DEFAULT_TAU, step=1, label="tau (templates that must pick the name)"),
+                n_candidates=gr.Number(limits.DEFAULT_POOL, precision=_precision("n_candidates"),
+                                       label=public.pool_label()),
+                seed=gr.Number(0, precision=_precision("seed"), label="Seed of the distractor names"),
+                template_set=gr.Dropdown(list(available_template_sets()), value="paper21", label="Template set"),
+                name_mode=gr.Radio(["mixed", "paper"], value="mixed", label="Distractor names"),
+            )
+    settings = tuple(controls[f.name] for f in FIELDS)
     return SimpleNamespace(summary=summary, top_plot=top_plot, gallery=gallery, votes_plot=votes_plot,
                            settings=settings)
+
+
+def _precision(name: str) -> int | None:
+    return 0 if FIELD[name].whole else None
 
 
 def _api_inputs() -> SimpleNamespace:
@@ -231,9 +237,9 @@ def _wire(demo, talk, side, api, state, views) -> None:
     for text, btn in talk.buttons.items():
         btn.click(command(text), [talk.chatbot, state], views, api_name=False, js=MARK_REPLY_START,
                   **chat_group).then(None, None, None, js=SCROLL_TO_REPLY)
-    for comp, fld in zip(side.settings, SETTING_FIELDS):
+    for comp, f in zip(side.settings, FIELDS):
         (comp.release if isinstance(comp, gr.Slider) else comp.input)(
-            setting(fld), [comp, talk.chatbot, state], views, api_name=False, trigger_mode="always_last",
+            setting(f.name), [comp, talk.chatbot, state], views, api_name=False, trigger_mode="always_last",
             js=MARK_REPLY_START, **chat_group).then(None, None, None, js=SCROLL_TO_REPLY)
     api.button.click(check, [api.photos, api.name, api.options], api.out, api_name="check",
                      concurrency_limit=SERVER.compute.limit, concurrency_id="check")

@@ -133,7 +133,7 @@ def main(argv=None) -> int:
 def _run(args, tmp: Path) -> int:
     os.environ.setdefault("IDIA_CACHE_DIR", args.cache_dir or str(tmp / "cache"))
 
-    from idia_core import load_model, run_idia
+    from idia_core import IdiaSettings, load_model, run_idia
     from idia_core import chat as C
     from idia_core.chat.session import ChatSession
     from idia_core.chat.views import result_views
@@ -154,7 +154,7 @@ def _run(args, tmp: Path) -> int:
           f"machines vary by 1.5x or more); text path: "
           f"{text_path(causal_text_tower(model.model) if model.fast_text else None)}")
     t0 = time.perf_counter()
-    result = run_idia(model, photos, name, n_candidates=args.names)
+    result = run_idia(model, photos, name, IdiaSettings(n_candidates=args.names))
     cold_s = time.perf_counter() - t0
     gemm_after = gemm_gflops()
     print(stock_encoder_line(model, name, args, result, cold_s, load_s))
@@ -163,8 +163,8 @@ def _run(args, tmp: Path) -> int:
     if args.cold_only:
         return 0 if cold_s <= target else 1
 
-    core_s, core_all = timed(lambda: run_idia(model, photos, name, n_candidates=args.names), args.repeats)
-    last = run_idia(model, photos, name, n_candidates=args.names)
+    core_s, core_all = timed(lambda: run_idia(model, photos, name, IdiaSettings(n_candidates=args.names)), args.repeats)
+    last = run_idia(model, photos, name, IdiaSettings(n_candidates=args.names))
     parts = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in last.timings.items())
     print(f"core check, warm: median {core_s:.3f} s over {args.repeats} "
           f"(target {CORE_TARGET_S} s, ratio {core_s / CORE_TARGET_S:.2f}) [{parts}]")

@@ -24,7 +24,7 @@ from ..text.embeddings import PrivateEmbeddings, candidate_text_embeddings
 from ..text.name_fit import fit_pool_to_model
 from ..text.names import identity_key, validate_name
 from ..text.pool import CandidatePool, build_candidate_pool, unique_names
-from ..text.templates import DEFAULT_TEMPLATE_SET, load_templates, validate_templates
+from ..text.templates import load_templates, validate_templates
 from ..validators import validate_control_m, validate_seed, validate_tau
 from ..zoo.load import load_model
 from ..zoo.model import IdiaModel
@@ -70,23 +70,26 @@ def run_idia(
     model,
     images,
     name: str,
+    settings: IdiaSettings | None = None,
     *,
     candidates=None,
-    n_candidates: int = limits.DEFAULT_POOL,
     templates=None,
-    tau: int = limits.DEFAULT_TAU,
-    seed: int = 0,
     extra_names=(),
-    name_mode: str = "mixed",
-    template_set: str | None = None,
     cache: TextEmbeddingCache | None = None,
     progress: Progress | None = None,
     min_photos: int = limits.MIN_PHOTOS,
     private_cache: PrivateEmbeddings | None = None,
     reference=None,
     control_m: int | None = None,
+    **loose,
 ) -> IdiaResult:
-    """Run the IDIA on N photos of one person. ``model`` is an ``IdiaModel`` or a spec string.
+    """Run the IDIA on N photos of one person. ``model`` is an ``IdiaModel`` or a spec string;
+    ``settings`` (``IdiaSettings``, default the defaults) gives tau, the pool's size, seed and name
+    mode, and the template set; its ``model`` is not read (the result records the model that ran).
+
+    ``candidates``: an explicit pool instead of the seeded one (the target added if absent);
+    ``templates``: an explicit list of templates instead of the settings' set (recorded under the
+    settings' set name, or ``"custom"`` without settings).
 
     ``private_cache``: on a server shared by strangers, pass one per user (session): the prompts
     of names that user typed are then cached there, never in the shared cache. Without it (the
@@ -97,16 +100,21 @@ def run_idia(
     sandbox's own on the sandbox model, else the controls are reported as not run.
     ``control_m``: reference people per control (default 50).
 
+    ``loose``: settings given one by one (``tau=``, ``n_candidates=``, ``seed=``, ``template_set=``,
+    ``name_mode=``), as before ``settings`` existed; kept so that callers written that way still
+    run, and folded into ``settings`` here.
+
     Raises ``IdiaInputError`` (with a message for the user) for anything the caller can fix."""
+    s = _settings(settings, loose, custom_templates=templates is not None)
     clock = _Stopwatch()
     with clock.stage("decode"):
         items = list(images or [])
         check_photo_count(len(items), minimum=max(1, min_photos))
-        name, seed = validate_name(name), validate_seed(seed)
-        templates, template_set = _templates(templates, template_set)
-        tau = validate_tau(tau, len(templates))
+        name, seed, name_mode = validate_name(name), validate_seed(s.seed), s.name_mode
+        templates = load_templates(s.template_set) if templates is None else validate_templates(templates)
+        tau = validate_tau(s.tau, len(templates))
         real = paper_real_identities(model) if name_mode == "paper" and candidates is None else None
-        pool = resolve_pool(name, candidates, extra_names, n_candidates, seed, name_mode, real)
+        pool = resolve_pool(name, candidates, extra_names, s.n_candidates, seed, name_mode, real)
         photos: list[Photo] = [load_photo(im) for im in items]
     with clock.stage("load_model"):
         model = model if isinstance(model, IdiaModel) else load_model(model)
@@ -119,11 +127,11 @@ def run_idia(
     with clock.stage("images"):
         image_emb = photo_embeddings(model, photos, private_cache)
     measure("photos", model.fingerprint, len(photos), clock.timings["images"])
-    settings = IdiaSettings(model=model.spec, tau=tau, n_candidates=len(pool.names), seed=seed,
-                            template_set=template_set, name_mode=name_mode)
+    ran = IdiaSettings(model=model.spec, tau=tau, n_candidates=len(pool.names), seed=seed,
+                       template_set=s.template_set, name_mode=name_mode)   # as run: the model, the pool's size
     with clock.stage("attack"):
         result = evaluate_embeddings(image_emb, text_emb, pool, templates, tau=tau, logit_scale=model.logit_scale,
-                                     photos=photos, model=model, settings=settings, timings=clock.timings)
+                                     photos=photos, model=model, settings=ran, timings=clock.timings)
     with clock.stage("controls"):
         controls = check_controls(model, image_emb, text_emb, pool, photos, result.correct_templates, tau, seed,
                                   reference, control_m, templates, steps)
@@ -157,12 +165,19 @@ def photo_embeddings(model: IdiaModel, photos: list[Photo], store: PrivateEmbedd
     return np.stack([store[k] for k in keys])
 
 
-def _templates(templates, template_set: str | None) -> tuple[tuple[str, ...], str]:
-    """(templates, the name of their set): a named set (default the paper's 21) or a given list."""
-    if templates is None:
-        template_set = template_set or DEFAULT_TEMPLATE_SET
-        return load_templates(template_set), template_set
-    return validate_templates(templates), template_set or "custom"
+_LOOSE = frozenset(("tau", "n_candidates", "seed", "template_set", "name_mode"))
+
+
+def _settings(settings: IdiaSettings | None, loose: dict, custom_templates: bool) -> IdiaSettings:
+    """The settings a check runs with: ``settings``, with settings given one by one folded in; an
+    explicit template list without settings is recorded as the set ``"custom"``."""
+    unknown = sorted(set(loose) - _LOOSE)
+    if unknown:
+        raise TypeError(f"run_idia() got an unexpected keyword argument {unknown[0]!r}")
+    loose = {k: v for k, v in loose.items() if not (k == "template_set" and v is None)}   # None: the default
+    if custom_templates and settings is None and "template_set" not in loose:
+        loose["template_set"] = "custom"
+    return dataclasses.replace(settings if settings is not None else IdiaSettings(), **loose)
 
 
 class _Stopwatch:

@@ -34,11 +34,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .. import limits
+from ..attack.settings import IdiaSettings
 from ..errors import IdiaInputError
 from ..files import atomic_write
-from ..text.templates import DEFAULT_TEMPLATE_SET, load_templates
-from ..validators import (as_whole_number, validate_control_m, validate_name_mode, validate_pool_size, validate_seed,
-                          validate_tau)
+from ..text.templates import DEFAULT_TEMPLATE_SET
+from ..validators import as_whole_number, validate_control_m
 from ..version import __version__
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class AuditSettings:
 
     def validated(self) -> "AuditSettings":
         """A copy with every field checked (each by ``check``'s own validator) and converted."""
-        templates = load_templates(self.template_set)
+        checked = self.check_settings()   # the settings of ``check``: IdiaSettings.from_raw reads them
         reference = self.reference
         if reference is not None and str(reference).strip().lower() != "none":
             path = Path(reference).expanduser()
@@ -83,9 +83,14 @@ class AuditSettings:
             validate_control_m(control_m)
         if self.precision is not None and self.precision not in PRECISIONS:
             raise IdiaInputError("model_precision", f"--precision is one of {', '.join(PRECISIONS)}, not '{self.precision}'.")
-        return replace(self, tau=validate_tau(self.tau, len(templates)), n_candidates=validate_pool_size(self.n_candidates),
-                       seed=validate_seed(self.seed), name_mode=validate_name_mode(self.name_mode),
-                       photos=validate_photos(self.photos), reference=reference, control_m=control_m)
+        return replace(self, tau=checked.tau, n_candidates=checked.n_candidates, seed=checked.seed,
+                       name_mode=checked.name_mode, photos=validate_photos(self.photos), reference=reference,
+                       control_m=control_m)
+
+    def check_settings(self, model: str = "sandbox") -> IdiaSettings:
+        """The settings each check of ``model`` runs with (``run_idia``), read from these."""
+        return IdiaSettings.from_raw({"model": model, "tau": self.tau, "n_candidates": self.n_candidates,
+                                      "seed": self.seed, "template_set": self.template_set, "name_mode": self.name_mode})
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from ..attack.run import run_idia
+from ..attack.settings import IdiaSettings
 from ..errors import IdiaInputError
 from ..images import load_photo
 from ..zoo.fingerprints import describe_difference
@@ -83,9 +84,10 @@ def verify_evidence(evidence, photos, *, model=None, cache=None, precision=None,
         return outcome
     ordered = [matched[h].pop(0) for h in recorded]
     ran = bool(rec_controls and rec_controls.get("ran"))
-    result = run_idia(model, ordered, rep["true_name"], candidates=rep["candidates"], templates=rep["templates"],
-                      tau=rep["tau"], seed=rep["seed"], name_mode=rep.get("name_mode", "mixed"),
-                      template_set=rep.get("template_set"), cache=cache, min_photos=1,
+    settings = IdiaSettings(tau=rep["tau"], seed=rep["seed"], name_mode=rep.get("name_mode", "mixed"),
+                            template_set=rep.get("template_set") or "custom")   # its own templates run, as recorded
+    result = run_idia(model, ordered, rep["true_name"], settings, candidates=rep["candidates"],
+                      templates=rep["templates"], cache=cache, min_photos=1,
                       reference=reference if ran else "none",
                       control_m=rep.get("control_m") if ran else None)
     majority_same = _compare_votes(data, result, outcome)

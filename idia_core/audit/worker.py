@@ -103,8 +103,7 @@ class ModelWorker:
             return failed_row(job, self.spec, s, "failed", *self.error)
         started = time.perf_counter()
         try:
-            result = run_idia(self.model, photos, job.name, n_candidates=s.n_candidates, tau=s.tau, seed=s.seed,
-                              template_set=s.template_set, name_mode=s.name_mode, cache=self.cache,
+            result = run_idia(self.model, photos, job.name, s.check_settings(self.spec), cache=self.cache,
                               reference=self.references.get(len(photos), s.reference), control_m=s.control_m)
         except IdiaInputError as exc:
             return failed_row(job, self.spec, s, "invalid", exc.code, exc.message, self.model.fingerprint)

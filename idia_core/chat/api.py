@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from .. import limits
 from ..attack.run import run_idia
-from ..attack.settings import IdiaSettings
+from ..attack.settings import FIELDS, IdiaSettings
 from ..audit import explain
 from ..echo import code, quoted
 from ..errors import IdiaInputError
@@ -30,14 +30,12 @@ from ..progress import Progress
 from ..text.embeddings import PrivateEmbeddings
 from ..text.lookalike import skeleton
 from ..text.names import identity_key, parse_name_list
-from ..text.templates import DEFAULT_TEMPLATE_SET, available_template_sets, load_templates, validate_template_set_name
-from ..validators import validate_name_mode, validate_pool_size, validate_seed, validate_tau
+from ..text.templates import DEFAULT_TEMPLATE_SET, available_template_sets
 from . import public
 from .name_handlers import mixed_script_note
 from .public import default_model_spec
 
-API_OPTIONS = ("model", "tau", "n_candidates", "seed", "template_set", "name_mode", "extra_names")
-_WHOLE = ("tau", "n_candidates", "seed")   # whole numbers, read by the core validators
+API_OPTIONS = tuple(f.option for f in FIELDS) + ("extra_names",)   # the settings' own, then the pool's names
 
 
 @dataclass(frozen=True)
@@ -113,29 +111,19 @@ def validate_check_options(options, *, default_model: str) -> CheckOptions:
     if unknown:
         raise IdiaInputError("option_unknown", f"Unknown option(s): {', '.join(code(k, 40) for k in unknown[:10])}. "
                                                f"Known: {', '.join(API_OPTIONS)}.")
-    defaults = IdiaSettings(model=default_model)
-    values: dict = {}
-    for key in _WHOLE:
-        if key not in options:
+    raw = {}
+    for f in sorted(FIELDS, key=lambda f: not f.whole):   # whole numbers' JSON types first, then texts
+        if f.option not in options:
             continue
-        raw = options[key]
-        if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-            raise _type_error(key, "a whole number", raw)
-        values[key] = raw   # read and range-checked below by the core's validator: its code and message
-    for key in ("model", "template_set", "name_mode"):
-        if key in options and not isinstance(options[key], str):
-            raise _type_error(key, "text", options[key])
-    model = options.get("model", "").strip() or default_model
-    if model != default_model:
-        model = public.public_model(model)
-    template_set = validate_template_set_name(options.get("template_set", defaults.template_set))
-    name_mode = validate_name_mode(options.get("name_mode", defaults.name_mode))
-    n_candidates = public.check_pool_limit(validate_pool_size(values.get("n_candidates", defaults.n_candidates)))
-    settings = IdiaSettings(
-        model=model, tau=validate_tau(values.get("tau", defaults.tau), len(load_templates(template_set))),
-        n_candidates=n_candidates, seed=validate_seed(values.get("seed", defaults.seed)),
-        template_set=template_set, name_mode=name_mode,
-    )
+        value = options[f.option]
+        if f.whole and (isinstance(value, bool) or not isinstance(value, (int, float, str))):
+            raise _type_error(f.option, "a whole number", value)
+        if not f.whole and not isinstance(value, str):
+            raise _type_error(f.option, "text", value)
+        raw[f.name] = value   # read and range-checked by the core's validator: its code and message
+    if "model" in raw:
+        raw["model"] = raw["model"].strip() or default_model
+    settings = IdiaSettings.from_raw(raw, public.policy(default_model), base=IdiaSettings(model=default_model))
     return CheckOptions(settings, _extra_names(options.get("extra_names")))
 
 
@@ -162,17 +150,13 @@ def _type_name(value) -> str:
 def api_check(files, name: str, options=None, *, default_model: str | None = None,
               progress: Progress | None = None) -> dict:
     """Photos + name + options → the core's JSON verdict, or ``{"ok": false, "error": {code,
-    message}}``. ``options``: the JSON value the client sent (see ``idia_core.options``: anything but
-    an object of known options is an error). No session, nothing kept."""
+    message}}``. ``options``: the JSON value the client sent (``validate_check_options``: anything
+    but an object of known options is an error). No session, nothing kept."""
     try:
         opts = validate_check_options(options, default_model=default_model or default_model_spec())
         check_no_lookalikes(name, opts.extra_names)
-        s = opts.settings
-        result = run_idia(
-            s.model, list(files or []), name, extra_names=opts.extra_names, n_candidates=s.n_candidates,
-            tau=s.tau, seed=s.seed, template_set=s.template_set, name_mode=s.name_mode, progress=progress,
-            private_cache=PrivateEmbeddings(),
-        )
+        result = run_idia(opts.settings.model, list(files or []), name, opts.settings, extra_names=opts.extra_names,
+                          progress=progress, private_cache=PrivateEmbeddings())
     except IdiaInputError as err:
         return {"ok": False, "error": {"code": err.code, "message": public.client_message(err)}}
     data = result.to_dict()

@@ -34,9 +34,8 @@ def on_compare(intent, state, replies, *, progress, **_):
     for spec in specs:
         try:
             spec = public_model(spec)
-            r = run_idia(spec, [p.path for p in state.photos], state.name, extra_names=tuple(state.added_names),
-                         n_candidates=s.n_candidates, tau=s.tau, seed=s.seed, template_set=s.template_set,
-                         name_mode=s.name_mode, progress=progress, private_cache=state.private_embeddings)
+            r = run_idia(spec, [p.path for p in state.photos], state.name, s, extra_names=tuple(state.added_names),
+                         progress=progress, private_cache=state.private_embeddings)
         except IdiaInputError as err:
             errors.append(say("compare_error", model=echo.code(spec), message=public.client_message(err)))
             continue

@@ -15,6 +15,7 @@ Rules every handler keeps:
 """
 from __future__ import annotations
 
+from ..attack.settings import FIELD
 from ..progress import Progress
 from . import views
 from .compare import on_compare
@@ -25,7 +26,7 @@ from .name_handlers import on_add_names, on_name, on_remove_names
 from .photos import accept_photos
 from .replies import Reply, Turn, UserMessage, say
 from .session import ChatSession, copy_state
-from .setting_handlers import SETTING_LABELS, on_adjust, on_paper_settings, on_set, on_undo
+from .setting_handlers import on_adjust, on_paper_settings, on_set, on_undo
 from .turns import TURNS, TurnGate
 
 
@@ -73,13 +74,13 @@ def handle_in_order(key: str, message: UserMessage, state: ChatSession, *, gate:
 
 def change_setting(state: ChatSession, fld: str, value, *, progress: Progress | None = None) -> Turn:
     """A settings control changed: the same validation, reply and re-run as typing it."""
-    if fld not in SETTING_LABELS:
+    if fld not in FIELD:
         raise ValueError(f"unknown settings field {fld!r}")   # a programming error, not a user one
     state = copy_state(state)
     replies: list[Reply] = []
     text = "" if value is None else str(value)
-    if isinstance(value, float) and value.is_integer():
-        text = str(int(value))
+    if FIELD[fld].whole and isinstance(value, float) and value.is_integer():
+        text = str(int(value))   # a number control sends 3.0 for 3
     state = on_set(Intent("set", value=text, setting=fld), state, replies, progress=progress) or state
     return Turn(state, replies)
 

@@ -37,11 +37,8 @@ def run_when_ready(state: ChatSession, replies: list[Reply], progress, *, explic
 def run_check(state: ChatSession, replies: list[Reply], progress) -> ChatSession:
     s = state.settings
     try:
-        result = run_idia(
-            s.model, [p.path for p in state.photos], state.name, extra_names=tuple(state.added_names),
-            n_candidates=s.n_candidates, tau=s.tau, seed=s.seed, template_set=s.template_set,
-            name_mode=s.name_mode, progress=progress, private_cache=state.private_embeddings,
-        )
+        result = run_idia(s.model, [p.path for p in state.photos], state.name, s, extra_names=tuple(state.added_names),
+                          progress=progress, private_cache=state.private_embeddings)
     except IdiaInputError as err:
         replies.append(Reply(public.client_message(err), kind="error"))
         return state

@@ -28,7 +28,6 @@ KINDS = (
     "name", "add_names", "remove_names", "set", "open_link", "unknown",
     "too_long", "ack", "who_is_this", "question", "undo", "paper_settings", "adjust",
 )
-SETTING_FIELDS = ("tau", "n_candidates", "seed", "model", "template_set", "name_mode")
 QUESTION_TOPICS = ("tau", "p", "sure", "photos", "sandbox", "privacy", "method")
 
 

@@ -1,5 +1,5 @@
-"""The one gate of a public deployment: what its visitors may do, and how their input is shown
-back to them.
+"""The one gate of a public deployment: what its visitors may do, and what they read when a
+model fails on the server.
 
 A public deployment (a Hugging Face Space: ``SPACE_ID`` set; or ``IDIA_PUBLIC=1``) is shared by
 strangers. There a visitor may only load the models the operator offers: the catalogue
@@ -11,22 +11,20 @@ names are capped lower than on a laptop so that one visitor cannot hold the comp
 minutes. A laptop (neither variable set) keeps every freedom. Every model a visitor names —
 typed, in a share link, through the API or in ``compare`` — passes ``public_model``.
 
-Also here: markdown-safe rendering of visitor text (``plain``, ``code``), and the client-facing form
-of an error (``client_message``): the person reads what to do, never an internal exception's text.
-No gradio import.
+Also here: this deployment's settings ``policy`` (what ``IdiaSettings.from_raw`` holds visitors'
+settings to), and the client-facing form of an error (``client_message``): the person reads what to
+do, never an internal exception's text. No gradio import.
 """
 from __future__ import annotations
 
 import logging
 import os
 import re
-from dataclasses import replace
 
 from .. import echo, limits
+from ..attack.settings import IdiaSettings, Policy
 from ..echo import code
-from ..attack.settings import IdiaSettings
 from ..errors import IdiaInputError
-from ..text.templates import validate_template_set_name
 from ..zoo import catalogue
 from ..zoo.specs import check_public_spec
 
@@ -192,9 +190,20 @@ def public_model(spec) -> str:
     return check_offered(checked, default)
 
 
+def policy(default: str | None = None, environ=None) -> Policy:
+    """This deployment's settings policy (``IdiaSettings.from_raw``) for what its visitors send
+    (typed, a settings control, a share link, the API): a template set by name only, a model that
+    passes ``public_model`` (``default``, the caller's own default model, always does), and on a
+    public deployment its pool cap (``check_pool_limit``)."""
+    def model(spec) -> str:
+        if default is not None and isinstance(spec, str) and spec.strip() == default:
+            return default
+        return public_model(spec)
+
+    return Policy("public" if is_public(environ) else "laptop", model=model,
+                  pool=lambda n: check_pool_limit(n, environ), template_files=False)
+
+
 def public_settings(settings: IdiaSettings) -> IdiaSettings:
-    """Settings from outside (a link, the API): a public model, a template set by name only and a
-    pool within this deployment's limit."""
-    validate_template_set_name(settings.template_set)
-    check_pool_limit(settings.n_candidates)
-    return replace(settings, model=public_model(settings.model))
+    """Settings from outside (a link, the API) held to this deployment's ``policy``."""
+    return IdiaSettings.from_raw(settings.to_dict(), policy())

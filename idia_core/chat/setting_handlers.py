@@ -3,29 +3,21 @@
 validator (the same messages as the CLI and the API), and a changed setting re-runs the check."""
 from __future__ import annotations
 
-from dataclasses import replace
-
 from .. import limits
-from ..attack.settings import IdiaSettings
+from ..attack.settings import FIELD, FIELDS, IdiaSettings
 from ..echo import code
 from ..errors import IdiaInputError
-from ..text.templates import load_templates, validate_template_set_name
-from ..validators import validate_pool_size, validate_seed, validate_tau
+from ..text.templates import load_templates
 from ..zoo.load import load_model
 from . import public
 from .flow import run_when_ready
 from .intents import Intent
-from .public import public_model
 from .replies import Reply, model_label, say
 from .session import ChatSession
 
-SETTING_LABELS = {"tau": "tau", "n_candidates": "The pool size", "seed": "The seed", "model": "The model",
-                  "template_set": "The template set", "name_mode": "The name mode"}
-
-
 def describe_changes(old: IdiaSettings, new: IdiaSettings) -> str:
-    parts = [f"{SETTING_LABELS[f].replace('The ', '')} {getattr(old, f)} → **{getattr(new, f)}**"
-             for f in SETTING_LABELS if getattr(old, f) != getattr(new, f)]
+    parts = [f"{f.label.replace('The ', '')} {getattr(old, f.name)} → **{getattr(new, f.name)}**"
+             for f in FIELDS if getattr(old, f.name) != getattr(new, f.name)]
     return "; ".join(parts) or say("changes_none")
 
 
@@ -66,7 +58,7 @@ PAPER_SETTINGS = dict(template_set="paper21", name_mode="paper", tau=1, n_candid
 
 def on_paper_settings(intent, state, replies, *, progress, **_):
     try:
-        new = replace(state.settings, **PAPER_SETTINGS).validated()
+        new = IdiaSettings.from_raw(PAPER_SETTINGS, public.policy(), base=state.settings)
     except IdiaInputError as err:
         replies.append(Reply(err.message, kind="error"))
         return state
@@ -86,7 +78,7 @@ def on_set(intent, state, replies, *, progress, **_):
         return state
     old_value = getattr(state.settings, intent.setting)
     new_value = getattr(new_settings, intent.setting)
-    label = SETTING_LABELS[intent.setting]
+    label = FIELD[intent.setting].label
     if intent.setting == "model":
         text = say("model_changed", model=code(new_value, 200), model_label=model_label(new_value))
         if old_value == new_value:
@@ -101,21 +93,12 @@ def on_set(intent, state, replies, *, progress, **_):
 
 
 def changed_settings(settings: IdiaSettings, fld: str, value: str, progress) -> IdiaSettings:
-    """Validate one setting's new value with the core's validators (same messages as the CLI)."""
-    if fld == "tau":
-        return replace(settings, tau=validate_tau(value, len(load_templates(settings.template_set))))
-    if fld == "n_candidates":
-        return replace(settings, n_candidates=public.check_pool_limit(validate_pool_size(value)))
-    if fld == "seed":
-        return replace(settings, seed=validate_seed(value))
-    if fld == "template_set":
-        return replace(settings, template_set=validate_template_set_name(value)).validated()
-    if fld == "name_mode":
-        return replace(settings, name_mode=value.lower()).validated()
+    """One setting's new value, read like every setting from outside (``IdiaSettings.from_raw``
+    under this deployment's ``public.policy``: the same messages as the CLI and the API). A new
+    model is loaded now, so it fails with its own message rather than at the next check."""
+    new = IdiaSettings.from_raw({fld: value}, public.policy(), base=settings)
     if fld == "model":
-        spec = public_model(value)
         if progress:
-            progress(0, 1, say("model_loading", model=spec))
-        load_model(spec)   # fail now, with the model's own message, rather than at the next check
-        return replace(settings, model=spec)
-    raise IdiaInputError("setting_unknown", f"Unknown setting '{fld}'.")
+            progress(0, 1, say("model_loading", model=new.model))
+        load_model(new.model)
+    return new

@@ -15,7 +15,7 @@ import re
 from urllib.parse import parse_qsl, urlencode
 
 from .. import echo, limits
-from ..attack.settings import IdiaSettings
+from ..attack.settings import FIELD, FIELDS, IdiaSettings
 from ..errors import IdiaInputError
 from ..text.names import normalize_name, validate_name
 from ..text.templates import validate_template_set_name
@@ -28,18 +28,15 @@ MAX_LINK_CHARS = 8000      # browsers and proxies cope with this; longer links g
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _FINGERPRINT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")
 _VERDICT = re.compile(r"^(member|none)-(\d{1,3})$")
-_SINGLE = ("idia", "model", "name", "tau", "n", "seed", "templates", "mode", "v", "fp", "ctl", "ref")
-_KEYS = {"idia", "model", "name", "add", "tau", "n", "seed", "templates", "mode", "photo", "v", "fp", "ctl", "ref"}
+_KEYS = {"idia", "name", "add", "photo", "v", "fp", "ctl", "ref"} | {f.link for f in FIELDS}   # FIELDS: the settings'
 _VERDICTS = ("member", "inconclusive", "member-unchecked", "non-member")   # IdiaResult.verdict
 
 
 def encode(run: SharedRun) -> str:
     """The query string (without '?') for a shared run."""
     s = run.settings
-    pairs: list[tuple[str, str]] = [
-        ("idia", VERSION), ("model", s.model), ("name", run.name), ("tau", str(s.tau)),
-        ("n", str(s.n_candidates)), ("seed", str(s.seed)), ("templates", s.template_set), ("mode", s.name_mode),
-    ]
+    pairs: list[tuple[str, str]] = [("idia", VERSION), (FIELD["model"].link, s.model), ("name", run.name)]
+    pairs += [(f.link, str(getattr(s, f.name))) for f in FIELDS if f.name != "model"]
     pairs += [("add", n) for n in run.added_names]
     pairs += [("photo", h) for h in run.photo_hashes]
     if run.member is not None and run.correct_templates is not None:
@@ -119,19 +116,30 @@ def decode(pairs) -> SharedRun:
         if not _SHA.match(h):
             raise IdiaInputError("share_bad_hash", f"The link's photo hash {echo.code(h, 24)} is not a SHA-256 "
                                                    "(64 hex digits).")
+    settings = _settings(single)
+    member, correct, controlled, fingerprint, reference = _recorded(single)
+    return SharedRun(settings=settings, name=name, added_names=tuple(added), photo_hashes=tuple(hashes),
+                     member=member, correct_templates=correct, fingerprint=fingerprint,
+                     verdict=controlled, reference=reference)
+
+
+def _settings(single: dict[str, str]) -> IdiaSettings:
+    """The link's settings (each parameter ``FIELDS`` names), read by ``IdiaSettings.from_raw``: the
+    model's format, whole numbers that are numbers, a template set by name (a link must not make
+    the server read files); the deployment's own policy comes after (``start.open_link``)."""
     defaults = IdiaSettings()
-    mode = single.get("mode", defaults.name_mode)
-    mode = _field("mode", mode, validate_name_mode)
-    settings = _field("settings", "", lambda _: IdiaSettings(
-        model=public.check_spec_format(single.get("model", defaults.model), "The link's model"),
-        tau=_number("tau", single.get("tau", defaults.tau)),
-        n_candidates=_number("n", single.get("n", defaults.n_candidates)),
-        seed=_number("seed", single.get("seed", defaults.seed)),
-        # a link names a template set; never a path (a link must not make the server read files)
-        template_set=_field("templates", single.get("templates", defaults.template_set),
-                            validate_template_set_name),
-        name_mode=mode,
-    ).validated())
+    mode = _field("mode", single.get(FIELD["name_mode"].link, defaults.name_mode), validate_name_mode)
+    raw = {"model": public.check_spec_format(single.get(FIELD["model"].link, defaults.model), "The link's model")}
+    raw |= {f.name: _number(f.link, single[f.link]) for f in FIELDS if f.whole and f.link in single}
+    raw["template_set"] = _field("templates", single.get(FIELD["template_set"].link, defaults.template_set),
+                                 validate_template_set_name)
+    raw["name_mode"] = mode
+    return _field("settings", "", lambda _: IdiaSettings.from_raw(raw))
+
+
+def _recorded(single: dict[str, str]) -> tuple:
+    """What the link says the shared run gave: (member, templates, controlled verdict, fingerprint,
+    reference set), each None when the link does not say; a value idia never writes is refused."""
     member = correct = None
     verdict = single.get("v")
     if verdict:
@@ -157,9 +165,7 @@ def decode(pairs) -> SharedRun:
         if not _SHA.match(reference):
             raise IdiaInputError("share_field", f"The link's reference set {echo.code(reference, 24)} is not a "
                                                 "SHA-256 (64 hex digits).")
-    return SharedRun(settings=settings, name=name, added_names=tuple(added), photo_hashes=tuple(hashes),
-                     member=member, correct_templates=correct, fingerprint=fingerprint,
-                     verdict=controlled, reference=reference)
+    return member, correct, controlled, fingerprint, reference
 
 
 def _too_long(n: int) -> IdiaInputError:

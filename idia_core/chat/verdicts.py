@@ -4,6 +4,7 @@ as the verdict tells it), and after a share link whether the run repeated the sh
 from __future__ import annotations
 
 from ..attack.result import IdiaResult
+from ..attack.settings import FIELDS
 from ..audit import charts, explain
 from ..echo import Markup
 from ..sandbox.world import shipped_world
@@ -107,10 +108,10 @@ def reproduction_note(result: IdiaResult, state: ChatSession) -> str | None:
     if shared is None:
         return None
     diffs = []
-    for fld in ("model", "tau", "n_candidates", "seed", "template_set", "name_mode"):
-        now, then = getattr(state.settings, fld), getattr(shared.settings, fld)
+    for f in FIELDS:
+        now, then = getattr(state.settings, f.name), getattr(shared.settings, f.name)
         if now != then:
-            diffs.append(f"{fld} {now} (link: {then})")
+            diffs.append(f"{f.name} {now} (link: {then})")
     if identity_key(state.name or "") != identity_key(shared.name):
         diffs.append(f"name {state.name} (link: {shared.name})")
     if [identity_key(n) for n in state.added_names] != [identity_key(n) for n in shared.added_names]:

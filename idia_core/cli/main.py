@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from .. import limits
+from ..attack.settings import IdiaSettings
 from ..audit import explain
 from ..errors import IdiaInputError
 from ..text.names import parse_name_list
@@ -111,6 +112,8 @@ def cmd_check(args) -> int:
     refuse_missing_model(args.model)
     from ..attack.run import run_idia  # torch: only when a check runs (module docstring)
 
+    settings = IdiaSettings.from_raw({"model": args.model, "tau": args.tau, "n_candidates": args.candidates,
+                                      "seed": args.seed, "template_set": args.templates, "name_mode": args.name_mode})
     extra = list(args.add_name)
     if args.names_file:
         extra += _read_names_file(args.names_file)
@@ -119,12 +122,9 @@ def cmd_check(args) -> int:
         from ..zoo.load import load_model  # torch
 
         model = load_model(args.model, precision=args.precision)
-    result = run_idia(
-        model, args.photos, args.name, extra_names=extra, n_candidates=args.candidates,
-        tau=args.tau, seed=args.seed, template_set=args.templates, name_mode=args.name_mode,
-        progress=_stderr_progress if not args.json else None,
-        reference=args.reference, control_m=args.control_people,
-    )
+    result = run_idia(model, args.photos, args.name, settings, extra_names=extra,
+                      progress=_stderr_progress if not args.json else None,
+                      reference=args.reference, control_m=args.control_people)
     if args.report:
         from ..audit.evidence import write_evidence_bundle  # matplotlib
 
