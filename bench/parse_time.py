@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from idia_core import limits
-from idia_core.chat import intents
+from idia_core.chat import commands
 
 
 def shapes(n: int) -> dict[str, str]:
@@ -52,7 +52,7 @@ def worst(n: int, repeats: int = 1) -> tuple[float, str]:
 
 def _time(text: str) -> float:
     t0 = time.perf_counter()
-    intents.parse(text)
+    commands.parse(text)
     return time.perf_counter() - t0
 
 

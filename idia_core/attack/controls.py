@@ -40,6 +40,7 @@ import numpy as np
 
 from ..stats import wilson_interval
 from . import rule
+from .verdict import Verdict
 
 DEFAULT_M = 50
 ALPHA = 0.05
@@ -330,16 +331,16 @@ def run_controls(query_emb, reference_emb, text_emb, target_index: int, observed
                           reference_set=reference_set, seed=seed)
 
 
-def controlled_verdict(member: bool, controls: ValidityControls | None) -> str:
-    """'member' | 'non-member' | 'inconclusive' | 'member-unchecked'.
+def controlled_verdict(member: bool, controls: ValidityControls | None) -> Verdict:
+    """The verdict after the controls (``verdict.Verdict``).
 
     The paper's rule decides non-members; a member verdict needs the user's photos to beat both
     controls; without a reference set it stands, marked unchecked."""
     if not member:
-        return "non-member"
+        return Verdict.NON_MEMBER
     if controls is None or not controls.ran:
-        return "member-unchecked"
-    return "member" if controls.passed else "inconclusive"
+        return Verdict.MEMBER_UNCHECKED
+    return Verdict.MEMBER if controls.passed else Verdict.INCONCLUSIVE
 
 
 def reference_set_hash(photo_hashes_by_person) -> str:

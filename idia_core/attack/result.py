@@ -10,6 +10,7 @@ import numpy as np
 from . import rule
 from .controls import controlled_verdict
 from .settings import IdiaSettings
+from .verdict import Verdict
 
 
 @dataclass(frozen=True)
@@ -45,18 +46,17 @@ class IdiaResult:
     controls: object = None
 
     @property
-    def verdict(self) -> str:
-        """'member' (the rule holds and the photos beat both controls), 'inconclusive' (the rule
-        holds but look-alikes or random people get the name as well), 'member-unchecked' (the rule
-        holds, no reference set to run the controls), or 'non-member'. ``member`` stays the
-        paper's rule alone."""
+    def verdict(self) -> Verdict:
+        """``Verdict.MEMBER`` (the rule holds and the photos beat both controls), ``INCONCLUSIVE``
+        (the rule holds but look-alikes or random people get the name as well), ``MEMBER_UNCHECKED``
+        (the rule holds, no reference set to run the controls), or ``NON_MEMBER``. ``member`` stays
+        the paper's rule alone."""
         return controlled_verdict(self.member, self.controls)
 
     @property
     def verdict_word(self) -> str:
-        """The verdict in a word or three, for headlines and tables."""
-        return {"member": "member", "inconclusive": "inconclusive", "member-unchecked": "member (controls not run)",
-                "non-member": "no sign"}[self.verdict]
+        """The verdict in a word or three, for headlines and tables (``Verdict.word``)."""
+        return self.verdict.word
 
     # -- derived views (computed here once, read by every front end) ------------------------------
     @property

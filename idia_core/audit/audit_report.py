@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..attack.verdict import Verdict
 from ..files import atomic_write
 from ..provenance import package_versions
 from . import charts
@@ -50,10 +51,10 @@ def model_summary(table: pd.DataFrame, models=None) -> list[dict]:
         out.append({
             "model": model, "fingerprint": next((f for f in rows["fingerprint"] if f), ""), "checked": n,
             "member_rule": int(member.sum()), "member_rate": float(member.mean()) if n else None,
-            "member_with_controls": int(verdicts.get("member", 0)),
-            "controlled_rate": float(verdicts.get("member", 0) / n) if n else None,
-            "inconclusive": int(verdicts.get("inconclusive", 0)),
-            "unchecked": int(verdicts.get("member-unchecked", 0)),
+            "member_with_controls": int(verdicts.get(Verdict.MEMBER, 0)),
+            "controlled_rate": float(verdicts.get(Verdict.MEMBER, 0) / n) if n else None,
+            "inconclusive": int(verdicts.get(Verdict.INCONCLUSIVE, 0)),
+            "unchecked": int(verdicts.get(Verdict.MEMBER_UNCHECKED, 0)),
             "invalid": int((rows["status"] == "invalid").sum()), "failed": int((rows["status"] == "failed").sum()),
             "tpr": float(called[lab].mean()) if lab.any() else None,
             "fpr": float(called[~lab].mean()) if (~lab).any() else None,

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from ..attack.verdict import Verdict  # noqa: E402
 from ..files import atomic_write  # noqa: E402
 
 TRUE_COLOUR = "#2e7d32"     # the true name
@@ -108,15 +109,15 @@ def _outcome_key(fig: Figure, top: float, left: float, counts, line_px: float, h
 
 
 # the chat chart's first word, dark enough to read on white (the matrix's cell fills below are not)
-HEADLINE_COLOURS = {"member": TRUE_COLOUR, "member-unchecked": TRUE_COLOUR, "inconclusive": "#e65100",
-                    "non-member": "#546e7a"}
+HEADLINE_COLOURS = {Verdict.MEMBER: TRUE_COLOUR, Verdict.MEMBER_UNCHECKED: TRUE_COLOUR, Verdict.INCONCLUSIVE: "#e65100",
+                    Verdict.NON_MEMBER: "#546e7a"}
 
 
 def verdict_headline(result) -> tuple[str, str]:
     """The controlled verdict (``IdiaResult.verdict``) as the chart's first word, and its colour:
     a chart whose cells are all green must still say "Inconclusive" when the controls say so."""
-    verdict = getattr(result, "verdict", "member" if result.member else "non-member")
-    word = getattr(result, "verdict_word", verdict)
+    verdict = Verdict(getattr(result, "verdict", Verdict.MEMBER if result.member else Verdict.NON_MEMBER))
+    word = verdict.word
     return word[:1].upper() + word[1:], HEADLINE_COLOURS.get(verdict, REST_COLOUR)
 
 
@@ -378,10 +379,9 @@ def tpr_by_occurrence_figure(df) -> Figure:
 
 # verdicts of an audit's people × models matrix ("invalid": the check refused the input;
 # "failed": the model or its worker failed)
-VERDICT_COLOURS = {"member": TRUE_COLOUR, "member-unchecked": "#a5d6a7", "inconclusive": NO_MAJORITY_COLOUR,
-                   "non-member": "#eceff1", "invalid": "#ffffff", "failed": OTHER_COLOUR}
-VERDICT_LABELS = {"member": "member", "member-unchecked": "member (controls not run)", "inconclusive": "inconclusive",
-                  "non-member": "no sign", "invalid": "input refused", "failed": "failed"}
+VERDICT_COLOURS = {Verdict.MEMBER: TRUE_COLOUR, Verdict.MEMBER_UNCHECKED: "#a5d6a7", Verdict.INCONCLUSIVE: NO_MAJORITY_COLOUR,
+                   Verdict.NON_MEMBER: "#eceff1", "invalid": "#ffffff", "failed": OTHER_COLOUR}
+VERDICT_LABELS = {**{v: v.word for v in Verdict}, "invalid": "input refused", "failed": "failed"}
 
 
 def audit_matrix_figure(people, models, cells, note: str = "") -> Figure:
@@ -399,7 +399,7 @@ def audit_matrix_figure(people, models, cells, note: str = "") -> Figure:
             ax.add_patch(matplotlib.patches.Rectangle((j, y), 1, 1, facecolor=VERDICT_COLOURS.get(verdict, "#ffffff"),
                                                       edgecolor="#9e9e9e", lw=0.5))
             ax.text(j + 0.5, y + 0.5, "×" if count is None else str(count), ha="center", va="center", fontsize=8,
-                    color="white" if verdict in ("member", "failed") else "black")
+                    color="white" if verdict in (Verdict.MEMBER, "failed") else "black")
     ax.set_xlim(0, n_m)
     ax.set_ylim(0, n_p)
     ax.set_xticks(np.arange(len(models)) + 0.5, [_wrap(m, 16, 3) for m in models], fontsize=8)

@@ -36,6 +36,7 @@ from .. import limits
 from ..attack import rule
 from ..attack.controls import (ALPHA, DEFAULT_M, build_controls, controlled_verdict, counts_from_majority, not_run,
                                person_centroids, select_reference)
+from ..attack.verdict import Verdict
 from ..errors import IdiaInputError
 from ..files import atomic_write
 from ..images import load_photo
@@ -388,7 +389,7 @@ def _people(out: _Outputs, dataset: EvalDataset, preds: _Predictions, true_index
     labels = truth.labels
     ctl_rows = person_controls(preds.padded_top(), preds.n_avail, np.asarray(preds.centroids), true_index, correct,
                                labels, tau, seed)
-    ctl_called = np.array([r["verdict"] == "member" for r in ctl_rows], dtype=bool)
+    ctl_called = np.array([r["verdict"] == Verdict.MEMBER for r in ctl_rows], dtype=bool)
     out.state["controls"] = {
         "reference": "the dataset's non-members (each person's own photo count; the person left out)",
         "m": DEFAULT_M, "alpha": ALPHA,

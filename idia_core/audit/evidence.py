@@ -12,6 +12,7 @@ import json
 import time
 from pathlib import Path
 
+from ..attack.verdict import Verdict
 from ..errors import IdiaInputError
 from ..files import atomic_write
 from ..provenance import package_versions
@@ -125,7 +126,7 @@ def evidence_html(result, data: dict | None = None) -> str:
     member = v["member"]
     verdict = ("The model picks this name for these photos: <b>member</b>" if member
                else "The model does not pick this name for these photos: <b>not a member</b>")
-    if result.verdict == "inconclusive":
+    if result.verdict is Verdict.INCONCLUSIVE:
         verdict = "The model picks this name for these photos, but also for other faces: <b>inconclusive</b>"
         member = False
     control_html = "".join(f"<p>{escape(line)}</p>" for line in explain.control_lines(result))
@@ -142,7 +143,7 @@ def evidence_html(result, data: dict | None = None) -> str:
              f"<p class='note'>{escape(CONTROLS_NULL)}</p>",
              (f"<p class='note'>{escape(pool_rank)} {escape(POOL_RANK_NOTE)}</p>" if pool_rank else ""),
              "<h2>Validity controls: does the model pick this name for other faces too?</h2>",
-             (f"<p>{escape(explain.verdict_sentence(result))}</p>" if result.verdict == "inconclusive" else ""),
+             (f"<p>{escape(explain.verdict_sentence(result))}</p>" if result.verdict is Verdict.INCONCLUSIVE else ""),
              control_html or "<p>Not run.</p>",
              "<h2>Votes per template</h2>",
              img_tag(charts.figure_to_png(charts.votes_figure(result)), "votes per template"),

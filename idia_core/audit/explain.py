@@ -10,6 +10,7 @@ The chat, the CLI and the reports all explain a result the same way, so the word
 from __future__ import annotations
 
 from ..attack.rule import template_wins
+from ..attack.verdict import Verdict
 from ..messages import fill
 from ..text.names import name_key, name_parts
 
@@ -30,7 +31,7 @@ def verdict_sentence(result) -> str:
     """One plain sentence first: did the model very likely see this person with the name?"""
     name = result.true_name
     controls = getattr(result, "controls", None)
-    if result.member and result.verdict == "inconclusive":
+    if result.member and result.verdict is Verdict.INCONCLUSIVE:
         la, npr = controls.look_alikes, controls.name_prior
         c = la if not la.passed else npr
         key = "inconclusive_look_alikes" if c is la else "inconclusive_name_prior"
@@ -127,7 +128,7 @@ def control_lines(result) -> list[str]:
         return [text("controls", "not_run", reason=controls.reason or "no reference set", name=name)]
     la, npr = controls.look_alikes, controls.name_prior
     lines = []
-    if result.verdict == "member":
+    if result.verdict is Verdict.MEMBER:
         lo, hi = la.wilson
         lines.append(text("controls", "beat", k=result.correct_templates, name=name, M=la.m, reached=la.reached_tau,
                           lo=_pct(lo), hi=_pct(hi), at_least=la.at_least_observed, chance=f"{la.chance:.3g}",

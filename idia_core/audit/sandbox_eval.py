@@ -19,6 +19,7 @@ from tqdm import tqdm
 from ..attack.controls import (DEFAULT_M, build_controls, controlled_verdict, counts_from_majority, person_centroids,
                                select_reference)
 from ..attack.rule import majority_votes, predict_from_top_two, top_two
+from ..attack.verdict import Verdict
 from ..progress import Progress
 from ..sandbox.world import NEVER_NAMED_ROLES, ROLES, World, load_world, render_attack_photos
 from ..text.embeddings import pool_text_embeddings
@@ -155,7 +156,7 @@ def _person_outcome(person, u: int, img: dict, top: dict, ref: _References, t: i
         counts = counts_from_majority(ref_maj[:, d], u)
         near, rand = select_reference(img[person.index][d], ref.centroids[keep, d], m, seed * 1000 + d)
         ctl = build_controls(near, rand, counts, ids, int(correct[d]), TAU, t)
-        controlled.append(controlled_verdict(bool(correct[d] >= TAU), ctl) == "member")
+        controlled.append(controlled_verdict(bool(correct[d] >= TAU), ctl) is Verdict.MEMBER)
         reached.append(ctl.look_alikes.reached_tau)
     return PersonOutcome(person.index, person.name, person.role, person.k, tuple(bool(c >= TAU) for c in correct),
                          tuple(int(c) for c in correct), tuple(controlled), tuple(reached))

@@ -3,9 +3,11 @@ talk to.
 
 A message and a session's state go in, replies and the next state come out (``handle``,
 ``handle_in_order``); ``api_check`` is the stateless ``check``; ``open_link`` starts a session from
-a share link. Inside: ``intents`` parses a message, ``controller`` dispatches it to the handlers,
-``flow`` runs a check when it has what it needs, ``verdicts`` and ``replies`` word the answer,
-``session`` and ``share`` keep state and links, ``public`` is the one gate of a public deployment.
+a share link. Inside: ``commands`` is the one table of what the agent understands (how each command
+is phrased, its handler, whether it is cheap), ``intents`` reads a message's shape, ``controller``
+runs the handler, ``flow`` runs a check when it has what it needs, ``verdicts`` and ``replies`` word
+the answer, ``session`` and ``share`` keep state and links, ``public`` is the one gate of a public
+deployment.
 No gradio, no torch at import: the server's mechanics (slots, files, shutdown) live in ``serve``.
 """
 from .api import api_check

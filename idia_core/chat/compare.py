@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .. import echo, limits
 from ..attack.run import run_idia
+from ..attack.verdict import Verdict
 from ..audit import charts
 from ..errors import IdiaInputError
 from . import public
@@ -15,13 +16,11 @@ from .session import ChatSession
 MAX_COMPARE = 3          # with the session's own model, fits models.MAX_LOADED_MODELS (4)
 
 
-def on_compare(intent, state, replies, *, progress, **_):
+def on_compare(intent, state, *, progress, **_):
     if not intent.items:
-        replies.append(Reply(say("compare_none"), kind="error"))
-        return state
+        return state, [Reply(say("compare_none"), kind="error")]
     if not state.name or len(state.photos) < limits.MIN_PHOTOS:
-        replies.append(Reply(say("compare_need"), kind="error"))
-        return state
+        return state, [Reply(say("compare_need"), kind="error")]
     specs = list(dict.fromkeys(intent.items))
     notes = []
     if len(specs) > MAX_COMPARE:
@@ -41,7 +40,7 @@ def on_compare(intent, state, replies, *, progress, **_):
             continue
         answered.append((spec, r))
         word = r.verdict_word   # wraps between its words on a phone, never inside one (the app's CSS)
-        verdict = (("✓\u00a0**" + word + "**") if r.verdict == "member" else
+        verdict = (("✓\u00a0**" + word + "**") if r.verdict is Verdict.MEMBER else
                    ("?\u00a0**" + word + "**") if r.member else "✗\u00a0" + word)   # no-break spaces: a cell never
         rows.append(f"| {echo.code(spec).replace('|', chr(92) + '|')} | {verdict} | "                  # wraps
                     f"{r.correct_templates}\u00a0of\u00a0{r.n_templates} | "
@@ -54,8 +53,7 @@ def on_compare(intent, state, replies, *, progress, **_):
     images = ()
     if len(answered) > 1:
         images = (compare_png(answered, state),)
-    replies.append(Reply("\n\n".join(parts), images=images, kind="compare"))
-    return state
+    return state, [Reply("\n\n".join(parts), images=images, kind="compare")]
 
 
 def chance_cell(result) -> str:

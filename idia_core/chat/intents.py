@@ -1,4 +1,7 @@
-"""Parse one chat message's text into an ``Intent``.
+"""One chat message's text read into an ``Intent``: its shape (a name, a setting, a list of names,
+a share link, a question). Whole-message commands ("help", "reset", …) are phrased in the command
+table (``commands.COMMANDS``), which hands its phrasings to ``read``; ``commands.parse`` is the
+one entry point.
 
 Deliberately rule-based: the app must answer the same message the same way every time, offline,
 and a wrong guess about a name is worse than asking. Parsing only recognises the shape of a
@@ -23,17 +26,12 @@ from dataclasses import dataclass, field
 from .. import limits
 from ..text.names import parse_name_list
 
-KINDS = (
-    "none", "help", "reset", "share", "report", "explain", "compare", "status", "clear_photos",
-    "name", "add_names", "remove_names", "set", "open_link", "unknown",
-    "too_long", "ack", "who_is_this", "question", "undo", "paper_settings", "adjust",
-)
 QUESTION_TOPICS = ("tau", "p", "sure", "photos", "sandbox", "privacy", "method")
 
 
 @dataclass(frozen=True)
 class Intent:
-    """What a message asks for. ``kind`` is one of ``KINDS``; ``value`` holds the raw text the
+    """What a message asks for. ``kind`` is a command's (``commands.COMMANDS``); ``value`` holds the raw text the
     request carries (a name, a setting's value, a question's topic, ``+1``/``-1`` for ``adjust``);
     ``items`` a list (names, model specs); ``setting`` the settings field for ``set``/``adjust``."""
 
@@ -47,25 +45,6 @@ _I = re.IGNORECASE
 _END_PUNCT = " ?!.…;,"
 _QUOTES = "\"'“”‘’`«»„"
 
-# -- whole-message commands (on the folded text without end punctuation) ----------------------
-_COMMANDS: list[tuple[str, re.Pattern]] = [(kind, re.compile(p + "$", _I)) for kind, p in [
-    ("help", r"(?:help|commands|what can you do|how does (?:this|it) work|menu|what is this|what does this do"
-             r"|what is idia|how do i use (?:this|it)|instructions)"),
-    ("reset", r"(?:reset|start over|start again|restart|new session|clear all|forget everything)"),
-    ("share", r"(?:share(?: (?:it|this|a link|the link|link))?|(?:get |give me )?(?:a )?(?:share )?link|permalink)"),
-    ("report", r"(?:(?:download|get|make|export)(?: (?:a|the))? )?(?:report|evidence(?: bundle)?|json|html)(?: please)?"),
-    ("explain", r"(?:why|why not|explain(?: (?:it|this|that|more))?|details?|more details|how come|per[- ]template"
-                r"|show (?:the )?(?:templates|votes))"),
-    ("status", r"(?:status|settings|show settings|current settings|show (?:me )?the settings|which model|what model)"),
-    ("clear_photos", r"(?:clear|remove|delete|forget|drop)(?: (?:the|all|my|all my|all the))? (?:photos|images|pictures|uploads)"),
-    ("undo", r"(?:undo|undo (?:that|it|the last change|last change)|go back|revert(?: that| it)?|take (?:that|it) back)"),
-    ("paper_settings", r"(?:(?:please )?(?:use|apply|switch to|go with|give me) )?(?:the )?(?:paper'?s?|paper’s|original)"
-                       r" (?:settings|setup|configuration|config|defaults)|(?:do it |set it up )?(?:(?:the )?same |exactly )?"
-                       r"(?:as|like) (?:in )?the paper"),
-    ("ack", r"(?:thanks?(?: you)?(?: (?:so|very) much| a lot)?|thx|ty|ok(?:ay)?(?: thanks?(?: you)?)?|k|cool|great|nice"
-            r"|got it|perfect|alright|all right|fine|awesome|cheers|sounds good|understood|i see|good|great thanks"
-            r"|👍|🙏|merci|danke)"),
-]]
 _ADJUST = re.compile(r"(?:(?:please )?(?:make|be|set)(?: it| the (?:check|test|threshold|verdict))? )?"
                      r"(?P<dir>stricter|more strict|harsher|tougher|looser|less strict|more lenient|lenient|laxer)$", _I)
 _STRICTER = ("stricter", "more strict", "harsher", "tougher")
@@ -156,8 +135,10 @@ def normalise(text: str | None) -> str:
     return " ".join(unicodedata.normalize("NFC", text or "").split())
 
 
-def parse(text: str | None, *, expecting_name: bool = False) -> Intent:
+def read(text: str | None, phrasings, *, expecting_name: bool = False) -> Intent:
     """The intent of a message's text (files are handled by the controller, not here).
+    ``phrasings``: (kind, anchored pattern) of the whole-message commands, tried in order on the
+    folded text without end punctuation before any shape (``commands``).
 
     ``expecting_name``: the agent's last turn asked "Who is it?", so a bare word or two that look
     like a name (any case, one word allowed) are taken as the name."""
@@ -173,7 +154,7 @@ def parse(text: str | None, *, expecting_name: bool = False) -> Intent:
         return Intent("help")
     core = _strip_polite(core)
 
-    for kind, pattern in _COMMANDS:
+    for kind, pattern in phrasings:
         if pattern.match(core):
             return Intent(kind)
     m = _ADJUST.match(core)

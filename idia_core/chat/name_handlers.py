@@ -2,6 +2,8 @@
 removed from the pool, and the note when a name is a known one spelled otherwise (``spelling``)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..errors import IdiaInputError
 from ..text.lookalike import mixed_script_letters, plain_look, skeleton
 from ..text.names import identity_key, name_key, validate_name
@@ -12,19 +14,16 @@ from .session import ChatSession
 from .spelling import known_spelling
 
 
-def on_name(intent, state, replies, *, progress, **_):
+def on_name(intent, state, *, progress, **_):
     try:
         name = validate_name(intent.value or "")
     except IdiaInputError as err:
-        replies.append(Reply(err.message, kind="error"))
-        return state
-    for hint in (spelling_hint(name, state), mixed_script_note(name)):
-        if hint:
-            replies.append(Reply(hint, kind="info"))
-    state.name = name
-    state.added_names = [n for n in state.added_names   # the person, or a look-alike of them, once
-                         if identity_key(n) != identity_key(name) and skeleton(n) != skeleton(name)]
-    return run_when_ready(state, replies, progress, explicit=True)
+        return state, [Reply(err.message, kind="error")]
+    notes = [Reply(hint, kind="info") for hint in (spelling_hint(name, state), mixed_script_note(name)) if hint]
+    state = replace(state, name=name, added_names=[   # the person, or a look-alike of them, once
+        n for n in state.added_names if identity_key(n) != identity_key(name) and skeleton(n) != skeleton(name)])
+    state, replies = run_when_ready(state, progress, explicit=True)
+    return state, notes + replies
 
 
 def spelling_hint(name: str, state: ChatSession) -> str | None:
@@ -53,10 +52,9 @@ def mixed_script_note(name: str) -> str | None:
     return say("name_mixed_script", name=name, letters=listed, plain=plain_look(name))
 
 
-def on_add_names(intent, state, replies, *, progress, **_):
+def on_add_names(intent, state, *, progress, **_):
     if not intent.items:
-        replies.append(Reply(say("names_empty"), kind="error"))
-        return state
+        return state, [Reply(say("names_empty"), kind="error")]
     # the pool's own identity (case only): names the model can tell apart ("Zoë"/"Zoe") stay apart;
     # but two names a reader cannot tell apart ("Jane Doe" and Cyrillic "Jаne Dое") never share a pool
     keys = {identity_key(n) for n in state.added_names}
@@ -82,21 +80,19 @@ def on_add_names(intent, state, replies, *, progress, **_):
             added.append(name)
     total = len(state.added_names) + len(added)
     if total > public.max_added_names():
-        replies.append(Reply(say("names_too_many", total=total, max=public.max_added_names()), kind="error"))
-        return state
+        return state, [Reply(say("names_too_many", total=total, max=public.max_added_names()), kind="error")]
     if dupes:
         lines.insert(0, say("names_duplicate", list=short_list(dupes)))
-    if added:
-        state.added_names = state.added_names + added
-        lines.insert(0, say("names_added", count=len(added), total=total, list=short_list(added)))
-    replies.append(Reply("\n\n".join(lines), kind="info" if added else "error"))
-    return run_when_ready(state, replies, progress, explicit=False) if added else state
+    if not added:
+        return state, [Reply("\n\n".join(lines), kind="error")]
+    lines.insert(0, say("names_added", count=len(added), total=total, list=short_list(added)))
+    state, replies = run_when_ready(replace(state, added_names=state.added_names + added), progress, explicit=False)
+    return state, [Reply("\n\n".join(lines), kind="info")] + replies
 
 
-def on_remove_names(intent, state, replies, *, progress, **_):
+def on_remove_names(intent, state, *, progress, **_):
     if not intent.items:
-        replies.append(Reply(say("names_empty"), kind="error"))
-        return state
+        return state, [Reply(say("names_empty"), kind="error")]
     wanted = {name_key(n): n for n in intent.items}
     kept = [n for n in state.added_names if name_key(n) not in wanted]
     removed = [n for n in state.added_names if name_key(n) in wanted]
@@ -107,8 +103,7 @@ def on_remove_names(intent, state, replies, *, progress, **_):
         lines.append(say("names_removed", count=len(removed), list=short_list(removed)))
     if missing:
         lines.append(say("names_not_found", list=short_list(missing)))
-    replies.append(Reply("\n\n".join(lines), kind="info" if removed else "error"))
     if not removed:
-        return state
-    state.added_names = kept
-    return run_when_ready(state, replies, progress, explicit=False)
+        return state, [Reply("\n\n".join(lines), kind="error")]
+    state, replies = run_when_ready(replace(state, added_names=kept), progress, explicit=False)
+    return state, [Reply("\n\n".join(lines), kind="info")] + replies

@@ -4,6 +4,7 @@ content: the same file (SHA-256) or the same picture re-encoded or resized (perc
 named and set aside, so the minimum applies to distinct photos."""
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import limits
@@ -22,13 +23,25 @@ NEAR_DUPLICATE_PHASH_BITS = 4
 NEAR_DUPLICATE_DHASH_BITS = 2
 
 
-def accept_photos(state: ChatSession, files, replies: list[Reply], thumbs: list | None = None) -> bool:
+@dataclass(frozen=True)
+class Taken:
+    """A message's photos taken in: the next state, the reply, the thumbnails of the photos kept
+    (for the message's photo strip) and whether any photo was accepted."""
+
+    state: ChatSession
+    reply: Reply
+    thumbs: list
+    accepted: bool
+
+
+def accept_photos(state: ChatSession, files) -> Taken:
     """Decode each upload once to check it; keep references to the good ones. A new upload after a
     check of the current photos starts a new set (a new person, or the share-link's photos).
     Photos are counted by content: an identical file (SHA-256) or the same picture re-encoded or
     resized (perceptual hash) is named and set aside, so the minimum applies to distinct photos."""
     accepted: list[PhotoRef] = []
     lines: list[str] = []
+    thumbs: list = []
     for path in files:
         label = Path(str(path)).name
         try:
@@ -38,8 +51,7 @@ def accept_photos(state: ChatSession, files, replies: list[Reply], thumbs: list 
             continue
         accepted.append(PhotoRef(path=str(path), sha256=photo.sha256, label=label, phash=_perceptual_hash(photo.image),
                                  drawn=drawn_by_renderer(photo.image)))
-        if thumbs is not None:
-            thumbs.append(views.thumbnail(photo.image))
+        thumbs.append(views.thumbnail(photo.image))
     if accepted:
         replace_set = bool(state.photos) and state.last_result is not None and \
             state.last_run_key is not None and state.last_run_key[3] == tuple(p.sha256 for p in state.photos)
@@ -48,9 +60,8 @@ def accept_photos(state: ChatSession, files, replies: list[Reply], thumbs: list 
         accepted, set_aside = _distinct_photos(base, accepted)
         room = limits.MAX_PHOTOS - len(base)
         dropped = max(0, len(accepted) - room)
-        state.photos = base + accepted[:room]
-        if thumbs is not None:
-            del thumbs[max(room, 0):]
+        state = replace(state, photos=base + accepted[:room])
+        del thumbs[max(room, 0):]
         added = len(accepted) - dropped
         head = say("photos_replaced", count=added, old=old) if replace_set else \
             say("photos_added", count=added, total=len(state.photos))
@@ -63,8 +74,7 @@ def accept_photos(state: ChatSession, files, replies: list[Reply], thumbs: list 
         if set_aside:
             lines.append(say("photos_distinct_count", count=len(state.photos)))
         lines.insert(0, head)
-    replies.append(Reply("\n\n".join(lines), kind="info" if accepted else "error"))
-    return bool(accepted)
+    return Taken(state, Reply("\n\n".join(lines), kind="info" if accepted else "error"), thumbs, bool(accepted))
 
 
 def _perceptual_hash(image) -> str:

@@ -1,7 +1,10 @@
 """Handlers of the settings: typed ("tau 3", "use 500 names", "model ViT-B-32:openai"), in words
 ("make it stricter", "use the paper's settings") and "undo". Each value is read by the core's own
-validator (the same messages as the CLI and the API), and a changed setting re-runs the check."""
+validator (the same messages as the CLI and the API), and a changed setting re-runs the check.
+Each handler returns the next state and its replies."""
 from __future__ import annotations
+
+from dataclasses import replace
 
 from .. import limits
 from ..attack.settings import FIELD, FIELDS, IdiaSettings
@@ -21,61 +24,56 @@ def describe_changes(old: IdiaSettings, new: IdiaSettings) -> str:
     return "; ".join(parts) or say("changes_none")
 
 
-def apply_settings(state: ChatSession, new: IdiaSettings) -> None:
-    """Switch to new settings, remembering the old ones for "undo" (a bounded history)."""
-    if new != state.settings:
-        state.settings_history = (state.settings_history + [state.settings])[-MAX_UNDO:]
-        state.settings = new
+def apply_settings(state: ChatSession, new: IdiaSettings) -> ChatSession:
+    """The session on new settings, remembering the old ones for "undo" (a bounded history)."""
+    if new == state.settings:
+        return state
+    return replace(state, settings=new, settings_history=(state.settings_history + [state.settings])[-MAX_UNDO:])
 
 
 MAX_UNDO = 20
 
 
-def on_undo(intent, state, replies, *, progress, **_):
+def on_undo(intent, state, *, progress, **_):
     if not state.settings_history:
-        replies.append(Reply(say("undo_nothing"), kind="info"))
-        return state
+        return state, [Reply(say("undo_nothing"), kind="info")]
     previous = state.settings_history[-1]
-    replies.append(Reply(say("undo_done", changes=describe_changes(state.settings, previous)), kind="info"))
-    state.settings_history = state.settings_history[:-1]
-    state.settings = previous
-    return run_when_ready(state, replies, progress, explicit=False)
+    done = Reply(say("undo_done", changes=describe_changes(state.settings, previous)), kind="info")
+    state, replies = run_when_ready(replace(state, settings=previous, settings_history=state.settings_history[:-1]),
+                                    progress, explicit=False)
+    return state, [done] + replies
 
 
-def on_adjust(intent, state, replies, *, progress, **_):
+def on_adjust(intent, state, *, progress, **_):
     step = 1 if intent.value == "+1" else -1
     n_templates = len(load_templates(state.settings.template_set))
     new_tau = state.settings.tau + step
     if not limits.TAU_MIN <= new_tau <= n_templates:
         which = "strictest" if step > 0 else "loosest"
-        replies.append(Reply(say("adjust_limit", tau=state.settings.tau, which=which, T=n_templates), kind="error"))
-        return state
-    return on_set(Intent("set", value=str(new_tau), setting="tau"), state, replies, progress=progress)
+        return state, [Reply(say("adjust_limit", tau=state.settings.tau, which=which, T=n_templates), kind="error")]
+    return on_set(Intent("set", value=str(new_tau), setting="tau"), state, progress=progress)
 
 
 PAPER_SETTINGS = dict(template_set="paper21", name_mode="paper", tau=1, n_candidates=1000)
 
 
-def on_paper_settings(intent, state, replies, *, progress, **_):
+def on_paper_settings(intent, state, *, progress, **_):
     try:
         new = IdiaSettings.from_raw(PAPER_SETTINGS, public.policy(), base=state.settings)
     except IdiaInputError as err:
-        replies.append(Reply(err.message, kind="error"))
-        return state
+        return state, [Reply(err.message, kind="error")]
     if new == state.settings:
-        replies.append(Reply(say("paper_settings_same"), kind="info"))
-        return state
-    replies.append(Reply(say("paper_settings_done", changes=describe_changes(state.settings, new)), kind="info"))
-    apply_settings(state, new)
-    return run_when_ready(state, replies, progress, explicit=False)
+        return state, [Reply(say("paper_settings_same"), kind="info")]
+    done = Reply(say("paper_settings_done", changes=describe_changes(state.settings, new)), kind="info")
+    state, replies = run_when_ready(apply_settings(state, new), progress, explicit=False)
+    return state, [done] + replies
 
 
-def on_set(intent, state, replies, *, progress, **_):
+def on_set(intent, state, *, progress, **_):
     try:
         new_settings = changed_settings(state.settings, intent.setting, intent.value or "", progress)
     except IdiaInputError as err:
-        replies.append(Reply(public.client_message(err), kind="error"))
-        return state
+        return state, [Reply(public.client_message(err), kind="error")]
     old_value = getattr(state.settings, intent.setting)
     new_value = getattr(new_settings, intent.setting)
     label = FIELD[intent.setting].label
@@ -87,9 +85,8 @@ def on_set(intent, state, replies, *, progress, **_):
         text = say("setting_same", label=label, new=new_value)
     else:
         text = say("setting_changed", label=label, new=new_value, old=old_value)
-    replies.append(Reply(text, kind="info"))
-    apply_settings(state, new_settings)
-    return run_when_ready(state, replies, progress, explicit=False)
+    state, replies = run_when_ready(apply_settings(state, new_settings), progress, explicit=False)
+    return state, [Reply(text, kind="info")] + replies
 
 
 def changed_settings(settings: IdiaSettings, fld: str, value: str, progress) -> IdiaSettings:

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from .. import echo, limits
 from ..attack.settings import FIELD, FIELDS, IdiaSettings
+from ..attack.verdict import Verdict
 from ..errors import IdiaInputError
 from ..text.names import normalize_name, validate_name
 from ..text.templates import validate_template_set_name
@@ -29,7 +30,6 @@ _SHA = re.compile(r"^[0-9a-f]{64}$")
 _FINGERPRINT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")
 _VERDICT = re.compile(r"^(member|none)-(\d{1,3})$")
 _KEYS = {"idia", "name", "add", "photo", "v", "fp", "ctl", "ref"} | {f.link for f in FIELDS}   # FIELDS: the settings'
-_VERDICTS = ("member", "inconclusive", "member-unchecked", "non-member")   # IdiaResult.verdict
 
 
 def encode(run: SharedRun) -> str:
@@ -153,10 +153,12 @@ def _recorded(single: dict[str, str]) -> tuple:
         raise IdiaInputError("share_field", f"The link's model fingerprint {echo.code(fingerprint, 40)} is not a "
                                             "fingerprint idia writes.")
     controlled = single.get("ctl") or None
-    if controlled is not None and controlled not in _VERDICTS:
+    if controlled is not None and controlled not in {v.value for v in Verdict}:
         raise IdiaInputError("share_field", f"The link's controlled verdict {echo.code(controlled, 40)} is not one "
-                                            f"idia writes ({', '.join(_VERDICTS)}).")
-    if controlled is not None and member is not None and (controlled != "non-member") != member:
+                                            f"idia writes ({', '.join(Verdict)}).")
+    if controlled is not None:
+        controlled = Verdict(controlled)
+    if controlled is not None and member is not None and controlled.rule_member != member:
         raise IdiaInputError("share_field", f"The link's controlled verdict {echo.code(controlled, 40)} contradicts "
                                             f"its verdict {echo.code(verdict, 40)}; a link made by idia never does.")
     reference = single.get("ref") or None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..attack.result import IdiaResult
 from ..attack.settings import FIELDS
+from ..attack.verdict import Verdict
 from ..audit import charts, explain
 from ..echo import Markup
 from ..sandbox.world import shipped_world
@@ -34,7 +35,7 @@ def controls_line(result: IdiaResult) -> str | None:
     ("0 of 50 look-alikes and 0 of 50 random people get the name as often"), or why they did not run. An
     inconclusive verdict's own sentence already says what the controls found."""
     controls = getattr(result, "controls", None)
-    if not result.member or controls is None or result.verdict == "inconclusive":
+    if not result.member or controls is None or result.verdict is Verdict.INCONCLUSIVE:
         return None
     if not controls.ran:
         return say("controls_not_run", reason=controls.reason or "no reference set")
@@ -54,10 +55,10 @@ def verdict_reply(result: IdiaResult, state: ChatSession) -> Reply:
 
 # The truth line: who the world says this is, then what the verdict (after the controls) made of it.
 _TRUTH_OUTCOME = {   # (the person was in training with the name, verdict) -> message key
-    (True, "member"): "found", (True, "member-unchecked"): "found_unchecked",
-    (True, "inconclusive"): "miss_controls", (True, "non-member"): "miss",
-    (False, "member"): "false_alarm", (False, "member-unchecked"): "false_alarm_unchecked",
-    (False, "inconclusive"): "caught", (False, "non-member"): "correct",
+    (True, Verdict.MEMBER): "found", (True, Verdict.MEMBER_UNCHECKED): "found_unchecked",
+    (True, Verdict.INCONCLUSIVE): "miss_controls", (True, Verdict.NON_MEMBER): "miss",
+    (False, Verdict.MEMBER): "false_alarm", (False, Verdict.MEMBER_UNCHECKED): "false_alarm_unchecked",
+    (False, Verdict.INCONCLUSIVE): "caught", (False, Verdict.NON_MEMBER): "correct",
 }
 
 
@@ -127,8 +128,8 @@ def reproduction_note(result: IdiaResult, state: ChatSession) -> str | None:
         joined = "; ".join(details)   # filled texts (escaped already): markup
         return say("not_reproduced_photos", details=Markup(joined[:1].upper() + joined[1:] + "."))
     if shared.member is not None and (shared.member != result.member or shared.correct_templates != result.correct_templates):
-        old = f"{'member' if shared.member else 'no sign'}, {shared.correct_templates} templates"
-        new = f"{'member' if result.member else 'no sign'}, {result.correct_templates} templates"
+        old = f"{_rule_word(shared.member)}, {shared.correct_templates} templates"
+        new = f"{_rule_word(result.member)}, {result.correct_templates} templates"
         return say("verdict_differs", old=old, new=new, fp=shared.fingerprint or "?", now=result.fingerprint)
     now_ref = (result.controls.reference_set or {}).get("sha256") if getattr(result, "controls", None) else None
     if shared.verdict and (shared.verdict != result.verdict or (shared.reference or None) != now_ref):
@@ -136,3 +137,8 @@ def reproduction_note(result: IdiaResult, state: ChatSession) -> str | None:
         new = f"{result.verdict}, reference set {(now_ref or 'none')[:12]}"
         return say("verdict_differs", old=old, new=new, fp=shared.fingerprint or "?", now=result.fingerprint)
     return say("reproduced", count=len(state.photos), k=result.correct_templates, T=result.n_templates)
+
+
+def _rule_word(member: bool) -> str:
+    """The paper's rule alone, in the verdict's words (a link records it as member-K or none-K)."""
+    return (Verdict.MEMBER if member else Verdict.NON_MEMBER).word

@@ -3,8 +3,9 @@
 A turn with photos, a name, added or removed names, a changed setting or a comparison may load a
 model and run a check; it waits for one of the server's few compute slots. Everything else (help,
 status, share, report, why?, reset, opening a link, a message not understood) only reads the
-session and is answered at once, even while long checks hold every slot. Kinds not listed as cheap
-(for example ones added later) count as compute: the safe side.
+session and is answered at once, even while long checks hold every slot. Which kinds are cheap is
+said by the command table (``chat.commands.COMMANDS``); a kind it does not mark cheap counts as
+compute: the safe side.
 """
 from __future__ import annotations
 
@@ -12,10 +13,7 @@ import threading
 from collections import OrderedDict
 
 from .admission import CHEAP, COMPUTE
-from ..chat.intents import parse
-
-CHEAP_KINDS = frozenset({"help", "status", "share", "report", "explain", "reset", "clear_photos",
-                         "open_link", "unknown", "none"})
+from ..chat.commands import is_cheap, parse
 
 
 def needs_compute(text: str, files=()) -> bool:
@@ -26,7 +24,7 @@ def needs_compute(text: str, files=()) -> bool:
         kind = parse(text or "").kind
     except Exception:   # the controller will answer it; let it wait its turn
         return True
-    return kind not in CHEAP_KINDS
+    return not is_cheap(kind)
 
 
 def event_kind(fn_name: str, data, sent=None) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 from idia_core import chat as C
 from idia_core.chat import share
-from idia_core.chat.intents import parse
+from idia_core.chat.commands import parse
 from idia_core.chat.session import ChatSession
 from idia_core.attack.settings import IdiaSettings
 from tests.helpers import draw_face_photos

@@ -7,7 +7,8 @@ import time
 import pytest
 
 from idia_core import limits
-from idia_core.chat.intents import looks_like_name, parse
+from idia_core.chat.commands import parse
+from idia_core.chat.intents import looks_like_name
 
 # (message, kind, value): value is the extracted name, setting value or question topic; None = any.
 PHRASINGS = [

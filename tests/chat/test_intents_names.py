@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from idia_core.chat.intents import NON_NAME_WORDS, parse
+from idia_core.chat.commands import parse
+from idia_core.chat.intents import NON_NAME_WORDS
 
 DATA = Path(__file__).resolve().parents[2] / "idia_core" / "data" / "paper"
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "paper"
