@@ -27,7 +27,7 @@ import gradio as gr
 from gradio.utils import NamedString, get_upload_folder
 
 from idia_core import chat as C
-from idia_core import echo, limits
+from idia_core import config, echo, limits
 from idia_core.attack.settings import FIELD, FIELDS
 from idia_core.chat import public
 from idia_core.chat import views as C_VIEWS
@@ -266,7 +266,7 @@ def _warm_up_in_background() -> None:
     the background at low priority: visitors' checks go first (IDIA_WARMUP=0: skip; =default: the
     default model only). On ZeroGPU the models are only loaded: encoding there is a GPU call that
     only a visitor's request can pay for."""
-    mode = os.environ.get("IDIA_WARMUP", "1").strip().lower()
+    mode = config.text("IDIA_WARMUP", default="1").lower()
     if mode == "0":
         return
     threading.Thread(target=warm_up_server, args=(DEFAULT_MODEL,),

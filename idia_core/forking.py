@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 
+from . import config
+
 EMULATE_ENV = "IDIA_EMULATE_ZEROGPU"     # the forked-worker emulation of ZeroGPU
 ZEROGPU_ENV = "SPACES_ZERO_GPU"          # set by Hugging Face on a ZeroGPU Space
 POOL_SIZES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -18,8 +20,7 @@ POOL_SIZES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 def forks_for_gpu(environ=None) -> bool:
     """Whether this process will fork a worker per GPU call."""
-    env = os.environ if environ is None else environ
-    return any(env.get(v, "").strip().lower() in ("1", "t", "true", "yes", "on") for v in (EMULATE_ENV, ZEROGPU_ENV))
+    return config.flag(EMULATE_ENV, environ) or config.flag(ZEROGPU_ENV, environ)
 
 
 def prepare_for_forks(environ=None) -> bool:

@@ -124,6 +124,24 @@ def test_the_agent_imports_neither_gradio_nor_torch_at_its_top():
     assert not offenders, offenders
 
 
+def test_only_config_reads_the_environment():
+    """``idia_core.config`` reads every variable (one idea of "true", one table in the docs); other
+    modules ask it. Writing a variable (a child process's, Ray's own) is not reading one."""
+    readers = []
+    for module, path in MODULES.items():
+        if module == "idia_core.config":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            call = node.func if isinstance(node, ast.Call) else None
+            if isinstance(call, ast.Attribute) and (call.attr == "getenv" or (
+                    call.attr == "get" and isinstance(call.value, ast.Attribute) and call.value.attr == "environ")):
+                readers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+            if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and \
+                    isinstance(node.value, ast.Attribute) and node.value.attr == "environ":
+                readers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not readers, readers
+
+
 def _python_files():
     return [*MODULES.values(), ROOT / "app.py", *sorted((ROOT / "bench").glob("*.py"))]
 

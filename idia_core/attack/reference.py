@@ -23,20 +23,21 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .. import config
 from ..errors import IdiaInputError
 from ..files import writes_stopped
 from ..images import load_photo
+from ..memo import BoundedMemo
 from ..messages import fill
 from ..progress import Progress, RateClock, report
 from ..sandbox.identity import derive_seed
 from ..sandbox.renderer import render_photo
-from ..sandbox.world import MODEL_DIR, NEVER_NAMED_ROLES, load_world
+from ..sandbox.world import MODEL_DIR, NEVER_NAMED_ROLES, load_world, world_of
 from ..text.cache import default_cache_dir
 from ..text.names import name_key
 from .controls import best_over_columns, reference_set_hash
@@ -44,9 +45,7 @@ from .controls import best_over_columns, reference_set_hash
 ENV_DIR = "IDIA_REFERENCE_DIR"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 MAX_REFERENCE_PEOPLE = 2000
-_MEMO: "OrderedDict[tuple, ReferenceSet]" = OrderedDict()
-_MEMO_SIZE = 6
-_LOCK = threading.Lock()
+_MEMO: "BoundedMemo[tuple, ReferenceSet]" = BoundedMemo(6)   # reference sets in use, by model and source
 CACHE_FORMAT = "f32"    # part of every disk key: files of another storage format are never read
 
 
@@ -121,21 +120,6 @@ def _save_cached(key: str, **arrays) -> None:
         pass
 
 
-def _memo_get(key):
-    with _LOCK:
-        hit = _MEMO.get(key)
-        if hit is not None:
-            _MEMO.move_to_end(key)
-        return hit
-
-
-def _memo_put(key, value) -> None:
-    with _LOCK:
-        _MEMO[key] = value
-        while len(_MEMO) > _MEMO_SIZE:
-            _MEMO.popitem(last=False)
-
-
 def _pixels_hash(im) -> str:
     return hashlib.sha256(im.tobytes()).hexdigest()
 
@@ -176,17 +160,17 @@ def _sandbox_reference_rendered(model, n_photos: int, world=None, progress: Prog
     people = _never_named(world)
     wkey = _world_key(people)
     key = ("sandbox", model.fingerprint, _device_kind(model), wkey)
-    hit = _memo_get(key)
+    hit = _MEMO.get(key)
     if hit is not None and hit.photos_per_person >= n_photos:
         return hit
     with _BUILD_LOCK:
-        held = _memo_get(key)
+        held = _MEMO.get(key)
         if held is None:
             held = _sandbox_from_disk(model, key, people, world) or shipped_sandbox_reference(model, world)
         if held is None or held.photos_per_person < n_photos:
             held = _extend(model, world, people, held, n_photos, progress)
             _save_cached(_disk_key(key), embeddings=held.embeddings, hashes=_digests(held.photo_hashes))
-        _memo_put(key, held)
+        _MEMO.put(key, held)
     return held
 
 
@@ -355,7 +339,7 @@ def folder_reference_set(model, directory, n_photos: int) -> ReferenceSet:
     ids = tuple(sorted(files))
     set_hash = reference_set_hash(hashes)
     key = ("folder", model.fingerprint, set_hash, int(n_photos))
-    hit = _memo_get(key)
+    hit = _MEMO.get(key)
     if hit is not None:
         return hit
     disk_key = hashlib.sha256(repr((CACHE_FORMAT,) + key).encode()).hexdigest()[:32]
@@ -367,11 +351,11 @@ def folder_reference_set(model, directory, n_photos: int) -> ReferenceSet:
         emb = emb.astype(np.float32, copy=False)
         _save_cached(disk_key, embeddings=emb)
     ref = ReferenceSet(f"folder {root.name}", ids, ids, emb, tuple(hashes[i] for i in ids), model.fingerprint)
-    _memo_put(key, ref)
+    _MEMO.put(key, ref)
     return ref
 
 
-_SHARED: "OrderedDict[tuple, tuple]" = OrderedDict()
+_SHARED: "BoundedMemo[tuple, tuple]" = BoundedMemo(4)
 
 
 def shared_best(ref: "ReferenceSet", text_emb: np.ndarray, columns: np.ndarray, key: tuple):
@@ -380,17 +364,7 @@ def shared_best(ref: "ReferenceSet", text_emb: np.ndarray, columns: np.ndarray, 
     a later check with the same distractors compares only its own few names. Holds similarities of
     distractor prompts only, never anything a user typed."""
     full_key = (ref.fingerprint, ref.sha256, ref.photos_per_person) + key
-    with _LOCK:
-        hit = _SHARED.get(full_key)
-        if hit is not None:
-            _SHARED.move_to_end(full_key)
-            return hit
-    val, idx = best_over_columns(ref.embeddings, np.asarray(text_emb)[:, columns])
-    with _LOCK:
-        _SHARED[full_key] = (val, idx)
-        while len(_SHARED) > 4:
-            _SHARED.popitem(last=False)
-    return val, idx
+    return _SHARED.get_or_put(full_key, lambda: best_over_columns(ref.embeddings, np.asarray(text_emb)[:, columns]))
 
 
 def resolve_reference_set(model, n_photos: int, reference=None,
@@ -402,11 +376,12 @@ def resolve_reference_set(model, n_photos: int, reference=None,
         return reference, ""
     if isinstance(reference, str) and reference.strip().lower() == "none":
         return None, "the controls were turned off"
-    directory = reference or os.environ.get(ENV_DIR)
+    directory = reference or config.text(ENV_DIR) or None
     if directory:
         report(progress, 0, 0, fill("progress", "reference_folder"))
         return folder_reference_set(model, directory, n_photos), ""
-    if str(getattr(model, "spec", "")) == "sandbox":
-        return sandbox_reference_set(model, n_photos, progress=progress), ""
+    world = world_of(getattr(model, "spec", None))   # a model whose training world is known: its never-named people
+    if world is not None:
+        return sandbox_reference_set(model, n_photos, world, progress=progress), ""
     return None, ("no reference set was given (--reference DIR or IDIA_REFERENCE_DIR: one folder of photos "
                   "per person who is not the target)")

@@ -18,7 +18,7 @@ from ..errors import IdiaInputError
 from ..images import Photo, check_photo_count, load_photo
 from ..messages import fill
 from ..progress import Progress, Steps, measure, seconds_per_unit
-from ..sandbox.world import load_world
+from ..sandbox.world import world_of
 from ..text.cache import TextEmbeddingCache
 from ..text.embeddings import PrivateEmbeddings, candidate_text_embeddings
 from ..text.name_fit import fit_pool_to_model
@@ -41,12 +41,11 @@ EXPECTED_S = {"text": 0.003, "photos": 0.05, "controls": 0.5}
 
 
 def paper_real_identities(model) -> tuple[str, ...] | None:
-    """The real identities of the ``paper`` pool for this model: the sandbox world's own names on
-    the sandbox, the paper's 548 (None = the default) on every other model."""
-    spec = model.spec if isinstance(model, IdiaModel) else str(model or "").strip()
-    if spec == "sandbox":
-        return load_world().names
-    return None
+    """The real identities of the ``paper`` pool for this model: the names of the world it was
+    trained on where that is known (``sandbox.world.world_of``: the sandbox's), the paper's 548
+    (None = the default) on every other model."""
+    world = world_of(model.spec if isinstance(model, IdiaModel) else model)
+    return world.names if world is not None else None
 
 
 def resolve_pool(name: str, candidates, extra_names, n_candidates: int, seed: int, mode: str,

@@ -13,6 +13,7 @@ from ..attack.rule import template_wins
 from ..attack.verdict import Verdict
 from ..messages import fill
 from ..text.names import name_key, name_parts
+from ..zoo.specs import is_sandbox
 
 FEW_PHOTOS = 10          # below this, say that majorities are fragile
 SMALL_POOL = 100         # below this, say that chance wins are easy
@@ -185,7 +186,7 @@ def caveats(result) -> list[str]:
     spec = str(result.model_spec)
     for note in (getattr(result, "model_build", None) or {}).get("notes", ()):   # e.g. an activation asked for
         out.append(text("caveats", "build_note", note=note))
-    if spec == "sandbox":
+    if is_sandbox(spec):
         out.append(text("caveats", "sandbox"))
     if spec.endswith(":random"):
         out.append(text("caveats", "random_model"))

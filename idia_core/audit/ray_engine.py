@@ -28,6 +28,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import config
 from ..errors import IdiaInputError
 from .people import AuditPerson, open_person
 from .results import AuditSettings, CheckJob, Tally, failed_row
@@ -75,7 +76,7 @@ def probe_address(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
 def probe_cluster(address: str | None) -> None:
     """``probe_address`` for the cluster an audit would join (``address``, else ``RAY_ADDRESS``);
     nothing to probe when Ray would start on this machine."""
-    address = address or os.environ.get("RAY_ADDRESS") or None
+    address = address or config.text("RAY_ADDRESS") or None
     if address not in (None, "local", "auto"):
         probe_address(address)
 
@@ -96,8 +97,8 @@ class RaySession:
         ray = import_ray()
         if ray.is_initialized():
             return ray
-        address = self.address or os.environ.get("RAY_ADDRESS") or None
-        self.saved_auth = os.environ.get("RAY_AUTH_MODE")
+        address = self.address or config.text("RAY_ADDRESS") or None
+        self.saved_auth = config.raw("RAY_AUTH_MODE")   # Ray's own: put back as it was when the cluster stops
         probe_cluster(address)
         try:
             if address in (None, "local"):

@@ -57,7 +57,7 @@ def on_help(intent, state, **_):
 
 def on_reset(intent, state, **_):
     state.close()
-    fresh = new_session()
+    fresh = new_session(workdir_root=state.workdir_root)
     return fresh, [Reply(say("reset_done"), kind="info"), welcome(fresh)]
 
 
@@ -129,5 +129,5 @@ def on_share(intent, state, *, base_url="", **_):
 def on_open_link(intent, state, **_):
     """A share link pasted into the chat opens it in this session (as opening the URL would)."""
     state.close()
-    turn = open_link(intent.value or "", new_session())
+    turn = open_link(intent.value or "", new_session(workdir_root=state.workdir_root))
     return turn.state, list(turn.replies)

@@ -18,10 +18,9 @@ do, never an internal exception's text. No gradio import.
 from __future__ import annotations
 
 import logging
-import os
 import re
 
-from .. import echo, limits
+from .. import config, echo, limits
 from ..attack.settings import IdiaSettings, Policy
 from ..echo import code
 from ..errors import IdiaInputError
@@ -29,24 +28,17 @@ from ..zoo import catalogue
 from ..zoo.specs import check_public_spec
 
 log = logging.getLogger(__name__)
-_TRUE = ("1", "true", "yes", "on")
-
-
-def _flag(env, name: str) -> bool:
-    return env.get(name, "").strip().lower() in _TRUE
 
 
 def is_public(environ=None) -> bool:
     """A deployment strangers use: a Hugging Face Space (``SPACE_ID``) or ``IDIA_PUBLIC=1``."""
-    env = os.environ if environ is None else environ
-    return bool(env.get("SPACE_ID", "").strip()) or _flag(env, "IDIA_PUBLIC")
+    return config.public(environ)
 
 
 def any_model_allowed(environ=None) -> bool:
     """Whether visitors may name any model: always on a laptop; on a public deployment only with
     ``IDIA_ALLOW_ANY_MODEL=1``."""
-    env = os.environ if environ is None else environ
-    return not is_public(env) or _flag(env, "IDIA_ALLOW_ANY_MODEL")
+    return not is_public(environ) or config.flag("IDIA_ALLOW_ANY_MODEL", environ)
 
 
 def offered_models(default: str | None = None) -> list[str]:
@@ -159,22 +151,13 @@ SPACE_DEFAULT_MODEL = "ViT-B-32:laion400m_e32"   # the paper's smallest LAION-40
 def default_model_spec(environ=None) -> str:
     """``IDIA_MODEL`` if set; on a Hugging Face Space (``SPACE_ID``) a real catalogue model;
     otherwise the embedded sandbox, which works offline."""
-    env = os.environ if environ is None else environ
-    if env.get("IDIA_MODEL", "").strip():
-        return env["IDIA_MODEL"].strip()
-    if env.get("SPACE_ID"):
-        return SPACE_DEFAULT_MODEL
-    return "sandbox"
+    return config.text("IDIA_MODEL", environ) or (SPACE_DEFAULT_MODEL if config.on_space(environ) else "sandbox")
 
 
 def local_models_allowed(environ=None) -> bool:
     """Whether visitors may load models from this server's disk: ``IDIA_ALLOW_LOCAL_MODELS`` if set,
     else yes on a laptop and no on a Space (a stranger must not make the server read its files)."""
-    env = os.environ if environ is None else environ
-    flag = env.get("IDIA_ALLOW_LOCAL_MODELS", "").strip().lower()
-    if flag:
-        return flag in ("1", "true", "yes")
-    return not env.get("SPACE_ID")
+    return config.flag("IDIA_ALLOW_LOCAL_MODELS", environ, default=not config.on_space(environ))
 
 
 def public_model(spec) -> str:

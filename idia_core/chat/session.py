@@ -18,18 +18,6 @@ from ..attack.settings import IdiaSettings
 from ..files import check_writable
 from ..text.embeddings import PrivateEmbeddings
 
-# Where per-session folders are made (None: the system temp folder). The app points it at gradio's
-# temporary folder (``set_workdir_root``), so charts and reports are served from where they are
-# written (no second copy) and go when the session's folder is deleted.
-WORKDIR_ROOT: str | None = None
-
-
-def set_workdir_root(folder: str | None) -> None:
-    """Make every session's folder under ``folder`` from now on (None: the system temp folder)."""
-    global WORKDIR_ROOT
-    WORKDIR_ROOT = folder
-
-
 @dataclass(frozen=True)
 class PhotoRef:
     """An accepted upload: where gradio put it for this session, its hash and a display label."""
@@ -69,8 +57,11 @@ class ChatSession:
     workdir: str | None = None              # per-session temp folder (charts, reports); see close()
     awaiting_name: bool = False             # the last reply asked "Who is it?": a bare reply is the name
     settings_history: list[IdiaSettings] = field(default_factory=list)   # for "undo", newest last
-    # prompts of the names this session typed: never in the shared cache (see runner.PrivateEmbeddings)
+    # prompts of the names this session typed: never in the shared cache (text.embeddings.PrivateEmbeddings)
     private_embeddings: PrivateEmbeddings = field(default_factory=PrivateEmbeddings, repr=False)
+    # where its folder is made (None: the system temp folder); a server puts it in gradio's upload
+    # folder, so charts and reports are served from where they are written and go with the folder
+    workdir_root: str | None = None
 
     def run_key(self) -> tuple:
         """Everything a check depends on; a new check runs only when this changes."""
@@ -85,7 +76,7 @@ class ChatSession:
         (``files.WritesStopped`` once the server is shutting down)."""
         if self.workdir is None or not Path(self.workdir).is_dir():
             check_writable()   # a shutdown's cleanup must not be followed by a new folder
-            root = WORKDIR_ROOT
+            root = self.workdir_root
             if root:
                 Path(root).mkdir(parents=True, exist_ok=True)
             self.workdir = tempfile.mkdtemp(prefix="idia-session-", dir=root)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from ..sandbox.world import shipped_world
+from ..sandbox.world import world_of
 from ..text.names import identity_key, name_key, spelling_key
 from ..zoo.load import load_model
 from ..zoo.tokens import clip_tokenizer, token_ids
@@ -38,20 +38,21 @@ class KnownSpelling:
     same_to_model: bool
 
 
-def sandbox_names() -> tuple[str, ...]:
-    """The sandbox world's names (none when this checkout has no world file)."""
+def world_names(model_spec: str) -> tuple[str, ...]:
+    """The names of the world the model was trained on (``sandbox.world.world_of``: the sandbox's;
+    none for another model, or when this checkout has no world file)."""
     try:
-        return shipped_world().names
+        world = world_of(model_spec)
     except (OSError, ValueError, KeyError):
         return ()
+    return world.names if world is not None else ()
 
 
 def known_spelling(name: str, model_spec: str, added_names=()) -> KnownSpelling | None:
     """The known name ``name`` stands for when it is spelled otherwise (see the module docstring),
     or None (no such name, or exactly that spelling)."""
     key = spelling_key(name)
-    sources = [(SANDBOX, sandbox_names())] if model_spec == "sandbox" else []
-    sources.append((ADDED, tuple(added_names)))
+    sources = [(SANDBOX, world_names(model_spec)), (ADDED, tuple(added_names))]
     for source, names in sources:
         for known in names:
             if known == name or spelling_key(known) != key:

@@ -14,8 +14,10 @@ from .replies import Reply, Turn, model_label, say
 from .session import ChatSession, copy_state
 
 
-def new_session(model: str | None = None) -> ChatSession:
-    return ChatSession(settings=IdiaSettings(model=model or default_model_spec()))
+def new_session(model: str | None = None, *, workdir_root: str | None = None) -> ChatSession:
+    """A fresh session on ``model`` (default: the deployment's); its folder will be made under
+    ``workdir_root`` (default: the system temp folder)."""
+    return ChatSession(settings=IdiaSettings(model=model or default_model_spec()), workdir_root=workdir_root)
 
 
 def close_session(state: ChatSession | None) -> None:

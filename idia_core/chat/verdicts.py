@@ -8,7 +8,7 @@ from ..attack.settings import FIELDS
 from ..attack.verdict import Verdict
 from ..audit import charts, explain
 from ..echo import Markup
-from ..sandbox.world import shipped_world
+from ..sandbox.world import world_of
 from ..text.names import identity_key
 from . import share, views
 from .replies import Reply, say
@@ -70,22 +70,23 @@ def sandbox_truth_line(result: IdiaResult, photos=()) -> str | None:
     in its world, and the line says so instead; a name spelled otherwise than the world's is
     matched as the spelling note matched it (``spelling``). None on any other model, whose
     training data nobody knows."""
-    if result.model_spec != "sandbox":
+    world = world_of(result.model_spec)
+    if world is None:
         return None
     foreign = [p for p in photos if getattr(p, "drawn", None) is False]
     if foreign:
         return say("sandbox_truth_real_photos", count=len(foreign), total=len(photos))
     try:
-        person = shipped_world().person(result.true_name)
+        person = world.person(result.true_name)
     except (KeyError, ValueError, OSError):
         variant = known_spelling(result.true_name, result.model_spec)
         if variant is None or variant.source != "sandbox":
             return say("sandbox_truth_unknown", name=result.true_name)
         if not variant.same_to_model:
-            other = shipped_world().person(variant.known)
+            other = world.person(variant.known)
             return say("sandbox_truth_variant", name=result.true_name, known=variant.known, what=variant.differs,
                        who=say(f"sandbox_who_{_group(other)}", k=other.k, role=other.role))
-        person = shipped_world().person(variant.known)
+        person = world.person(variant.known)
     outcome = _TRUTH_OUTCOME[(person.role == "member", result.verdict)]
     return say("sandbox_truth", who=say(f"sandbox_who_{_group(person)}", k=person.k, role=person.role),
                outcome=say(f"sandbox_outcome_{outcome}"))

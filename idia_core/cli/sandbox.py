@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .. import config
 from ..sandbox.world import (MODEL_DIR, ROLES, WorldSettings, load_world, render_attack_photos,
                              write_training_captions)
 
@@ -75,7 +76,7 @@ def _cmd_captions(args) -> int:
 
 
 def _cmd_build(args) -> int:
-    if os.environ.get("OMP_WAIT_POLICY") is None:
+    if config.raw("OMP_WAIT_POLICY") is None:
         # On a shared 2-core machine, OpenMP threads that spin while waiting make each training
         # step 5-20x slower as soon as another process runs. libgomp reads this setting when torch
         # is first imported, so run the build in a fresh interpreter with it.

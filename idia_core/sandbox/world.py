@@ -43,6 +43,7 @@ from typing import Any, Iterable
 from PIL import Image
 
 from ..text.names import name_key, validate_name
+from ..zoo.specs import is_sandbox
 from .identity import SIGNATURES, IdentityParams, derive_seed, photo_conditions, random_identity
 from .renderer import render_photo
 
@@ -205,6 +206,14 @@ def load_world(path: str | Path | None = None) -> World:
 def shipped_world() -> World:
     """The world shipped with the sandbox model, read once per process (a few hundred KB of JSON)."""
     return load_world()
+
+
+def world_of(spec) -> World | None:
+    """The world a model was trained on, where it is known: the shipped world for the sandbox model
+    (``zoo.specs.is_sandbox``), None for every other model, whose training data nobody knows. The one
+    seam through which the rest of idia asks about the sandbox: the real identities of its paper
+    pool, its reference people for the controls, its truth about a name, its known spellings."""
+    return shipped_world() if is_sandbox(spec) else None
 
 
 def _unique_names(seed: int, sexes: list[str]) -> list[str]:

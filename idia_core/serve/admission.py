@@ -23,11 +23,11 @@ the right, where a client cannot write).
 """
 from __future__ import annotations
 
-import os
 import uuid
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
+from .. import config
 from ..messages import fill
 
 COMPUTE, CHEAP = "compute", "cheap"
@@ -53,11 +53,8 @@ def queue_limits(public: bool, environ=None) -> QueueLimits:
     """A public deployment's limits (``IDIA_QUEUE_PER_SESSION``, ``IDIA_QUEUE_PER_ADDRESS``,
     ``IDIA_QUEUE_COMPUTE`` override them); a laptop has no per-address limit (its owner's own
     scripts may run many sessions from one address)."""
-    env = os.environ if environ is None else environ
-
     def number(name: str, default):
-        text = env.get(name, "").strip()
-        return max(1, int(text)) if text.isdigit() else default
+        return max(1, config.whole(name, default, environ))
 
     if not public:
         return QueueLimits(per_session=number("IDIA_QUEUE_PER_SESSION", 2), per_address=None,
@@ -91,11 +88,7 @@ def refusal(new: Ticket, in_flight: Iterable[Ticket], limits: QueueLimits) -> st
 def proxy_hops(environ=None) -> int:
     """Proxies in front of the server that record the client in X-Forwarded-For: ``IDIA_PROXY_HOPS``,
     else 1 on a Hugging Face Space and 0 elsewhere (then the header is a client's claim, ignored)."""
-    env = os.environ if environ is None else environ
-    text = env.get("IDIA_PROXY_HOPS", "").strip()
-    if text.isdigit():
-        return int(text)
-    return 1 if env.get("SPACE_ID", "").strip() else 0
+    return config.whole("IDIA_PROXY_HOPS", 1 if config.on_space(environ) else 0, environ)
 
 
 def client_address(headers, peer: str | None, hops: int) -> str:

@@ -18,8 +18,8 @@ No gradio import: messages are plain ``{"role", "content"}`` dicts.
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
+
+from ..memo import BoundedMemo
 
 MAX_MESSAGES = 200          # messages of one session's history kept and sent back
 MAX_CHARS = 400_000         # characters of text in it
@@ -47,36 +47,28 @@ class HistoryRecord:
     """Per session, the digests of the messages the server wrote into its history."""
 
     def __init__(self, max_messages: int = MAX_MESSAGES, max_sessions: int = MAX_SESSIONS):
-        self._lock = threading.Lock()
-        self._sessions: OrderedDict[str, OrderedDict[str, None]] = OrderedDict()
+        self._sessions: BoundedMemo[str, BoundedMemo[str, None]] = BoundedMemo(max_sessions)
         self.max_messages, self.max_sessions = max_messages, max_sessions
 
     def note(self, session: str, messages) -> None:
         """Remember the messages of a history the server is about to send to ``session``."""
         digests = [_digest(m["role"], text) for m in messages or ()
                    if isinstance(m, dict) and m.get("role") in ROLES and (text := message_text(m)) is not None]
-        with self._lock:
-            known = self._sessions.setdefault(session, OrderedDict())
-            self._sessions.move_to_end(session)
-            for d in digests:
-                known[d] = None
-                known.move_to_end(d)
-            while len(known) > self.max_messages * 2:   # the last two full histories' worth
-                known.popitem(last=False)
-            while len(self._sessions) > self.max_sessions:
-                self._sessions.popitem(last=False)
+        # the last two full histories' worth of digests per session
+        known = self._sessions.get_or_put(session, lambda: BoundedMemo(self.max_messages * 2))
+        for d in digests:
+            known.put(d, None)
 
     def forget(self, session: str) -> None:
-        with self._lock:
-            self._sessions.pop(session, None)
+        self._sessions.pop(session, None)
 
     def validated(self, session: str, history) -> list[dict]:
         """The messages of a client's ``history`` that this server wrote for ``session``, as plain
         ``{"role", "content"}`` text messages, at most ``MAX_MESSAGES`` and ``MAX_CHARS``."""
         if not isinstance(history, list):
             return []
-        with self._lock:
-            known = set(self._sessions.get(session, ()))
+        record = self._sessions.get(session)
+        known = set(record.keys()) if record is not None else set()
         kept: list[dict] = []
         chars = 0
         for message in reversed(history[-4 * self.max_messages:]):

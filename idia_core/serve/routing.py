@@ -9,9 +9,7 @@ compute: the safe side.
 """
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
+from ..memo import BoundedMemo
 from .admission import CHEAP, COMPUTE
 from ..chat.commands import is_cheap, parse
 
@@ -58,19 +56,11 @@ class SentKinds:
     compute: the safe side. At most ``limit`` sessions are remembered (the oldest are forgotten)."""
 
     def __init__(self, limit: int = 10_000):
-        self._kinds: OrderedDict[str, str] = OrderedDict()
-        self._limit = limit
-        self._lock = threading.Lock()
+        self._kinds: BoundedMemo[str, str] = BoundedMemo(limit)
 
     def note(self, session: str | None, text: str, files=()) -> None:
-        if not session:
-            return
-        with self._lock:
-            self._kinds.pop(session, None)
-            self._kinds[session] = COMPUTE if needs_compute(text, files) else CHEAP
-            while len(self._kinds) > self._limit:
-                self._kinds.popitem(last=False)
+        if session:
+            self._kinds.put(session, COMPUTE if needs_compute(text, files) else CHEAP)
 
     def take(self, session: str | None) -> str:
-        with self._lock:
-            return self._kinds.pop(session, COMPUTE) if session else COMPUTE
+        return self._kinds.pop(session, COMPUTE) if session else COMPUTE

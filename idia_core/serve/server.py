@@ -24,8 +24,7 @@ from pathlib import Path
 
 import anyio
 
-from .. import limits
-from ..chat import session as chat_session
+from .. import config, limits
 from ..chat.api import api_check
 from ..chat.controller import change_setting, handle_in_order
 from ..chat.public import is_public
@@ -33,6 +32,7 @@ from ..chat.replies import Reply, Turn, UserMessage, busy_reply, say
 from ..chat.session import ChatSession
 from ..chat.start import new_session, open_link
 from ..chat.views import ResultViews, result_views
+from ..zoo.specs import is_sandbox
 from . import gates
 from .admission import proxy_hops, queue_limits
 from .examples import sandbox_examples
@@ -78,11 +78,10 @@ class Server:
         self.files = SessionFiles(upload_root, protected=self._protected, pending_ttl=unclaimed_ttl(),
                                   queued=lambda: queued_uploads(self.demo))
         self.quota = UploadQuota(upload_limits(self.public), self.files.pending_bytes)
-        self.idle = IdleSessions(float(os.environ.get("IDIA_SESSION_IDLE_S", "1800")))   # then a session is closed
+        self.idle = IdleSessions(config.number("IDIA_SESSION_IDLE_S", 1800.0))   # then a session is closed
         self.examples_dir = Path(examples_dir or Path(tempfile.gettempdir()) / "idia-examples")
         # each session's charts and reports live in gradio's temporary folder, served from where they are written
         self.sessions_root = os.path.join(upload_root, "idia-sessions")
-        chat_session.set_workdir_root(self.sessions_root)
         self.demo = None
 
     # -- the app hands itself over ------------------------------------------------------------------------
@@ -98,7 +97,11 @@ class Server:
 
     def examples(self):
         """Example sandbox people to offer (rendered into ``examples_dir``) when the sandbox is the default."""
-        return sandbox_examples(self.examples_dir) if self.default_model == "sandbox" else []
+        return sandbox_examples(self.examples_dir) if is_sandbox(self.default_model) else []
+
+    def new_session(self) -> ChatSession:
+        """A fresh session whose folder goes under ``sessions_root`` (deleted when it closes)."""
+        return new_session(workdir_root=self.sessions_root)
 
     def _protected(self):
         """Files no session may delete: the examples' cached copies, shared by every visitor."""
@@ -112,7 +115,7 @@ class Server:
     def chat(self, message, history, state, request, progress) -> Served:
         """One chat message (text + files) in the session. A message that arrives while this session's
         previous turn runs is kept and answered right after it (its history says so)."""
-        state = state if isinstance(state, ChatSession) else new_session()
+        state = state if isinstance(state, ChatSession) else self.new_session()
         message = message if isinstance(message, dict) else {}
         text, files = str(message.get("text") or "").strip(), file_paths(message.get("files"))
         sid = _session(request)
@@ -139,7 +142,7 @@ class Server:
 
     def setting(self, fld: str, value, history, state, request, progress) -> Served:
         """A settings control changed: the same validation, reply and re-run as typing it."""
-        state = state if isinstance(state, ChatSession) else new_session()
+        state = state if isinstance(state, ChatSession) else self.new_session()
         sid = _session(request)
         turn = self._run(sid, True, progress, f"setting {fld}",
                          lambda report: change_setting(state, fld, value, progress=report),
@@ -150,7 +153,7 @@ class Server:
     def open(self, request) -> Served:
         """A new browser session: a welcome, or the settings of a share link and a request for photos."""
         query = list(request.query_params.multi_items()) if request is not None else []
-        turn = open_link(query, new_session())
+        turn = open_link(query, self.new_session())
         history = reply_messages(turn.replies)
         self.history.note(getattr(request, "session_hash", None) or "anonymous", history)
         return Served(history, turn.state, self._views(turn.state))
@@ -234,8 +237,8 @@ class Server:
     @staticmethod
     def base_url(request) -> str:
         """The address share links start with: the Space's own, else what the request says."""
-        if os.environ.get("SPACE_HOST"):
-            return f"https://{os.environ['SPACE_HOST']}"
+        if config.text("SPACE_HOST"):
+            return f"https://{config.text('SPACE_HOST')}"
         if request is None:
             return ""
         origin = request.headers.get("origin")
@@ -287,7 +290,7 @@ class Server:
         demo.queue(default_concurrency_limit=self.compute.limit, max_size=self.queue_max)
         admit_fairly(demo, self.event_kind, self.queue, self.hops, closing=lambda: self.life.closing)
         demo.launch(
-            server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), show_error=False,
+            server_name=config.text("GRADIO_SERVER_NAME", default="127.0.0.1"), show_error=False,
             max_file_size=limits.MAX_FILE_BYTES,   # a bigger upload is refused at the door (HTTP 413)
             max_threads=self.chat_limit + self.compute.limit + 16,   # a thread for every turn the queue may run
             app_kwargs={"middleware": [Middleware(gates.UrlLengthLimit), Middleware(gates.DeepLinksClosed),

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import os
 import threading
 from typing import Callable
+
+from .. import config
 
 
 def compute_limit(environ=None) -> int:
     """Checks running at once (``IDIA_CONCURRENCY`` overrides): a GPU batches well; on CPU each check
     already uses every core, but two at a time keep one long encoding from holding up every other
     session."""
-    env = os.environ if environ is None else environ
-    if env.get("IDIA_CONCURRENCY", "").strip().isdigit():
-        return max(1, int(env["IDIA_CONCURRENCY"]))
+    given = config.whole("IDIA_CONCURRENCY", None, environ)
+    if given is not None:
+        return max(1, given)
     import torch  # only to ask whether a GPU is here; the app has loaded it by now
 
     return 8 if torch.cuda.is_available() else 2

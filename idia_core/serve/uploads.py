@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .. import config
 from ..images import not_a_photo_type
 
 UNCLAIMED_TTL_S = 300.0    # seconds an upload no request has claimed is kept
@@ -387,11 +388,7 @@ def arrive_privately(root: str, protected: Callable[[], Iterable[str]] | None = 
 
 def unclaimed_ttl(environ=None) -> float:
     """Seconds an unclaimed upload is kept: ``IDIA_UPLOAD_TTL_S``, else ``UNCLAIMED_TTL_S``."""
-    env = os.environ if environ is None else environ
-    try:
-        return max(1.0, float(env.get("IDIA_UPLOAD_TTL_S", UNCLAIMED_TTL_S)))
-    except ValueError:
-        return UNCLAIMED_TTL_S
+    return max(1.0, config.number("IDIA_UPLOAD_TTL_S", UNCLAIMED_TTL_S, environ))
 
 
 @dataclass(frozen=True)
@@ -407,11 +404,9 @@ def upload_limits(public: bool, environ=None) -> UploadLimits:
     ``IDIA_UPLOAD_WINDOW_MB``, ``IDIA_UPLOAD_WINDOW_REQUESTS`` override them); none on a laptop."""
     if not public:
         return UploadLimits(None, None, None)
-    env = os.environ if environ is None else environ
-
     def number(name: str, default: int | None, scale: int = 1):
-        text = env.get(name, "").strip()
-        return int(text) * scale if text.isdigit() else default
+        value = config.whole(name, None, environ)
+        return value * scale if value is not None else default
 
     base = UploadLimits()
     return UploadLimits(number("IDIA_UPLOAD_PENDING_MB", base.pending_bytes, 2**20),

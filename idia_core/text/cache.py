@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import config
 from ..files import writes_stopped
 
 DEFAULT_MAX_MB = 1024
@@ -35,12 +36,12 @@ def default_cache_dir() -> Path | None:
     """``IDIA_CACHE_DIR`` (``none`` turns the disk cache off), else the user's cache directory. On a
     Hugging Face Space, mount a Storage Bucket and point ``IDIA_CACHE_DIR`` at it, so a restarted
     Space never encodes the same pool again (Spaces no longer have a ``/data`` of their own)."""
-    env = os.environ.get("IDIA_CACHE_DIR")
+    env = config.raw("IDIA_CACHE_DIR")
     if env is not None:
-        if env.strip().lower() in ("", "none", "off", "0"):
+        if env.strip().lower() in ("", "none") or env.strip().lower() in config.FALSE:
             return None
         return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    base = config.text("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "idia"
 
 
@@ -55,7 +56,7 @@ class TextEmbeddingCache:
                  disk: bool = True):
         self.directory = Path(directory) if directory is not None else (default_cache_dir() if disk else None)
         if max_mb is None:
-            max_mb = float(os.environ.get("IDIA_CACHE_MAX_MB", DEFAULT_MAX_MB))
+            max_mb = config.number("IDIA_CACHE_MAX_MB", DEFAULT_MAX_MB)
         self.max_bytes = int(max_mb * 2**20)
         self._memory: dict[str, dict[bytes, np.ndarray]] = {}
         self._lock = threading.RLock()

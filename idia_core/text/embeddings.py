@@ -6,11 +6,9 @@ cache on a server: their prompts are kept in the visitor's own ``PrivateEmbeddin
 """
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
 import numpy as np
 
+from ..memo import BoundedMemo
 from ..progress import Progress
 from ..zoo.model import IdiaModel
 from . import jobs
@@ -18,9 +16,7 @@ from .cache import TextEmbeddingCache, default_cache
 from .pool import CandidatePool
 from .templates import fill_template
 
-_POOL_MEMO: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
-_POOL_MEMO_SIZE = 4
-_POOL_LOCK = threading.Lock()
+_POOL_MEMO: BoundedMemo[tuple, np.ndarray] = BoundedMemo(4)   # the last pools asked for, by model and prompts
 
 
 def pool_text_embeddings(
@@ -40,11 +36,9 @@ def pool_text_embeddings(
     cache (which stores the exact bytes), so the first run and every later run see the same
     numbers (and so the same verdict), and they are stock open_clip ``encode_text``'s to 1e-5."""
     memo_key = (model.fingerprint, templates, names)
-    with _POOL_LOCK:
-        hit = _POOL_MEMO.get(memo_key)
-        if hit is not None:
-            _POOL_MEMO.move_to_end(memo_key)
-            return hit
+    hit = _POOL_MEMO.get(memo_key)
+    if hit is not None:
+        return hit
     cache = cache if cache is not None else default_cache()
     prompts = [fill_template(t, n) for t in templates for n in names]
     found, missing = cache.get_many(model.fingerprint, prompts)
@@ -59,10 +53,7 @@ def pool_text_embeddings(
         for i, v in zip(missing, vecs):
             found[i] = v
     emb = np.stack(found).astype(np.float32).reshape(len(templates), len(names), -1)
-    with _POOL_LOCK:
-        _POOL_MEMO[memo_key] = emb
-        while len(_POOL_MEMO) > _POOL_MEMO_SIZE:
-            _POOL_MEMO.popitem(last=False)
+    _POOL_MEMO.put(memo_key, emb)
     return emb
 
 

@@ -11,7 +11,6 @@ and records what it built (``fingerprints.ModelBuild``).
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ import open_clip
 import torch
 from open_clip.transform import PreprocessCfg, image_transform_v2
 
+from .. import config
 from ..echo import quoted
 from ..errors import IdiaInputError, ModelUnavailableError
 from .catalogue import PAPER_SPEC
@@ -39,7 +39,7 @@ def normalise_precision(precision: str | None, device: torch.device) -> str:
     """``fp16``/``half`` -> ``float16`` etc.; None -> ``IDIA_PRECISION`` if set (an operator's
     choice for a server), else float16 on CUDA and float32 elsewhere."""
     if precision is None:
-        precision = os.environ.get("IDIA_PRECISION", "").strip() or None
+        precision = config.text("IDIA_PRECISION") or None
     if precision is None:
         return "float16" if device.type == "cuda" else "float32"
     name = _PRECISION_ALIASES.get(str(precision).strip().lower())

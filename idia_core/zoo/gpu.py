@@ -38,6 +38,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .. import config
 from ..errors import IdiaInputError
 from ..forking import EMULATE_ENV
 from . import registry
@@ -165,8 +166,7 @@ def current() -> Boundary:
 def boundary_from_environment(spaces_module=None, environ=None) -> Boundary:
     """ZeroGPU on a ZeroGPU Space (``spaces`` imported and its config says so), the forked-worker
     emulation with ``IDIA_EMULATE_ZEROGPU=1``, else in-process."""
-    env = os.environ if environ is None else environ
-    if env.get(EMULATE_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
+    if config.flag(EMULATE_ENV, environ):
         return ForkedWorker()
     config = getattr(getattr(spaces_module, "config", None), "Config", None)
     if spaces_module is not None and getattr(config, "zero_gpu", False):

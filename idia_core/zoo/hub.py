@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from huggingface_hub import constants, hf_hub_download, try_to_load_from_cache
 
+from .. import config
 from ..echo import quoted
 from ..errors import IdiaInputError, ModelUnavailableError
 from .catalogue import catalogue_hub_repo
@@ -47,8 +48,7 @@ def endpoint_reachable(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    proxy = os.environ.get("HTTPS_PROXY" if parts.scheme == "https" else "HTTP_PROXY") or \
-        os.environ.get("https_proxy" if parts.scheme == "https" else "http_proxy")
+    proxy = config.proxy(parts.scheme)
     if proxy:  # the hub is reached through the proxy: probe that
         pp = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
         host, port = pp.hostname or host, pp.port or 80
@@ -167,7 +167,7 @@ def unavailable_error(spec: ModelSpec, exc: Exception) -> ModelUnavailableError:
         chain.append(f"{type(cur).__name__}: {cur}")
         cur = cur.__cause__ or cur.__context__
     detail = " ".join(chain).lower()
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    offline = config.flag("HF_HUB_OFFLINE")
     if "required pretrained weights" in detail:
         return ModelUnavailableError(
             "model_dir_no_weights",

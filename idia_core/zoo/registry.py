@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections import OrderedDict
 from dataclasses import dataclass
+
+from ..memo import BoundedMemo
 
 MAX_LOADED_MODELS = 4
 
@@ -25,27 +26,19 @@ class ModelKey:
     precision: str
 
 
-_LOADED: "OrderedDict[ModelKey, object]" = OrderedDict()
+_LOADED: "BoundedMemo[ModelKey, object]" = BoundedMemo(MAX_LOADED_MODELS)
 _LIVE: "dict[ModelKey, weakref.WeakSet]" = {}   # every model object alive, by key (two may share one)
 _LOCK = threading.Lock()
 
 
 def get(key: ModelKey):
     """The loaded model for ``key`` (marked recently used), or None."""
-    with _LOCK:
-        model = _LOADED.get(key)
-        if model is not None:
-            _LOADED.move_to_end(key)
-        return model
+    return _LOADED.get(key)
 
 
 def put(key: ModelKey, model) -> None:
     """Keep ``model`` under ``key``; beyond ``MAX_LOADED_MODELS`` the least recently used goes."""
-    with _LOCK:
-        _LOADED[key] = model
-        _LOADED.move_to_end(key)
-        while len(_LOADED) > MAX_LOADED_MODELS:
-            _LOADED.popitem(last=False)
+    _LOADED.put(key, model)
 
 
 def remember(key: ModelKey, model) -> None:
@@ -65,5 +58,4 @@ def peek(key: ModelKey):
 
 
 def clear() -> None:
-    with _LOCK:
-        _LOADED.clear()
+    _LOADED.clear()

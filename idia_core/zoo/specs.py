@@ -25,7 +25,14 @@ from pathlib import Path
 from ..echo import quoted
 from ..errors import IdiaInputError
 
+SANDBOX = "sandbox"   # the embedded model's spec (and kind)
 SANDBOX_DIR = Path(__file__).resolve().parents[1] / "sandbox" / "model"   # the sandbox's own folder
+
+
+def is_sandbox(spec) -> bool:
+    """Whether ``spec`` names the embedded sandbox model (what ``parse_spec`` reads as that kind),
+    without parsing anything else: a model object's spec or a spec string."""
+    return isinstance(spec, str) and spec.strip() == SANDBOX
 
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")   # files an ARCH:PATH spec may name

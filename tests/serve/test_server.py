@@ -8,7 +8,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from idia_core.chat import session as chat_session
 from idia_core.serve.server import Server
 from idia_core.serve.transcript import echoed
 
@@ -29,8 +28,7 @@ progress.seen = []
 
 
 @pytest.fixture
-def server(tmp_path, monkeypatch):
-    monkeypatch.setattr(chat_session, "WORKDIR_ROOT", None)   # the server points it at its own folder
+def server(tmp_path):
     return Server(str(tmp_path), "sandbox", public=False, examples_dir=tmp_path / "examples")
 
 
