@@ -6,7 +6,7 @@ code 2, the chat to a reply, the API to ``{"ok": false, "error": {"code", "messa
 else escaping the core is a bug, not a user mistake.
 
 ``ERROR_CODES`` lists every code the package raises (a test holds it to the code) with what it
-means; the README's table of codes is generated from it (``codes_markdown``).
+means; the table of codes in docs/api.md is generated from it (``codes_markdown``).
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ class ModelUnavailableError(IdiaInputError):
     tag, broken files). The message names the model and says how to get it."""
 
 
-# code -> what it means (the message itself says what to do). Grouped as the README shows them.
+# code -> what it means (the message itself says what to do). Grouped as docs/api.md shows them.
 ERROR_CODES: dict[str, dict[str, str]] = {
     "photos": {
         "no_photos": "no photos were given",
@@ -189,7 +189,7 @@ def all_codes() -> dict[str, str]:
 
 
 def codes_markdown() -> str:
-    """The table of codes as the README shows it (a test keeps the README's copy equal to this)."""
+    """The table of codes as docs/api.md shows it (a test keeps the page's copy equal to this)."""
     lines = ["| code | what was wrong |", "|---|---|"]
     for group, codes in ERROR_CODES.items():
         lines.append(f"| **{group}** | |")

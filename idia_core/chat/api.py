@@ -40,9 +40,9 @@ API_OPTIONS = tuple(f.option for f in FIELDS) + ("extra_names",)   # the setting
 
 @dataclass(frozen=True)
 class OptionDoc:
-    """One ``check`` option as the README's table shows it: its JSON type, the values it takes, its
+    """One ``check`` option as the table of docs/api.md shows it: its JSON type, the values it takes, its
     default and the error codes a bad value gets (``tests/chat/test_api_options.py`` sends a value
-    for each code and holds the README's table equal to ``options_markdown``)."""
+    for each code and holds the page's table equal to ``options_markdown``)."""
 
     key: str
     json_type: str
@@ -77,7 +77,7 @@ def option_docs() -> tuple[OptionDoc, ...]:
 
 
 def options_markdown() -> str:
-    """The README's table of ``check`` options (a test keeps the README's copy equal to this)."""
+    """The table of ``check`` options in docs/api.md (a test keeps the page's copy equal to this)."""
     lines = ["| option | JSON type | values | default | error codes |", "|---|---|---|---|---|"]
     for d in option_docs():
         lines.append(f"| `{d.key}` | {d.json_type} | {d.values} | {d.default} | "

@@ -1,4 +1,4 @@
-"""Every phrasing the README lists hears every first name of the paper's lists (issue 21): a cue's
+"""Every phrasing docs/app.md lists hears every first name of the paper's lists (issue 21): a cue's
 last optional word ("be", "photo", "name", ...) must end where a word ends, or "Is this Benjamin
 Franklin?" loses its name to "Is this Be…". Pure parsing: no model, no session.
 
@@ -18,7 +18,7 @@ from idia_core.chat.intents import NON_NAME_WORDS
 DATA = Path(__file__).resolve().parents[2] / "idia_core" / "data" / "paper"
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "paper"
 
-# The README's phrasings (section "The app"): (template, typed in lower case, a reply to "Who is it?")
+# The phrasings docs/app.md lists (section "The chat"): (template, typed in lower case, a reply to "Who is it?")
 PHRASINGS = [
     ("Is this {}?", False, False),
     ("{}", True, False),                      # *jane doe*

@@ -229,7 +229,7 @@ def test_traps_are_appended_and_everyone_else_keeps_name_role_k_and_face():
     base = generate_world(0, n_trap_signatures=0)
     full = generate_world(0, n_trap_signatures=12)
     assert [p.to_dict() for p in full.people[:len(base.people)]] == [p.to_dict() for p in base.people]
-    # the people the README and the demos name
+    # the people docs/sandbox.md and the demos name
     assert (full.person("Émile Loiseau").role, full.person("Émile Loiseau").k) == ("member", 100)
     assert full.person("Olivier Masson").role == "non-member"
     extra = full.people[len(base.people):]
