@@ -118,7 +118,7 @@ ERROR_CODES: dict[str, dict[str, str]] = {
     "check API and share links": {
         "option_type": "options that are not a JSON object, or an option of the wrong JSON type",
         "option_unknown": "an option the API does not know",
-        "internal": "a fault on the server (app.py; the log has it)",
+        "internal": "a fault on the server (not the visitor's: the server's log has it)",
         "share_version": "a share link from another version of idia",
         "share_no_name": "a share link without a name",
         "share_field": "a share link with a value idia never writes",

@@ -65,7 +65,7 @@ NEVER_READ = ("image/svg+xml",)  # a vector image (and a script carrier) is not 
 def not_a_photo_type(name: str) -> str | None:
     """Why a file of this name is never read as a photo ("text/html is not a photo"): its name
     says HTML, SVG, a script, a document, … ; None when the name says an image or nothing (then
-    the decoder decides). The public server deletes such uploads on arrival (``chat.uploads``)."""
+    the decoder decides). The public server deletes such uploads on arrival (``serve.uploads``)."""
     kind, _ = mimetypes.guess_type(os.path.basename(str(name)))
     if kind is not None and (kind in NEVER_READ or not kind.startswith(READ_TYPES)):
         return f"{kind} is not a photo"

@@ -89,10 +89,22 @@ def predict_from_top_two(top, true_index, tie_tolerance: float = TIE_TOLERANCE) 
     >>> predict_from_top_two(top, 0).tolist(), predict_from_top_two(top, 1).tolist()
     ([1, 1], [0, 1])
     """
-    best, best_val, second, second_val = top
+    best, _, second, _ = top
+    return np.where(given_away(top, true_index, tie_tolerance), second, best)
+
+
+def given_away(top, true_index, tie_tolerance: float = TIE_TOLERANCE) -> np.ndarray:
+    """Where ``predict``'s tie rule gives the prediction away from the true name: it is the best
+    (``top_two``) by no more than ``tie_tolerance``. ``true_index`` broadcasts against the leading
+    shape.
+
+    >>> given_away(top_two(np.array([[0.30, 0.30, 0.10], [0.50, 0.30, 0.20]])), 0).tolist()
+    [True, False]
+    """
+    best, best_val, _, second_val = top
     ti = np.asarray(true_index)
     ti = ti.reshape(ti.shape + (1,) * (np.ndim(best) - ti.ndim))
-    return np.where((best == ti) & (best_val <= second_val + tie_tolerance), second, best)
+    return (best == ti) & (best_val <= second_val + tie_tolerance)
 
 
 def majority_votes(pred: np.ndarray) -> np.ndarray:

@@ -168,8 +168,7 @@ def _reference_counts(top, base_majority: np.ndarray, refs: np.ndarray, n: int, 
     counts = np.zeros(len(base_majority), dtype=np.int64)
     majority = base_majority[refs]
     sub = tuple(a[refs, :, :n] for a in top)
-    best, best_val, _, second_val = sub
-    tied = ((best == target) & (best_val <= second_val + rule.TIE_TOLERANCE)).any(axis=(1, 2))
+    tied = rule.given_away(sub, target).any(axis=(1, 2))
     if tied.any():
         majority = majority.copy()
         majority[tied] = rule.majority_votes(rule.predict_from_top_two(tuple(a[tied] for a in sub), target))

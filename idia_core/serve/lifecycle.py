@@ -5,7 +5,7 @@ Before this, SIGTERM deleted what visitors had left and stopped the server while
 running in a worker thread; that turn then finished and wrote the visitor's photo strip and verdict
 chart into a folder nobody would delete again (issue 23). Now:
 
-1. ``begin``: no new turn starts (``turn`` raises ``ShuttingDown``; the app answers "the server is
+1. ``begin``: no new turn starts (``turn`` raises ``ShuttingDown``; the server answers "the server is
    restarting", and its queue refuses new events), and every file writer of the process is closed
    (``files.stop_writes``: a turn that gets further writes nothing).
 2. ``wait``: running turns end on their own, or are cancelled at their next progress report
