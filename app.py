@@ -18,7 +18,6 @@ try:   # ZeroGPU on Hugging Face Spaces; `spaces` must be imported before torch 
 except ImportError:   # pragma: no cover - everywhere but a Space
     spaces = None
 
-import os
 import threading
 from pathlib import Path
 from types import SimpleNamespace

@@ -133,7 +133,7 @@ def main(argv=None) -> int:
 def _run(args, tmp: Path) -> int:
     os.environ.setdefault("IDIA_CACHE_DIR", args.cache_dir or str(tmp / "cache"))
 
-    from idia_core import IdiaSettings, load_model, run_idia
+    from idia_core import load_model, run_idia
     from idia_core import chat as C
     from idia_core.chat.session import ChatSession
     from idia_core.chat.views import result_views

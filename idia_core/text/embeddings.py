@@ -106,5 +106,4 @@ def candidate_text_embeddings(model: IdiaModel, templates: tuple[str, ...], pool
 
 
 def clear_pool_memo() -> None:
-    with _POOL_LOCK:
-        _POOL_MEMO.clear()
+    _POOL_MEMO.clear()

@@ -168,8 +168,8 @@ def boundary_from_environment(spaces_module=None, environ=None) -> Boundary:
     emulation with ``IDIA_EMULATE_ZEROGPU=1``, else in-process."""
     if config.flag(EMULATE_ENV, environ):
         return ForkedWorker()
-    config = getattr(getattr(spaces_module, "config", None), "Config", None)
-    if spaces_module is not None and getattr(config, "zero_gpu", False):
+    spaces_config = getattr(getattr(spaces_module, "config", None), "Config", None)
+    if spaces_module is not None and getattr(spaces_config, "zero_gpu", False):
         return ZeroGPU(spaces_module.GPU)
     return InProcess()
 
